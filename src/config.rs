@@ -1,0 +1,24 @@
+//! Every default of the analysis in one place (librosa 0.8.1 defaults).
+
+/// Sample rate every song is decoded to (Hz), as `librosa.load` does.
+pub const SAMPLE_RATE: u32 = 22_050;
+/// STFT frame length in samples.
+pub const N_FFT: usize = 2048;
+/// STFT hop length in samples.
+pub const HOP_LENGTH: usize = 512;
+/// Number of mel bands of the mel spectrogram.
+pub const N_MELS: usize = 128;
+/// Number of MFCCs kept.
+pub const N_MFCC: usize = 20;
+/// Number of chroma bins.
+pub const N_CHROMA: usize = 12;
+/// HPSS median filter length (frames and bins).
+pub const HPSS_KERNEL: usize = 31;
+/// Spectral rolloff fraction.
+pub const ROLL_PERCENT: f64 = 0.85;
+/// Genre labels of GTZAN, in alphabetical order (the class index order everywhere).
+pub const GENRES: [&str; 10] = [
+    "blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock",
+];
+/// Audio file extensions that folder walks pick up (lower case).
+pub const AUDIO_EXTENSIONS: [&str; 9] = ["wav", "au", "snd", "mp3", "flac", "ogg", "oga", "aiff", "aif"];

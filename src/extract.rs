@@ -1,6 +1,14 @@
 //! Batch extraction: files and folders → decoded audio → features → table rows, in parallel.
+//!
+//! One bad file never stops a batch: every file yields its own `Result`, in input order.
 
-use std::path::PathBuf;
+use crate::config::{AUDIO_EXTENSIONS, GENRES, SAMPLE_RATE};
+use crate::features;
+use crate::table::Record;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
 
 /// Errors of batch extraction; each names the file.
 #[derive(Debug, thiserror::Error)]
@@ -12,6 +20,247 @@ pub enum ExtractError {
         path: PathBuf,
         source: crate::features::FeatureError,
     },
-    #[error("{path}: cannot list folder: {reason}")]
+    #[error("{path}: cannot read: {reason}")]
     Walk { path: PathBuf, reason: String },
+    #[error("cannot start {jobs} worker threads: {reason}")]
+    Threads { jobs: usize, reason: String },
+}
+
+/// Whether a path has one of the audio extensions that folder walks pick up.
+pub fn is_audio_path(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        .unwrap_or(false)
+}
+
+/// Expands files and folders (recursively, audio extensions only) into a sorted, de-duplicated
+/// list of files. Paths named explicitly are kept whatever their extension (they fail later if
+/// they are not audio); a path that does not exist or a folder that cannot be read is an error.
+pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<ExtractError>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut files, &mut errors);
+        } else {
+            // Missing paths and non-files fail in decoding with the right message.
+            files.push(p.clone());
+        }
+    }
+    files.sort();
+    files.dedup();
+    (files, errors)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<ExtractError>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(ExtractError::Walk {
+                path: dir.to_path_buf(),
+                reason: e.to_string(),
+            });
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            walk(&p, files, errors);
+        } else if is_audio_path(&p) {
+            files.push(p);
+        }
+    }
+}
+
+/// The genre label of a file: its parent folder's name when that is a GTZAN genre, else the
+/// file name's prefix before the first `.` when that is a genre, else empty.
+pub fn label_for(path: &Path) -> String {
+    let is_genre = |s: &str| GENRES.contains(&s);
+    if let Some(parent) = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+    {
+        if is_genre(parent) {
+            return parent.to_string();
+        }
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let prefix = name.split('.').next().unwrap_or("");
+    if is_genre(prefix) {
+        prefix.to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// Splits `n` samples into analysis windows of `window` samples: a signal no longer than one
+/// window is used whole; otherwise consecutive full windows, plus the shorter tail when it holds
+/// at least `min_tail` samples.
+pub fn windows(n: usize, window: usize, min_tail: usize) -> Vec<Range<usize>> {
+    if window == 0 || n <= window {
+        return vec![0..n];
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start + window <= n {
+        out.push(start..start + window);
+        start += window;
+    }
+    if n - start >= min_tail && n > start {
+        out.push(start..n);
+    }
+    out
+}
+
+/// Seconds of the shortest tail that still counts as its own window.
+pub const MIN_TAIL_SECONDS: f64 = 10.0;
+
+/// How to cut songs into rows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Window length in seconds; `None` = one row per song.
+    pub window_seconds: Option<f64>,
+}
+
+/// Rows of one file: one per song, or one per window (`<stem>.<k>.<ext>`).
+pub fn extract_file(path: &Path, opts: &Options) -> Result<Vec<Record>, ExtractError> {
+    let decoded = crate::audio::load(path)?;
+    let y = decoded.samples;
+    let filename = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    let label = label_for(path);
+    let feature_err = |source| ExtractError::Feature {
+        path: path.to_path_buf(),
+        source,
+    };
+    match opts.window_seconds {
+        None => {
+            let f = features::compute(&y).map_err(feature_err)?;
+            Ok(vec![Record {
+                filename,
+                length: y.len() as u64,
+                features: f,
+                label,
+            }])
+        }
+        Some(sec) => {
+            let sr = SAMPLE_RATE as f64;
+            let w = (sec * sr).round() as usize;
+            let min_tail = (MIN_TAIL_SECONDS.min(sec) * sr).round() as usize;
+            let (stem, ext) = match filename.rfind('.') {
+                Some(i) if i > 0 => (&filename[..i], &filename[i..]),
+                _ => (filename.as_str(), ""),
+            };
+            windows(y.len(), w, min_tail)
+                .into_iter()
+                .enumerate()
+                .map(|(k, r)| {
+                    let seg = &y[r];
+                    Ok(Record {
+                        filename: format!("{stem}.{k}{ext}"),
+                        length: seg.len() as u64,
+                        features: features::compute(seg).map_err(feature_err)?,
+                        label: label.clone(),
+                    })
+                })
+                .collect()
+        }
+    }
+}
+
+/// A progress bar on stderr (drawn only when stderr is a terminal).
+pub fn progress_bar(len: usize, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len as u64);
+    pb.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} [{{bar:30}}] {{pos}}/{{len}} ({{per_sec}}, eta {{eta}}) {{msg}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+/// Runs `f` over `items` on `jobs` threads (0 = all cores), ticking `pb`; results in input order.
+pub fn par_map<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    pb: &ProgressBar,
+    f: impl Fn(&T) -> R + Sync + Send,
+) -> Result<Vec<R>, ExtractError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| ExtractError::Threads {
+            jobs,
+            reason: e.to_string(),
+        })?;
+    Ok(pool.install(|| {
+        items
+            .par_iter()
+            .map(|it| {
+                let r = f(it);
+                pb.inc(1);
+                r
+            })
+            .collect()
+    }))
+}
+
+/// Extracts every file on `jobs` threads; per-file results in the order of `files`.
+pub fn extract_all(
+    files: &[PathBuf],
+    opts: &Options,
+    jobs: usize,
+    pb: &ProgressBar,
+) -> Result<Vec<Result<Vec<Record>, ExtractError>>, ExtractError> {
+    par_map(files, jobs, pb, |p| extract_file(p, opts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SR: usize = SAMPLE_RATE as usize;
+
+    #[test]
+    fn window_boundaries() {
+        let w = 30 * SR;
+        let tail = 10 * SR;
+        // 29 s: used whole.
+        assert_eq!(windows(29 * SR, w, tail), vec![0..29 * SR]);
+        // 30 s: exactly one window.
+        assert_eq!(windows(30 * SR, w, tail), vec![0..30 * SR]);
+        // 45 s: one window plus a 15 s tail.
+        assert_eq!(windows(45 * SR, w, tail), vec![0..w, w..45 * SR]);
+        // 70 s: two windows plus a 10 s tail (exactly the minimum counts).
+        assert_eq!(
+            windows(70 * SR, w, tail),
+            vec![0..w, w..2 * w, 2 * w..70 * SR]
+        );
+        // 69 s: the 9 s tail is dropped.
+        assert_eq!(windows(69 * SR, w, tail), vec![0..w, w..2 * w]);
+        assert_eq!(windows(0, w, tail), vec![0..0]);
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(label_for(Path::new("x/rock/song.mp3")), "rock");
+        assert_eq!(label_for(Path::new("audio/jazz.00000.wav")), "jazz");
+        assert_eq!(label_for(Path::new("music/blues/jazz.1.wav")), "blues");
+        assert_eq!(label_for(Path::new("music/mysong.wav")), "");
+        assert_eq!(label_for(Path::new("Rock/x.wav")), "");
+    }
+
+    #[test]
+    fn audio_paths() {
+        assert!(is_audio_path(Path::new("a/b.WAV")));
+        assert!(is_audio_path(Path::new("a.au")));
+        assert!(!is_audio_path(Path::new("a.txt")));
+        assert!(!is_audio_path(Path::new("noext")));
+    }
 }

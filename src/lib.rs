@@ -7,6 +7,7 @@
 //! similarity of embeddings, [`report`] draws figures, and [`cli`] implements the subcommands.
 
 pub mod audio;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod extract;

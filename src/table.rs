@@ -32,7 +32,12 @@ pub enum TableError {
     #[error("{path}: missing column `{column}`")]
     MissingColumn { path: PathBuf, column: String },
     #[error("{path}: row {row}, column `{column}`: {reason}")]
-    Cell { path: PathBuf, row: usize, column: String, reason: String },
+    Cell {
+        path: PathBuf,
+        row: usize,
+        column: String,
+        reason: String,
+    },
     #[error("{path}: cannot write: {reason}")]
     Write { path: PathBuf, reason: String },
 }
@@ -123,7 +128,12 @@ pub fn read_csv(path: &Path) -> Result<Vec<Record>, TableError> {
             features[k] = v;
         }
         let label = cell(i_label, "label")?.to_string();
-        out.push(Record { filename, length, features, label });
+        out.push(Record {
+            filename,
+            length,
+            features,
+            label,
+        });
     }
     Ok(out)
 }
@@ -138,7 +148,8 @@ pub fn to_csv_string(records: &[Record]) -> String {
         s.push_str(&r.length.to_string());
         for v in &r.features {
             s.push(',');
-            s.push_str(&format!("{v}"));
+            // Debug formatting: shortest round-trip digits, exponent for very small or large values.
+            s.push_str(&format!("{v:?}"));
         }
         s.push(',');
         s.push_str(&csv_field(&r.label));
@@ -207,10 +218,15 @@ mod tests {
         write_csv(&p, &recs).unwrap();
         assert_eq!(read_csv(&p).unwrap(), recs);
 
-        let text = std::fs::read_to_string(&p).unwrap().replace("1.25e-7", "abc");
+        let text = std::fs::read_to_string(&p)
+            .unwrap()
+            .replace("1.25e-7", "abc");
         std::fs::write(&p, text).unwrap();
         let e = read_csv(&p).unwrap_err().to_string();
-        assert!(e.contains("row 1") && e.contains("rms_var") && e.contains("`abc`"), "{e}");
+        assert!(
+            e.contains("row 1") && e.contains("rms_var") && e.contains("`abc`"),
+            "{e}"
+        );
 
         std::fs::write(&p, "filename,length,label\nx,1,rock\n").unwrap();
         let e = read_csv(&p).unwrap_err().to_string();

@@ -164,3 +164,59 @@ fn stft_magnitude_matches_librosa() {
         }
     }
 }
+
+fn row<T: Copy + Into<f64>>(v: &[T]) -> Array2<f64> {
+    Array2::from_shape_vec((1, v.len()), v.iter().map(|&x| x.into()).collect()).unwrap()
+}
+
+#[test]
+fn frame_features_match_librosa() {
+    use tuneprint::features::spectral;
+    let freqs = spectral::fft_frequencies(22050.0, 2048);
+    for (name, dir, y) in cases() {
+        let mag = stft::magnitude(&stft::stft(&y, 2048, 512));
+        let rms = spectral::rms(&y, 2048, 512);
+        assert_close(&name, "rms", &row(&rms), &npy2(&dir, "rms"), 1e-6, 0.0,
+            "RMS is computed in f32 with numpy's summation order, so it is bit-exact up to rare last-bit differences");
+        let zcr = spectral::zero_crossing_rate(&y, 2048, 512);
+        assert_close(
+            &name,
+            "zcr",
+            &row(&zcr),
+            &npy2(&dir, "zcr"),
+            0.0,
+            0.0,
+            "zero crossings are counts, exact",
+        );
+        let centroid = spectral::spectral_centroid(mag.view(), &freqs);
+        assert_close(
+            &name,
+            "centroid",
+            &row(&centroid),
+            &npy2(&dir, "centroid"),
+            1e-5,
+            1e-7,
+            "the f32 magnitudes may differ by 1 ulp from numpy's FFT, the rest is f64",
+        );
+        let bandwidth = spectral::spectral_bandwidth(mag.view(), &freqs, &centroid);
+        assert_close(
+            &name,
+            "bandwidth",
+            &row(&bandwidth),
+            &npy2(&dir, "bandwidth"),
+            1e-5,
+            1e-7,
+            "the f32 magnitudes may differ by 1 ulp from numpy's FFT, the rest is f64",
+        );
+        let rolloff = spectral::spectral_rolloff(mag.view(), &freqs, 0.85);
+        assert_close(
+            &name,
+            "rolloff",
+            &row(&rolloff),
+            &npy2(&dir, "rolloff"),
+            0.0,
+            0.0,
+            "the rolloff is a bin frequency picked by an f32 running sum done in numpy's order",
+        );
+    }
+}

@@ -1,1 +1,182 @@
-//! TODO
+//! Frame-wise spectral features of librosa 0.8.1: RMS, spectral centroid, bandwidth, rolloff and
+//! zero-crossing rate.
+//!
+//! The spectral ones take the magnitude spectrogram `|S|` (f32, shape `(n_fft/2+1, n_frames)`)
+//! from [`super::stft`]; RMS and ZCR frame the signal themselves, each with its own padding, as
+//! librosa does. The arithmetic follows numpy's dtypes step by step (f32 where librosa's arrays
+//! are float32, f64 where numpy promotes), so the results agree with librosa to the last bits
+//! in most elements.
+
+use super::stft::{n_frames, pad_edge, pad_reflect};
+use super::summary::pairwise_sum;
+use ndarray::ArrayView2;
+
+/// `librosa.fft_frequencies(sr, n_fft)`: the centre frequency of each FFT bin,
+/// `np.linspace(0, sr/2, n_fft/2 + 1)`.
+pub fn fft_frequencies(sr: f64, n_fft: usize) -> Vec<f64> {
+    let n = n_fft / 2 + 1;
+    let half = sr / 2.0;
+    if n == 1 {
+        return vec![0.0];
+    }
+    let step = half / (n - 1) as f64;
+    let mut f: Vec<f64> = (0..n).map(|i| i as f64 * step).collect();
+    f[n - 1] = half;
+    f
+}
+
+/// `librosa.feature.rms(y=y, frame_length, hop_length)`: the signal is reflect-padded by
+/// `frame_length / 2` on each side, framed, and each frame's mean square (f32, summed pairwise as
+/// numpy) is square-rooted.
+pub fn rms(y: &[f32], frame_length: usize, hop_length: usize) -> Vec<f32> {
+    let padded = pad_reflect(y, frame_length / 2);
+    let frames = n_frames(padded.len(), frame_length, hop_length);
+    let mut sq = vec![0.0f32; frame_length];
+    (0..frames)
+        .map(|t| {
+            let frame = &padded[t * hop_length..t * hop_length + frame_length];
+            for (s, &x) in sq.iter_mut().zip(frame) {
+                *s = x * x;
+            }
+            (pairwise_sum(&sq) / frame_length as f32).sqrt()
+        })
+        .collect()
+}
+
+/// `librosa.feature.zero_crossing_rate(y, frame_length, hop_length)`: edge padding by
+/// `frame_length / 2`, samples with `|x| <= 1e-10` count as +0, a crossing is a change of sign
+/// bit between neighbours inside the frame (the first sample of a frame never counts), and the
+/// rate is the crossing count over `frame_length`.
+pub fn zero_crossing_rate(y: &[f32], frame_length: usize, hop_length: usize) -> Vec<f64> {
+    const THRESHOLD: f32 = 1e-10;
+    let padded = pad_edge(y, frame_length / 2);
+    // Sign bit per sample after the small values were zeroed.
+    let neg: Vec<bool> = padded
+        .iter()
+        .map(|&x| x.abs() > THRESHOLD && x.is_sign_negative())
+        .collect();
+    let frames = n_frames(padded.len(), frame_length, hop_length);
+    (0..frames)
+        .map(|t| {
+            let f = &neg[t * hop_length..t * hop_length + frame_length];
+            let count = f.windows(2).filter(|w| w[0] != w[1]).count();
+            count as f64 / frame_length as f64
+        })
+        .collect()
+}
+
+/// `util.normalize(S, norm=1, axis=0)` of one float32 column: the column divided by its f64 sum
+/// (left alone below float32's `tiny`), stored back as f32.
+fn l1_normalized(col: impl Iterator<Item = f32>, buf64: &mut Vec<f64>, out: &mut Vec<f32>) {
+    buf64.clear();
+    buf64.extend(col.map(f64::from));
+    let mut length = pairwise_sum(buf64.as_slice());
+    if length < f64::from(f32::MIN_POSITIVE) {
+        length = 1.0;
+    }
+    out.clear();
+    out.extend(buf64.iter().map(|&x| (x / length) as f32));
+}
+
+/// `librosa.feature.spectral_centroid(S=|S|, freq=freqs)`: per frame, the frequencies weighted by
+/// the L1-normalised magnitudes. A silent frame gives 0.
+pub fn spectral_centroid(mag: ArrayView2<f32>, freqs: &[f64]) -> Vec<f64> {
+    let mut buf64 = Vec::with_capacity(mag.nrows());
+    let mut norm = Vec::with_capacity(mag.nrows());
+    let mut prod = Vec::with_capacity(mag.nrows());
+    mag.columns()
+        .into_iter()
+        .map(|col| {
+            l1_normalized(col.iter().copied(), &mut buf64, &mut norm);
+            prod.clear();
+            prod.extend(freqs.iter().zip(&norm).map(|(&f, &s)| f * f64::from(s)));
+            pairwise_sum(prod.as_slice())
+        })
+        .collect()
+}
+
+/// `librosa.feature.spectral_bandwidth(S=|S|, centroid=centroid)` with `p=2, norm=True`:
+/// `sqrt(Σ s_k (f_k − centroid)²)` with `s` the L1-normalised magnitudes of the frame.
+pub fn spectral_bandwidth(mag: ArrayView2<f32>, freqs: &[f64], centroid: &[f64]) -> Vec<f64> {
+    let mut buf64 = Vec::with_capacity(mag.nrows());
+    let mut norm = Vec::with_capacity(mag.nrows());
+    let mut prod = Vec::with_capacity(mag.nrows());
+    mag.columns()
+        .into_iter()
+        .zip(centroid)
+        .map(|(col, &c)| {
+            l1_normalized(col.iter().copied(), &mut buf64, &mut norm);
+            prod.clear();
+            prod.extend(freqs.iter().zip(&norm).map(|(&f, &s)| {
+                let d = (f - c).abs();
+                f64::from(s) * (d * d)
+            }));
+            pairwise_sum(prod.as_slice()).sqrt()
+        })
+        .collect()
+}
+
+/// `librosa.feature.spectral_rolloff(S=|S|, roll_percent)`: per frame, the lowest bin frequency
+/// where the running f32 sum of magnitudes reaches `roll_percent` (rounded to f32) of the
+/// frame total. A silent frame gives 0 Hz.
+pub fn spectral_rolloff(mag: ArrayView2<f32>, freqs: &[f64], roll_percent: f64) -> Vec<f64> {
+    let pct = roll_percent as f32;
+    let mut cum = Vec::with_capacity(mag.nrows());
+    mag.columns()
+        .into_iter()
+        .map(|col| {
+            cum.clear();
+            let mut acc = 0.0f32;
+            for &x in col {
+                acc += x;
+                cum.push(acc);
+            }
+            let threshold = pct * acc;
+            let k = cum.iter().position(|&c| c >= threshold).unwrap_or(0);
+            freqs[k]
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    #[test]
+    fn fft_frequencies_are_the_bin_centres() {
+        let f = fft_frequencies(22050.0, 2048);
+        assert_eq!(f.len(), 1025);
+        assert_eq!(f[1], 10.7666015625);
+        assert_eq!(f[1024], 11025.0);
+    }
+
+    #[test]
+    fn zcr_counts_sign_changes_with_threshold() {
+        // Frame 8, hop 4, edge padding 4: [1,1,1,1, 1,-1,1e-11,-1, -1,-1,-1,-1]
+        let y = [1.0, -1.0, 1e-11, -1.0];
+        let z = zero_crossing_rate(&y, 8, 4);
+        // frame 0 = [1,1,1,1,1,-1,+0,-1]: 3 changes; frame 1 = [1,-1,+0,-1,-1,-1,-1,-1]: 3.
+        assert_eq!(z, vec![3.0 / 8.0, 3.0 / 8.0]);
+    }
+
+    #[test]
+    fn rolloff_and_centroid_of_a_single_peak() {
+        let mut m = Array2::<f32>::zeros((5, 2));
+        m[[3, 0]] = 2.0;
+        let f = [0.0, 10.0, 20.0, 30.0, 40.0];
+        assert_eq!(spectral_rolloff(m.view(), &f, 0.85), vec![30.0, 0.0]);
+        assert_eq!(spectral_centroid(m.view(), &f), vec![30.0, 0.0]);
+        assert_eq!(
+            spectral_bandwidth(m.view(), &f, &[30.0, 0.0]),
+            vec![0.0, 0.0]
+        );
+    }
+
+    #[test]
+    fn rms_of_a_constant_is_the_constant() {
+        let r = rms(&[0.5f32; 4000], 2048, 512);
+        assert_eq!(r.len(), 1 + 4000 / 512);
+        assert!(r.iter().all(|&x| x == 0.5));
+    }
+}

@@ -69,15 +69,89 @@ pub const FEATURE_COLUMNS: [&str; N_FEATURES] = [
 /// The 57 feature values of one signal, in [`FEATURE_COLUMNS`] order.
 pub type FeatureVector = [f64; N_FEATURES];
 
-/// Mean and population variance (ddof = 0) of a sequence, accumulated in f64.
+/// Inner-loop length of numpy's buffered reductions: a sum over more elements is done in chunks
+/// of this many, each summed pairwise, the chunk sums added in order.
+const NUMPY_BUFSIZE: usize = 8192;
+
+/// numpy's pairwise summation (`pairwise_sum` of its add-reduce loop) in the element type:
+/// below 8 elements a plain loop, up to 128 eight interleaved partial sums, above that the
+/// halves (split at a multiple of 8) recursively.
+pub fn pairwise_sum<T>(a: &[T]) -> T
+where
+    T: Copy + Default + std::ops::Add<Output = T>,
+{
+    let n = a.len();
+    if n < 8 {
+        let mut res = T::default();
+        for &x in a {
+            res = res + x;
+        }
+        res
+    } else if n <= 128 {
+        let mut r = [a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]];
+        let mut i = 8;
+        while i < n - (n % 8) {
+            for (j, rj) in r.iter_mut().enumerate() {
+                *rj = *rj + a[i + j];
+            }
+            i += 8;
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for &x in &a[i..] {
+            res = res + x;
+        }
+        res
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        pairwise_sum(&a[..n2]) + pairwise_sum(&a[n2..])
+    }
+}
+
+/// `np.sum(a)` of a whole array in its own dtype (numpy 1.23): pairwise sums of chunks of 8192
+/// elements, accumulated in order.
+pub fn numpy_sum<T>(a: &[T]) -> T
+where
+    T: Copy + Default + std::ops::Add<Output = T>,
+{
+    let mut acc = T::default();
+    for chunk in a.chunks(NUMPY_BUFSIZE) {
+        acc = acc + pairwise_sum(chunk);
+    }
+    acc
+}
+
+/// `(np.mean(a), np.var(a))` of a float32 array, computed as numpy 1.23 does it: in f32
+/// throughout (the sums as [`numpy_sum`], the deviations `a - mean` squared in f32). `a` is
+/// the array's elements in memory (C) order. An empty slice gives (0, 0).
+pub fn mean_var_f32(a: &[f32]) -> (f64, f64) {
+    if a.is_empty() {
+        return (0.0, 0.0);
+    }
+    let n = a.len() as f32;
+    let mean = numpy_sum(a) / n;
+    let sq: Vec<f32> = a
+        .iter()
+        .map(|&x| {
+            let d = x - mean;
+            d * d
+        })
+        .collect();
+    let var = numpy_sum(&sq) / n;
+    (f64::from(mean), f64::from(var))
+}
+
+/// Mean and population variance (ddof = 0) of a sequence of f64, as `np.mean` / `np.var` of a
+/// float64 array (same summation order, see [`numpy_sum`]). An empty sequence gives (0, 0).
 pub fn mean_var<I: IntoIterator<Item = f64>>(values: I) -> (f64, f64) {
     let v: Vec<f64> = values.into_iter().collect();
     if v.is_empty() {
         return (0.0, 0.0);
     }
     let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+    let mean = numpy_sum(&v) / n;
+    let sq: Vec<f64> = v.iter().map(|x| (x - mean) * (x - mean)).collect();
+    let var = numpy_sum(&sq) / n;
     (mean, var)
 }
 

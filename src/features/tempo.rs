@@ -1,1 +1,257 @@
-//! TODO
+//! Onset strength envelope and global tempo, as `librosa.beat.beat_track` computes them
+//! (librosa 0.8.1).
+//!
+//! [`onset_strength`] turns the dB mel spectrogram into the onset envelope (lag-1 positive
+//! difference, median over bands, centring shift). [`tempo`] estimates one tempo for the whole
+//! signal: windowed autocorrelation tempogram, mean over frames, log-normal prior around
+//! [`START_BPM`], argmax over lags. The tempo is always `60·sr / (hop·lag)` for an integer lag,
+//! so the float precision of each step follows librosa's (f32 envelope, f64 tempogram) to pick
+//! the same lag.
+
+use std::sync::Arc;
+
+use ndarray::Array2;
+use rustfft::num_complex::Complex;
+use rustfft::{Fft, FftPlanner};
+
+use crate::config::{HOP_LENGTH, N_FFT, SAMPLE_RATE};
+
+/// Centre of the log-normal tempo prior (BPM).
+pub const START_BPM: f64 = 120.0;
+/// Standard deviation of the tempo prior, in octaves.
+pub const STD_BPM: f64 = 1.0;
+/// Length of the autocorrelation window (seconds).
+pub const AC_SIZE: f64 = 8.0;
+/// Tempi at or above this are never chosen (BPM).
+pub const MAX_TEMPO: f64 = 320.0;
+
+/// Onset strength envelope of a dB-scaled mel spectrogram `(n_mels, frames)`.
+///
+/// Per frame `t ≥ 1`: the median over bands of `max(0, S[b, t] − S[b, t−1])` (f32, the mean of the
+/// two middle values for an even band count), delayed by `1 + N_FFT / (2·HOP_LENGTH)` frames
+/// (zeros in front) and cut to `frames` values. A spectrogram without bands gives zeros.
+pub fn onset_strength(mel_db: &Array2<f32>) -> Vec<f32> {
+    let (n_bands, n_frames) = mel_db.dim();
+    let mut env = vec![0.0f32; n_frames];
+    let shift = 1 + N_FFT / (2 * HOP_LENGTH);
+    if n_bands == 0 {
+        return env;
+    }
+    let mut column = vec![0.0f32; n_bands];
+    for t in 1..n_frames {
+        let out = t - 1 + shift;
+        if out >= n_frames {
+            break;
+        }
+        for (b, c) in column.iter_mut().enumerate() {
+            let d = mel_db[[b, t]] - mel_db[[b, t - 1]];
+            // np.maximum propagates NaN; keep it so that bad input stays visible.
+            *c = if d.is_nan() { d } else { d.max(0.0) };
+        }
+        env[out] = median_f32(&mut column);
+    }
+    env
+}
+
+/// numpy's median of a non-empty f32 slice (reorders the slice): the middle element, or the f32
+/// mean `(a + b) / 2` of the two middle elements.
+fn median_f32(v: &mut [f32]) -> f32 {
+    let n = v.len();
+    let k = n / 2;
+    let (lower, hi, _) = v.select_nth_unstable_by(k, f32::total_cmp);
+    let hi = *hi;
+    if n % 2 == 1 {
+        return hi;
+    }
+    let lo = lower.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    (lo + hi) / 2.0
+}
+
+/// Autocorrelation window length in frames: `time_to_frames(AC_SIZE)` (344 at the defaults).
+pub fn ac_window_frames() -> usize {
+    let samples = (AC_SIZE * f64::from(SAMPLE_RATE)) as usize;
+    samples / HOP_LENGTH
+}
+
+/// The tempo (BPM) of lag `lag` frames: `60·sr / (hop·lag)`, infinite for lag 0.
+pub fn lag_to_bpm(lag: usize) -> f64 {
+    60.0 * f64::from(SAMPLE_RATE) / (HOP_LENGTH as f64 * lag as f64)
+}
+
+/// Global tempo (BPM) of an onset envelope, as `librosa.beat.tempo` with `beat_track`'s
+/// arguments. An envelope without any non-zero value (silence, constant signals) gives `0.0`,
+/// as `beat_track` does.
+pub fn tempo(onset_env: &[f32]) -> f64 {
+    if !onset_env.iter().any(|&x| x != 0.0) {
+        return 0.0;
+    }
+    let scores = tempo_scores(onset_env);
+    match argmax(&scores) {
+        Some(lag) => lag_to_bpm(lag),
+        None => 0.0,
+    }
+}
+
+/// Index of the first maximum (`np.argmax`; a NaN counts as the maximum), `None` when empty.
+fn argmax(v: &[f64]) -> Option<usize> {
+    let mut best: Option<usize> = None;
+    for (i, &x) in v.iter().enumerate() {
+        if x.is_nan() {
+            return Some(i);
+        }
+        match best {
+            Some(b) if x <= v[b] => {}
+            _ => best = Some(i),
+        }
+    }
+    best
+}
+
+/// Score of each lag `0..win`: `log1p(1e6 · mean_t tempogram[lag, t]) + log prior(lag)`, with
+/// `−∞` for lag 0 and every lag faster than [`MAX_TEMPO`]. Exposed for tests and diagnostics.
+pub fn tempo_scores(onset_env: &[f32]) -> Vec<f64> {
+    let win = ac_window_frames();
+    let mean = tempogram_mean(onset_env, win);
+    let mut max_idx = 0;
+    for lag in 0..win {
+        if lag_to_bpm(lag) < MAX_TEMPO {
+            max_idx = lag;
+            break;
+        }
+    }
+    let log2_start = START_BPM.log2();
+    mean.iter()
+        .enumerate()
+        .map(|(lag, &m)| {
+            let prior = if lag < max_idx {
+                f64::NEG_INFINITY
+            } else {
+                let z = (lag_to_bpm(lag).log2() - log2_start) / STD_BPM;
+                -0.5 * z * z
+            };
+            (1e6 * m).ln_1p() + prior
+        })
+        .collect()
+}
+
+/// Periodic Hann window of length `m` exactly as scipy builds it (cosine of a linspace
+/// from −π), in f64.
+pub(crate) fn hann_periodic_f64(m: usize) -> Vec<f64> {
+    if m <= 1 {
+        return vec![1.0; m];
+    }
+    let step = 2.0 * std::f64::consts::PI / m as f64;
+    (0..m)
+        .map(|i| 0.5 + 0.5 * (i as f64 * step + (-std::f64::consts::PI)).cos())
+        .collect()
+}
+
+/// Mean over frames of the autocorrelation tempogram (`feature.tempogram`, window `win`,
+/// centred with linear ramps to zero, each frame normalised by its largest magnitude).
+fn tempogram_mean(onset_env: &[f32], win: usize) -> Vec<f64> {
+    let n = onset_env.len();
+    let mut sum = vec![0.0f64; win];
+    if n == 0 || win == 0 {
+        return sum;
+    }
+    let padded = pad_linear_ramp(onset_env, win / 2);
+    let window = hann_periodic_f64(win);
+    let nfft = 2 * win + 1;
+    let mut planner = FftPlanner::<f64>::new();
+    let fwd: Arc<dyn Fft<f64>> = planner.plan_fft_forward(nfft);
+    let inv: Arc<dyn Fft<f64>> = planner.plan_fft_inverse(nfft);
+    let mut buf = vec![Complex::new(0.0f64, 0.0); nfft];
+    let mut scratch = vec![
+        Complex::new(0.0f64, 0.0);
+        fwd.get_inplace_scratch_len()
+            .max(inv.get_inplace_scratch_len())
+    ];
+    let scale = 1.0 / nfft as f64;
+    let mut ac = vec![0.0f64; win];
+    for t in 0..n {
+        let frame = &padded[t..t + win];
+        for (k, c) in buf.iter_mut().enumerate() {
+            *c = if k < win {
+                Complex::new(f64::from(frame[k]) * window[k], 0.0)
+            } else {
+                Complex::new(0.0, 0.0)
+            };
+        }
+        fwd.process_with_scratch(&mut buf, &mut scratch);
+        for c in buf.iter_mut() {
+            let m = c.re.hypot(c.im);
+            *c = Complex::new(m * m, 0.0);
+        }
+        inv.process_with_scratch(&mut buf, &mut scratch);
+        let mut peak = 0.0f64;
+        for (a, c) in ac.iter_mut().zip(&buf) {
+            *a = c.re * scale;
+            peak = peak.max(a.abs());
+        }
+        // util.normalize(norm=inf): columns whose peak is below the smallest normal stay as is.
+        let norm = if peak < f64::MIN_POSITIVE { 1.0 } else { peak };
+        for (s, a) in sum.iter_mut().zip(&ac) {
+            *s += a / norm;
+        }
+    }
+    let n = n as f64;
+    sum.iter().map(|s| s / n).collect()
+}
+
+/// `np.pad(x, width, mode="linear_ramp", end_values=0)` for f32 data: ramps computed in f64 from
+/// zero towards each edge value, rounded to f32.
+fn pad_linear_ramp(x: &[f32], width: usize) -> Vec<f32> {
+    let n = x.len();
+    let mut out = Vec::with_capacity(n + 2 * width);
+    let ramp = |edge: f32, i: usize| -> f32 {
+        let step = f64::from(edge) / width as f64;
+        (i as f64 * step) as f32
+    };
+    out.extend((0..width).map(|i| ramp(x[0], i)));
+    out.extend_from_slice(x);
+    out.extend((0..width).rev().map(|i| ramp(x[n - 1], i)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_matches_numpy_rules() {
+        assert_eq!(median_f32(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median_f32(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median_f32(&mut [0.0, 0.0, 1.0, 0.0]), 0.0);
+    }
+
+    #[test]
+    fn window_length_and_bpm_grid() {
+        assert_eq!(ac_window_frames(), 344);
+        assert_eq!(lag_to_bpm(21), 123.046875);
+        assert!(lag_to_bpm(0).is_infinite());
+    }
+
+    #[test]
+    fn linear_ramp_padding() {
+        let p = pad_linear_ramp(&[4.0, 1.0, 2.0], 4);
+        assert_eq!(
+            p,
+            vec![0.0, 1.0, 2.0, 3.0, 4.0, 1.0, 2.0, 1.5, 1.0, 0.5, 0.0]
+        );
+    }
+
+    #[test]
+    fn silent_envelope_has_zero_tempo() {
+        assert_eq!(tempo(&[0.0; 500]), 0.0);
+        assert_eq!(tempo(&[]), 0.0);
+    }
+
+    #[test]
+    fn onset_strength_shift_and_rectify() {
+        // Two bands rising by 1 and 3 dB at frame 1, then falling: median = 2 at frame 1 + 3.
+        let s =
+            Array2::from_shape_vec((2, 6), vec![0., 1., 0., 0., 0., 0., 0., 3., 0., 0., 0., 0.])
+                .unwrap();
+        assert_eq!(onset_strength(&s), vec![0.0, 0.0, 0.0, 2.0, 0.0, 0.0]);
+    }
+}

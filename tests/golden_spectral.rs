@@ -220,3 +220,28 @@ fn frame_features_match_librosa() {
         );
     }
 }
+
+#[test]
+fn mel_filter_bank_is_librosas_bit_for_bit() {
+    let bank = tuneprint::features::mel::mel_filters(22050.0, 2048, 128);
+    let bytes: Vec<f32> = bank.iter().copied().collect();
+    // FNV-1a 64 of librosa.filters.mel(22050, 2048).astype('<f4').tobytes() (librosa 0.8.1).
+    assert_eq!(
+        format!("{:016x}", fnv1a64(&bytes)),
+        "9ff29591cf0dd586",
+        "mel filter bank differs from librosa's float32 bank"
+    );
+}
+
+#[test]
+fn melspectrogram_db_matches_librosa() {
+    use tuneprint::features::mel;
+    for (name, dir, y) in cases() {
+        let power = stft::power(&stft::stft(&y, 2048, 512));
+        let mut db = mel::melspectrogram(power.view(), 22050.0, 128);
+        mel::power_to_db_inplace(&mut db);
+        let reference = npy2(&dir, "melspec_db");
+        assert_close(&name, "melspec_db", &to_f64(&db), &reference, 0.0, 1e-6,
+            "values are dB (an absolute scale): 1e-6 of the largest |dB| allows the f32 rounding of numpy's sgemm (which sums in f32) and of log10");
+    }
+}

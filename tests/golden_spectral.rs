@@ -245,3 +245,17 @@ fn melspectrogram_db_matches_librosa() {
             "values are dB (an absolute scale): 1e-6 of the largest |dB| allows the f32 rounding of numpy's sgemm (which sums in f32) and of log10");
     }
 }
+
+#[test]
+fn mfcc_matches_librosa() {
+    use tuneprint::features::{mel, mfcc};
+    for (name, dir, y) in cases() {
+        let power = stft::power(&stft::stft(&y, 2048, 512));
+        let mut db = mel::melspectrogram(power.view(), 22050.0, 128);
+        mel::power_to_db_inplace(&mut db);
+        let m = mfcc::mfcc(db.view(), 20);
+        let reference = npy2(&dir, "mfcc");
+        assert_close(&name, "mfcc", &to_f64(&m), &reference, 0.0, 1e-6,
+            "scipy's DCT of float32 runs in float32 (ours in f64, rounded once), so errors scale with the largest coefficient of the array");
+    }
+}

@@ -259,3 +259,45 @@ fn mfcc_matches_librosa() {
             "scipy's DCT of float32 runs in float32 (ours in f64, rounded once), so errors scale with the largest coefficient of the array");
     }
 }
+
+#[test]
+fn tuning_matches_librosa() {
+    use tuneprint::features::chroma;
+    for (name, dir, y) in cases() {
+        // The recipe's `tuning` is estimate_tuning(y=y): piptrack on the magnitude |S|.
+        let mag = stft::magnitude(&stft::stft(&y, 2048, 512));
+        let tuning = chroma::estimate_tuning(mag.view(), 22050.0, 2048, 12);
+        let reference = npy2(&dir, "tuning")[[0, 0]];
+        assert_eq!(
+            tuning, reference,
+            "{name}: tuning is a histogram bin edge, it must be exact"
+        );
+    }
+}
+
+#[test]
+fn chroma_matches_librosa() {
+    use tuneprint::features::chroma;
+    for (name, dir, y) in cases() {
+        let power = stft::power(&stft::stft(&y, 2048, 512));
+        let (c, tuning) = chroma::chroma_stft(power.view(), 22050.0, 12);
+        // chroma_stft estimates the tuning from the power spectrogram it is given, not from |S|
+        // as the recipe's `tuning` output: librosa 0.8.1's values of
+        // estimate_tuning(S=np.abs(stft(y))**2, sr=22050, bins_per_octave=12).
+        let expected = match name.as_str() {
+            "chirp" => -0.02999999999999997,
+            "clicks120" => 0.20000000000000007,
+            "chord" => -0.08999999999999997,
+            "noise" => 0.050000000000000044,
+            "short" => -0.06,
+            "blues.00000" => -0.18,
+            _ => 0.0,
+        };
+        assert_eq!(
+            tuning, expected,
+            "{name}: chroma's tuning (a histogram bin edge) must be exact"
+        );
+        assert_close(&name, "chroma", &to_f64(&c), &npy2(&dir, "chroma"), 1e-5, 1e-6,
+            "chroma is in [0, 1]; numpy's sgemm sums in f32 (ours in f64), and each frame is divided by its maximum");
+    }
+}

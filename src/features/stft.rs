@@ -147,6 +147,78 @@ pub fn power_from_magnitude(mag: &Array2<f32>) -> Array2<f32> {
     mag.mapv(|m| m * m)
 }
 
+/// `librosa.istft(s, hop_length=hop, length=length, dtype=np.float32)` of librosa 0.8.1, for a
+/// spectrogram `(n_fft/2 + 1, frames)` made with periodic Hann windows and `center=True`.
+///
+/// As librosa: each frame is inverted with a real inverse FFT in f64 (the imaginary parts of the
+/// DC and Nyquist bins are ignored), windowed, and overlap-added into an f32 buffer (each addition
+/// done in f64, then rounded to f32). Every sample whose f32 window sum-square exceeds the smallest
+/// normal f32 is divided by it. Then `n_fft/2` samples are cut from the start; without `length`
+/// as many are cut from the end, with `length` only the frames needed are inverted and the result
+/// is cut or zero-padded to `length` samples. Fewer than two bins, or no frames, give zeros
+/// (`length` of them, or none).
+pub fn istft(s: &Array2<Complex<f32>>, hop: usize, length: Option<usize>) -> Vec<f32> {
+    let (n_bins, total_frames) = s.dim();
+    if n_bins < 2 || hop == 0 {
+        return vec![0.0; length.unwrap_or(0)];
+    }
+    let n_fft = 2 * (n_bins - 1);
+    let frames = match length {
+        Some(len) => total_frames.min((len + n_fft).div_ceil(hop)),
+        None => total_frames,
+    };
+    if frames == 0 {
+        return vec![0.0; length.unwrap_or(0)];
+    }
+    let window = hann_window(n_fft);
+    let expected = n_fft + hop * (frames - 1);
+    let mut y = vec![0.0f32; expected];
+
+    let mut planner = RealFftPlanner::<f64>::new();
+    let ifft = planner.plan_fft_inverse(n_fft);
+    let mut spectrum = ifft.make_input_vec();
+    let mut frame = ifft.make_output_vec();
+    let mut scratch = ifft.make_scratch_vec();
+    // numpy's irfft scales by 1/n (a power of two here, so exact).
+    let scale = 1.0 / n_fft as f64;
+    for t in 0..frames {
+        for (c, v) in spectrum.iter_mut().zip(s.column(t)) {
+            *c = Complex::new(f64::from(v.re), f64::from(v.im));
+        }
+        spectrum[0].im = 0.0;
+        spectrum[n_bins - 1].im = 0.0;
+        ifft.process_with_scratch(&mut spectrum, &mut frame, &mut scratch)
+            .expect("buffer lengths come from the plan");
+        let out = &mut y[t * hop..t * hop + n_fft];
+        for ((o, &x), &w) in out.iter_mut().zip(&frame).zip(&window) {
+            *o = (f64::from(*o) + w * (x * scale)) as f32;
+        }
+    }
+
+    // Window sum-square envelope, accumulated in f32 as librosa's window_sumsquare(dtype=f32).
+    let mut wss = vec![0.0f32; expected];
+    for t in 0..frames {
+        for (acc, &w) in wss[t * hop..t * hop + n_fft].iter_mut().zip(&window) {
+            *acc = (f64::from(*acc) + w * w) as f32;
+        }
+    }
+    for (v, &d) in y.iter_mut().zip(&wss) {
+        if d > f32::MIN_POSITIVE {
+            *v /= d;
+        }
+    }
+
+    let start = n_fft / 2;
+    match length {
+        None => y[start..expected - start].to_vec(),
+        Some(len) => {
+            let mut out = y.split_off(start);
+            out.resize(len, 0.0);
+            out
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,11 +8,9 @@
 //! so the float precision of each step follows librosa's (f32 envelope, f64 tempogram) to pick
 //! the same lag.
 
-use std::sync::Arc;
-
 use ndarray::Array2;
+use realfft::RealFftPlanner;
 use rustfft::num_complex::Complex;
-use rustfft::{Fft, FftPlanner};
 
 use crate::config::{HOP_LENGTH, N_FFT, SAMPLE_RATE};
 
@@ -147,7 +145,12 @@ pub(crate) fn hann_periodic_f64(m: usize) -> Vec<f64> {
 }
 
 /// Mean over frames of the autocorrelation tempogram (`feature.tempogram`, window `win`,
-/// centred with linear ramps to zero, each frame normalised by its largest magnitude).
+/// centred with linear ramps to zero, each frame normalised by its largest magnitude), summed
+/// frame after frame as numpy reduces the Fortran-ordered tempogram.
+///
+/// librosa autocorrelates through a complex FFT of `2·win + 1` points; any length of at least
+/// `2·win − 1` gives the same lags, so a power-of-two real FFT is used (the values differ only by
+/// rounding, far below the margins that decide the winning lag).
 fn tempogram_mean(onset_env: &[f32], win: usize) -> Vec<f64> {
     let n = onset_env.len();
     let mut sum = vec![0.0f64; win];
@@ -156,40 +159,40 @@ fn tempogram_mean(onset_env: &[f32], win: usize) -> Vec<f64> {
     }
     let padded = pad_linear_ramp(onset_env, win / 2);
     let window = hann_periodic_f64(win);
-    let nfft = 2 * win + 1;
-    let mut planner = FftPlanner::<f64>::new();
-    let fwd: Arc<dyn Fft<f64>> = planner.plan_fft_forward(nfft);
-    let inv: Arc<dyn Fft<f64>> = planner.plan_fft_inverse(nfft);
-    let mut buf = vec![Complex::new(0.0f64, 0.0); nfft];
-    let mut scratch = vec![
-        Complex::new(0.0f64, 0.0);
-        fwd.get_inplace_scratch_len()
-            .max(inv.get_inplace_scratch_len())
-    ];
-    let scale = 1.0 / nfft as f64;
+    let nfft = (2 * win - 1).next_power_of_two().max(2);
+    let mut planner = RealFftPlanner::<f64>::new();
+    let fwd = planner.plan_fft_forward(nfft);
+    let inv = planner.plan_fft_inverse(nfft);
+    let mut frame = fwd.make_input_vec();
+    let mut spec = fwd.make_output_vec();
+    let mut scratch =
+        vec![Complex::new(0.0f64, 0.0); fwd.get_scratch_len().max(inv.get_scratch_len())];
     let mut ac = vec![0.0f64; win];
     for t in 0..n {
-        let frame = &padded[t..t + win];
-        for (k, c) in buf.iter_mut().enumerate() {
-            *c = if k < win {
-                Complex::new(f64::from(frame[k]) * window[k], 0.0)
-            } else {
-                Complex::new(0.0, 0.0)
-            };
+        for ((x, &o), &w) in frame.iter_mut().zip(&padded[t..t + win]).zip(&window) {
+            *x = f64::from(o) * w;
         }
-        fwd.process_with_scratch(&mut buf, &mut scratch);
-        for c in buf.iter_mut() {
-            let m = c.re.hypot(c.im);
-            *c = Complex::new(m * m, 0.0);
+        frame[win..].fill(0.0);
+        fwd.process_with_scratch(&mut frame, &mut spec, &mut scratch)
+            .expect("buffer lengths come from the plan");
+        for c in spec.iter_mut() {
+            *c = Complex::new(c.re * c.re + c.im * c.im, 0.0);
         }
-        inv.process_with_scratch(&mut buf, &mut scratch);
+        inv.process_with_scratch(&mut spec, &mut frame, &mut scratch)
+            .expect("buffer lengths come from the plan");
+        // The 1/nfft scale cancels in the normalisation below.
         let mut peak = 0.0f64;
-        for (a, c) in ac.iter_mut().zip(&buf) {
-            *a = c.re * scale;
-            peak = peak.max(a.abs());
+        for (a, &x) in ac.iter_mut().zip(&frame[..win]) {
+            *a = x;
+            peak = peak.max(x.abs());
         }
-        // util.normalize(norm=inf): columns whose peak is below the smallest normal stay as is.
-        let norm = if peak < f64::MIN_POSITIVE { 1.0 } else { peak };
+        // util.normalize(norm=inf): a column whose peak is below the smallest normal f64 stays
+        // as is (here: only the 1/nfft scale applied).
+        let norm = if peak / (nfft as f64) < f64::MIN_POSITIVE {
+            nfft as f64
+        } else {
+            peak
+        };
         for (s, a) in sum.iter_mut().zip(&ac) {
             *s += a / norm;
         }

@@ -61,6 +61,8 @@ pub enum CliError {
     Table(#[from] crate::table::TableError),
     #[error(transparent)]
     Extract(#[from] crate::extract::ExtractError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
     /// A failure the command itself reports.
     #[error("{0}")]
     Failed(String),

@@ -1,0 +1,238 @@
+//! Reading a model directory (the format agreed with `train` and `baselines`): every file is
+//! optional; a missing one becomes a note, a present but broken one is an error.
+
+use super::confusion::Confusion;
+use super::curves::{read_history, Epoch};
+use super::ReportError;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Precision, recall and F1 of one genre.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct GenreScores {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+/// `evaluation.json`: what `train --json` prints.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Evaluation {
+    #[serde(default)]
+    pub protocol: Option<String>,
+    #[serde(default)]
+    pub arch: Option<String>,
+    pub accuracies: Vec<f64>,
+    pub mean_accuracy: f64,
+    pub std_accuracy: f64,
+    /// Epochs trained in each run.
+    #[serde(default)]
+    pub epochs: Vec<f64>,
+    #[serde(default)]
+    pub per_genre: BTreeMap<String, GenreScores>,
+}
+
+/// `model.json`: the fields the report shows (others are ignored).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ModelInfo {
+    #[serde(default)]
+    pub format_version: Option<serde_json::Value>,
+    #[serde(default)]
+    pub arch: Option<String>,
+    #[serde(default)]
+    pub genres: Vec<String>,
+    #[serde(default)]
+    pub protocol: Option<String>,
+    #[serde(default)]
+    pub seeds: Vec<u64>,
+    #[serde(default)]
+    pub epochs_trained: Option<serde_json::Value>,
+    #[serde(default)]
+    pub created_by: Option<String>,
+    #[serde(default)]
+    pub weights: Option<String>,
+    #[serde(default)]
+    pub metrics: Option<Evaluation>,
+}
+
+/// One model of `baselines.json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct BaselineModel {
+    pub name: String,
+    pub accuracies: Vec<f64>,
+    pub mean_accuracy: f64,
+    pub std_accuracy: f64,
+}
+
+/// `baselines.json`: what `baselines --json` prints.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Baselines {
+    #[serde(default)]
+    pub protocol: Option<String>,
+    #[serde(default)]
+    pub seeds: Vec<u64>,
+    pub models: Vec<BaselineModel>,
+}
+
+/// One evaluation run, `runs/seed-<S>/`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub seed: u64,
+    pub history: Option<Vec<Epoch>>,
+    pub confusion: Option<Confusion>,
+}
+
+/// Everything the report uses from a model directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelDir {
+    pub path: PathBuf,
+    pub info: Option<ModelInfo>,
+    /// From `evaluation.json`, else the `metrics` of `model.json`.
+    pub evaluation: Option<Evaluation>,
+    pub baselines: Option<Baselines>,
+    pub history: Option<Vec<Epoch>>,
+    pub confusion: Option<Confusion>,
+    pub runs: Vec<Run>,
+    /// What was missing and what that leaves out.
+    pub notes: Vec<String>,
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ReportError::Read {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    serde_json::from_str(&text).map_err(|e| ReportError::Invalid {
+        path: path.to_path_buf(),
+        reason: format!("not the expected JSON: {e}"),
+    })
+}
+
+/// Reads `path` with `read` when it exists; notes `missing` when it does not.
+fn optional<T>(
+    path: &Path,
+    notes: &mut Vec<String>,
+    missing: &str,
+    read: impl FnOnce(&Path) -> Result<T, ReportError>,
+) -> Result<Option<T>, ReportError> {
+    if path.is_file() {
+        read(path).map(Some)
+    } else {
+        notes.push(format!("{} not found: {missing}", path.display()));
+        Ok(None)
+    }
+}
+
+impl ModelDir {
+    /// Reads a model directory. Errors when the folder is missing, holds none of the expected
+    /// files, or holds a file that cannot be parsed.
+    pub fn load(dir: &Path) -> Result<ModelDir, ReportError> {
+        if !dir.is_dir() {
+            return Err(ReportError::Read {
+                path: dir.to_path_buf(),
+                reason: "model directory not found (train one with `tuneprint train`)".into(),
+            });
+        }
+        let expected = [
+            "model.json",
+            "evaluation.json",
+            "history.csv",
+            "confusion.csv",
+            "baselines.json",
+        ];
+        if !expected.iter().any(|f| dir.join(f).is_file()) {
+            return Err(ReportError::Invalid {
+                path: dir.to_path_buf(),
+                reason: format!(
+                    "not a model directory: holds none of {}",
+                    expected.join(", ")
+                ),
+            });
+        }
+        let mut notes = Vec::new();
+        let info: Option<ModelInfo> = optional(
+            &dir.join("model.json"),
+            &mut notes,
+            "model details left out",
+            read_json,
+        )?;
+        let mut evaluation: Option<Evaluation> = optional(
+            &dir.join("evaluation.json"),
+            &mut notes,
+            "accuracy over seeds and per-genre scores taken from model.json if there",
+            read_json,
+        )?;
+        if evaluation.is_none() {
+            evaluation = info.as_ref().and_then(|i| i.metrics.clone());
+        }
+        let baselines = optional(
+            &dir.join("baselines.json"),
+            &mut notes,
+            "baseline comparison left out (run `tuneprint baselines -o DIR`)",
+            read_json,
+        )?;
+        let history = optional(
+            &dir.join("history.csv"),
+            &mut notes,
+            "training curves of the saved model left out",
+            read_history,
+        )?;
+        let confusion = optional(
+            &dir.join("confusion.csv"),
+            &mut notes,
+            "confusion matrix left out",
+            Confusion::read,
+        )?;
+        let runs = read_runs(&dir.join("runs"))?;
+        Ok(ModelDir {
+            path: dir.to_path_buf(),
+            info,
+            evaluation,
+            baselines,
+            history,
+            confusion,
+            runs,
+            notes,
+        })
+    }
+}
+
+/// Reads every `runs/seed-<S>/` folder (history and confusion, each optional), sorted by seed.
+fn read_runs(dir: &Path) -> Result<Vec<Run>, ReportError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut runs = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(seed) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("seed-"))
+            .and_then(|s| s.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        if !path.is_dir() {
+            continue;
+        }
+        let h = path.join("history.csv");
+        let c = path.join("confusion.csv");
+        runs.push(Run {
+            seed,
+            history: if h.is_file() {
+                Some(read_history(&h)?)
+            } else {
+                None
+            },
+            confusion: if c.is_file() {
+                Some(Confusion::read(&c)?)
+            } else {
+                None
+            },
+        });
+    }
+    runs.sort_by_key(|r| r.seed);
+    Ok(runs)
+}

@@ -22,3 +22,7 @@ pub const GENRES: [&str; 10] = [
 ];
 /// Audio file extensions that folder walks pick up (lower case).
 pub const AUDIO_EXTENSIONS: [&str; 9] = ["wav", "au", "snd", "mp3", "flac", "ogg", "oga", "aiff", "aif"];
+/// Folder `tuneprint report` writes its figures and page into.
+pub const REPORT_DIR: &str = "report";
+/// Clip whose mel spectrogram `tuneprint report` draws (committed with the repository).
+pub const REPORT_CLIP: &str = "audio/blues.00000.wav";

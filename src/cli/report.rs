@@ -17,9 +17,9 @@ pub const DEFAULT_MODEL_DIR: &str = "models/cnn";
 /// Default feature table for the correlation heatmap.
 pub const DEFAULT_FEATURES: &str = "features/features_30_sec.csv";
 /// Default clip for the mel spectrogram.
-pub const DEFAULT_CLIP: &str = "audio/blues.00000.wav";
+pub const DEFAULT_CLIP: &str = crate::config::REPORT_CLIP;
 /// Default output folder.
-pub const DEFAULT_OUT_DIR: &str = "report";
+pub const DEFAULT_OUT_DIR: &str = crate::config::REPORT_DIR;
 /// Embedding file name looked for in the model directory.
 pub const EMBEDDINGS_FILE: &str = "embeddings.npy";
 /// Recommendations listed per query song.

@@ -301,3 +301,75 @@ fn chroma_matches_librosa() {
             "chroma is in [0, 1]; numpy's sgemm sums in f32 (ours in f64), and each frame is divided by its maximum");
     }
 }
+
+/// Population standard deviation of each feature column over the GTZAN table.
+fn gtzan_sigma() -> Vec<f64> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("features/features_30_sec.csv");
+    let recs =
+        tuneprint::table::read_csv(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (0..tuneprint::features::N_FEATURES)
+        .map(|j| {
+            let n = recs.len() as f64;
+            let m = recs.iter().map(|r| r.features[j]).sum::<f64>() / n;
+            (recs
+                .iter()
+                .map(|r| (r.features[j] - m).powi(2))
+                .sum::<f64>()
+                / n)
+                .sqrt()
+        })
+        .collect()
+}
+
+/// Asserts every one of the 57 columns within 1e-5·|ref| + 1e-5·σ_column; prints the worst.
+fn assert_row(name: &str, ours: &[f64], reference: &[f64], sigma: &[f64]) {
+    use tuneprint::features::FEATURE_COLUMNS;
+    let mut worst = (0.0f64, "");
+    for (j, col) in FEATURE_COLUMNS.iter().enumerate() {
+        let (a, b) = (ours[j], reference[j]);
+        let tol = 1e-5 * b.abs() + 1e-5 * sigma[j];
+        assert!(
+            (a - b).abs() <= tol,
+            "{name} {col}: ours {a:e} vs librosa {b:e}, tolerance 1e-5·|ref| + 1e-5·σ_column \
+             ({tol:e}; σ over the GTZAN table): ten times tighter than the acceptance rule \
+             (1e-4·|ref| + 1e-3·σ), room for the f32 rounding of librosa's sgemm and DCT"
+        );
+        if (a - b).abs() / sigma[j] > worst.0 {
+            worst = ((a - b).abs() / sigma[j], col);
+        }
+    }
+    eprintln!("{name}: worst |err|/σ = {:.2e} ({})", worst.0, worst.1);
+}
+
+#[test]
+fn compute_matches_the_reference_csv() {
+    let sigma = gtzan_sigma();
+    let reference = tuneprint::table::read_csv(&fixtures().join("synthetic/features.csv")).unwrap();
+    assert_eq!(reference.len(), SYNTHETIC.len());
+    for rec in &reference {
+        let name = tuneprint::table::stem(&rec.filename);
+        let dir = fixtures().join("synthetic").join(name);
+        let y = read_npy::<_, Array1<f32>>(dir.join("y.npy"))
+            .unwrap()
+            .to_vec();
+        assert_eq!(rec.length as usize, y.len());
+        let ours = tuneprint::features::compute(&y).unwrap();
+        assert_row(name, &ours, &rec.features, &sigma);
+    }
+}
+
+/// The real clip against its row of the GTZAN table itself (features_30_sec.csv).
+#[test]
+fn compute_matches_the_gtzan_table_on_a_real_clip() {
+    let sigma = gtzan_sigma();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("features/features_30_sec.csv");
+    let table = tuneprint::table::read_csv(&path).unwrap();
+    let rec = table
+        .iter()
+        .find(|r| tuneprint::table::stem(&r.filename) == REAL)
+        .expect("blues.00000 in the table");
+    let y = real_signal();
+    assert_eq!(rec.length as usize, y.len());
+    let ours = tuneprint::features::compute(&y).unwrap();
+    assert_row(REAL, &ours, &rec.features, &sigma);
+}

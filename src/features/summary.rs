@@ -155,13 +155,134 @@ pub fn mean_var<I: IntoIterator<Item = f64>>(values: I) -> (f64, f64) {
     (mean, var)
 }
 
-/// Computes the 57 features of a mono signal at [`crate::config::SAMPLE_RATE`].
+/// Computes the 57 features of a mono signal at [`crate::config::SAMPLE_RATE`], as the reference
+/// recipe (`librosa_features.py`) does with librosa 0.8.1.
+///
+/// The STFT is computed once; its magnitude feeds the centroid, bandwidth and rolloff, its power
+/// the chroma (with its own tuning estimate) and the mel spectrogram in dB, which is shared by the
+/// MFCCs and the onset envelope behind the tempo; the complex STFT feeds the harmonic/percussive
+/// separation. RMS and zero-crossing rate frame the signal themselves. Means and variances are
+/// numpy's: float32 arrays (chroma over all bins and frames, RMS, harmonic, percussive, each MFCC
+/// over its frames) in f32 via [`mean_var_f32`], float64 ones (centroid, bandwidth, rolloff,
+/// ZCR) via [`mean_var`].
+///
+/// Short signals (even one sample) work as in librosa: a single frame or more, from the
+/// reflect-padded signal. Silence gives zeros everywhere except the MFCCs of the -100 dB floor
+/// (`mfcc1_mean` = -100·√128), as librosa. Errors: an empty signal, or one with NaN/∞ samples.
 pub fn compute(y: &[f32]) -> Result<FeatureVector, FeatureError> {
+    use super::{chroma, hpss, mel, mfcc, spectral, stft, tempo};
+    use crate::config::{HOP_LENGTH, N_CHROMA, N_FFT, N_MELS, N_MFCC, ROLL_PERCENT, SAMPLE_RATE};
+
     if y.is_empty() {
         return Err(FeatureError::Empty);
     }
     if y.iter().any(|x| !x.is_finite()) {
         return Err(FeatureError::NonFinite);
     }
-    todo!("wire the stages together")
+    let sr = f64::from(SAMPLE_RATE);
+    let spec = stft::stft(y, N_FFT, HOP_LENGTH);
+    let mag = stft::magnitude(&spec);
+    let power = stft::power_from_magnitude(&mag);
+    let freqs = spectral::fft_frequencies(sr, N_FFT);
+
+    let mut out = [0.0f64; N_FEATURES];
+    let mut put = |name: &str, (mean, var): (f64, f64)| {
+        let i = FEATURE_COLUMNS
+            .iter()
+            .position(|c| *c == format!("{name}_mean"))
+            .expect("known column");
+        out[i] = mean;
+        out[i + 1] = var;
+    };
+
+    let (chroma, _tuning) = chroma::chroma_stft(power.view(), sr, N_CHROMA);
+    put("chroma_stft", mean_var_f32(&row_major(chroma)));
+    put("rms", mean_var_f32(&spectral::rms(y, N_FFT, HOP_LENGTH)));
+    let centroid = spectral::spectral_centroid(mag.view(), &freqs);
+    let bandwidth = spectral::spectral_bandwidth(mag.view(), &freqs, &centroid);
+    put("spectral_centroid", mean_var(centroid));
+    put("spectral_bandwidth", mean_var(bandwidth));
+    put(
+        "rolloff",
+        mean_var(spectral::spectral_rolloff(mag.view(), &freqs, ROLL_PERCENT)),
+    );
+    put(
+        "zero_crossing_rate",
+        mean_var(spectral::zero_crossing_rate(y, N_FFT, HOP_LENGTH)),
+    );
+    drop(mag);
+
+    let (harmonic, percussive) = hpss::hpss(&spec, y.len());
+    drop(spec);
+    put("harmony", mean_var_f32(&harmonic));
+    put("perceptr", mean_var_f32(&percussive));
+
+    let mut mel_db = mel::melspectrogram(power.view(), sr, N_MELS);
+    drop(power);
+    mel::power_to_db_inplace(&mut mel_db);
+    let coeffs = mfcc::mfcc(mel_db.view(), N_MFCC);
+    for (k, row) in coeffs.rows().into_iter().enumerate() {
+        let row: Vec<f32> = row.to_vec();
+        put(&format!("mfcc{}", k + 1), mean_var_f32(&row));
+    }
+    let tempo_idx = FEATURE_COLUMNS
+        .iter()
+        .position(|c| *c == "tempo")
+        .expect("known column");
+    out[tempo_idx] = tempo::tempo(&tempo::onset_strength(&mel_db));
+    Ok(out)
+}
+
+/// The elements of a matrix in row-major (numpy C) order, without copying when it already is.
+fn row_major(a: ndarray::Array2<f32>) -> Vec<f32> {
+    if a.is_standard_layout() {
+        a.into_raw_vec_and_offset().0
+    } else {
+        a.iter().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_var_is_population_statistics() {
+        let (m, v) = mean_var([1.0, 2.0, 3.0, 4.0]);
+        assert_eq!((m, v), (2.5, 1.25));
+        assert_eq!(mean_var(std::iter::empty()), (0.0, 0.0));
+        let (m, v) = mean_var_f32(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!((m, v), (2.5, 1.25));
+        assert_eq!(mean_var_f32(&[7.5]), (7.5, 0.0));
+    }
+
+    #[test]
+    fn numpy_sum_order() {
+        // f32 spacing at 2^24 is 2, so the order of adding ones to 2^24 shows. numpy's pairwise
+        // sum of [2^24, 1 × 8] adds the first eight as ((a0+a1)+(a2+a3))+((a4+a5)+(a6+a7)) =
+        // (2^24 + 2) + 4 (the lone +1 rounds away), then the ninth: 2^24 + 7 rounds to even, 2^24 + 8.
+        let mut a = vec![1.0f32; 9];
+        a[0] = 16_777_216.0;
+        assert_eq!(pairwise_sum(&a), 16_777_224.0);
+        let naive: f32 = a.iter().sum();
+        assert_eq!(naive, 16_777_216.0);
+        // Above 8192 elements numpy sums chunk by chunk.
+        let b = vec![0.1f32; 20_000];
+        let chunked =
+            pairwise_sum(&b[..8192]) + pairwise_sum(&b[8192..16384]) + pairwise_sum(&b[16384..]);
+        assert_eq!(numpy_sum(&b), chunked);
+    }
+
+    #[test]
+    fn compute_rejects_bad_input() {
+        assert!(matches!(compute(&[]), Err(FeatureError::Empty)));
+        assert!(matches!(
+            compute(&[0.0, f32::NAN]),
+            Err(FeatureError::NonFinite)
+        ));
+        assert!(matches!(
+            compute(&[f32::INFINITY]),
+            Err(FeatureError::NonFinite)
+        ));
+    }
 }

@@ -5,6 +5,7 @@ use crate::config::{HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE};
 use crate::features::{mel, stft};
 use crate::report::page::MelInput;
 use crate::report::spectrogram::draw_mel_spectrogram;
+use ndarray::Array2;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -18,8 +19,18 @@ pub struct Args {
     pub output: Option<PathBuf>,
 }
 
-/// Decodes `path` and computes its mel spectrogram in dB: STFT (`N_FFT`, `HOP_LENGTH`) → power →
-/// `N_MELS` Slaney mel bands → `power_to_db` (ref 1, 80 dB floor), as librosa 0.8.1 does.
+/// The mel spectrogram in dB of samples at `SAMPLE_RATE` (mel bands × frames): STFT (`N_FFT`,
+/// `HOP_LENGTH`) → power → `N_MELS` Slaney mel bands → `power_to_db` (ref 1, 80 dB floor), as
+/// `librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr))` in librosa 0.8.1.
+pub fn mel_db_of_samples(y: &[f32]) -> Array2<f32> {
+    let spec = stft::stft(y, N_FFT, HOP_LENGTH);
+    let power = stft::power(&spec);
+    let mut db = mel::melspectrogram(power.view(), SAMPLE_RATE as f64, N_MELS);
+    mel::power_to_db_inplace(&mut db);
+    db
+}
+
+/// Decodes `path` and computes its mel spectrogram in dB ([`mel_db_of_samples`]).
 pub fn mel_db_of_file(path: &Path) -> Result<MelInput, CliError> {
     let decoded = crate::audio::load(path)?;
     if decoded.samples.is_empty() {
@@ -28,10 +39,7 @@ pub fn mel_db_of_file(path: &Path) -> Result<MelInput, CliError> {
             path.display()
         )));
     }
-    let spec = stft::stft(&decoded.samples, N_FFT, HOP_LENGTH);
-    let power = stft::power(&spec);
-    let mels = mel::melspectrogram(power.view(), SAMPLE_RATE as f64, N_MELS);
-    let db = mel::power_to_db(&mels);
+    let db = mel_db_of_samples(&decoded.samples);
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -13,6 +13,9 @@ Writes, under OUT:
   real/checksums.csv         for every shared clip (.wav and .au): sample count and a checksum of the
                              exact float32 bits of librosa.load's output (see bits_checksum)
   VERSIONS.txt               the versions of librosa, numpy and scipy that made them
+  tiny/<name>.npy, tiny/features.csv
+                             signals far shorter than one frame (1, 2, 100 and 500 samples) and
+                             their 57 features (--tiny-only remakes just these)
 """
 import argparse, csv, importlib.util, os, sys
 import numpy as np
@@ -48,6 +51,34 @@ def synthetic():
     return {k: v.astype(np.float32) for k, v in sig.items()}
 
 
+def tiny():
+    """Signals much shorter than n_fft/2: librosa still frames them (repeated reflect padding)."""
+    out = {}
+    for n in (1, 2, 100, 500):
+        y = 0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / SR) + 0.05
+        out[f"tiny{n}"] = y.astype(np.float32)
+    return out
+
+
+def make_tiny(ref, out):
+    import tempfile
+    d = os.path.join(out, "tiny")
+    os.makedirs(d, exist_ok=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, y in tiny().items():
+            wav = os.path.join(tmp, name + ".wav")
+            sf.write(wav, y, SR, subtype="FLOAT")
+            row = ref.features(wav)
+            y_loaded, _ = librosa.load(wav)
+            np.save(os.path.join(d, name + ".npy"), y_loaded)
+            rows.append(row)
+    with open(os.path.join(d, "features.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=ref.COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+
+
 def bits_checksum(y):
     """64-bit FNV-1a over the little-endian bytes of the float32 samples."""
     h = 0xCBF29CE484222325
@@ -63,11 +94,15 @@ def main():
     ap.add_argument("--shared", default=os.path.join(here, "..", "..", "shared"))
     ap.add_argument("--out", default=os.path.join(here, "..", "tests", "fixtures", "librosa-0.8.1"))
     ap.add_argument("--real", default="blues.00000")
+    ap.add_argument("--tiny-only", action="store_true", help="only (re)make tiny/")
     a = ap.parse_args()
     spec = importlib.util.spec_from_file_location(
         "librosa_features", os.path.join(a.shared, "reference", "librosa_features.py"))
     ref = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ref)
+    make_tiny(ref, a.out)
+    if a.tiny_only:
+        return
 
     syn = os.path.join(a.out, "synthetic")
     os.makedirs(syn, exist_ok=True)

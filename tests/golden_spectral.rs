@@ -373,3 +373,26 @@ fn compute_matches_the_gtzan_table_on_a_real_clip() {
     let ours = tuneprint::features::compute(&y).unwrap();
     assert_row(REAL, &ours, &rec.features, &sigma);
 }
+
+/// Signals far shorter than one frame (1, 2, 100, 500 samples): librosa pads them by repeated
+/// reflection and still returns one frame; so must we (tests/fixtures/librosa-0.8.1/tiny).
+#[test]
+fn compute_matches_librosa_on_signals_shorter_than_half_a_frame() {
+    let sigma = gtzan_sigma();
+    let dir = fixtures().join("tiny");
+    let reference = tuneprint::table::read_csv(&dir.join("features.csv")).unwrap();
+    assert_eq!(reference.len(), 4);
+    for rec in &reference {
+        let name = tuneprint::table::stem(&rec.filename);
+        let y = read_npy::<_, Array1<f32>>(dir.join(format!("{name}.npy")))
+            .unwrap()
+            .to_vec();
+        assert_eq!(rec.length as usize, y.len());
+        let ours = tuneprint::features::compute(&y).unwrap();
+        assert!(
+            ours.iter().all(|x| x.is_finite()),
+            "{name}: non-finite feature"
+        );
+        assert_row(name, &ours, &rec.features, &sigma);
+    }
+}

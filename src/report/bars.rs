@@ -18,10 +18,12 @@ pub struct Bar {
     pub mean: f64,
     pub std: f64,
     pub values: Vec<f64>,
+    /// Drawn in colour (the model the report is about); the others in grey.
+    pub highlight: bool,
 }
 
 /// Draws the comparison of `bars` (accuracies as fractions, shown in percent) to a PNG of
-/// [`BARS_SIZE`]. The first bar is highlighted (the CNN).
+/// [`BARS_SIZE`].
 pub fn draw_accuracy_bars(path: &Path, title: &str, bars: &[Bar]) -> Result<(), ReportError> {
     if bars.is_empty() {
         return Err(ReportError::Draw {
@@ -66,7 +68,7 @@ pub fn draw_accuracy_bars(path: &Path, title: &str, bars: &[Bar]) -> Result<(), 
         ))?;
         for (i, b) in bars.iter().enumerate() {
             let x = i as f64;
-            let color = if i == 0 {
+            let color = if b.highlight {
                 SERIES[0]
             } else {
                 RGBColor(150, 150, 150)

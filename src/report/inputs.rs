@@ -166,7 +166,7 @@ impl ModelDir {
         if evaluation.is_none() {
             evaluation = info.as_ref().and_then(|i| i.metrics.clone());
         }
-        let baselines = optional(
+        let mut baselines = optional(
             &dir.join("baselines.json"),
             &mut notes,
             "baseline comparison left out (run `tuneprint baselines -o DIR`)",
@@ -184,7 +184,49 @@ impl ModelDir {
             "confusion matrix left out",
             Confusion::read,
         )?;
-        let runs = read_runs(&dir.join("runs"))?;
+        let mut runs = read_runs(&dir.join("runs"))?;
+        // Accuracies are fractions everywhere in the report; a file that writes percent is
+        // recognised by values above 1 and scaled.
+        for ev in evaluation.iter_mut() {
+            if ev
+                .accuracies
+                .iter()
+                .chain([&ev.mean_accuracy])
+                .any(|a| *a > 1.0)
+            {
+                ev.accuracies.iter_mut().for_each(|a| *a /= 100.0);
+                ev.mean_accuracy /= 100.0;
+                ev.std_accuracy /= 100.0;
+            }
+        }
+        for m in baselines
+            .iter_mut()
+            .flat_map(|b: &mut Baselines| b.models.iter_mut())
+        {
+            if m.accuracies
+                .iter()
+                .chain([&m.mean_accuracy])
+                .any(|a| *a > 1.0)
+            {
+                m.accuracies.iter_mut().for_each(|a| *a /= 100.0);
+                m.mean_accuracy /= 100.0;
+                m.std_accuracy /= 100.0;
+            }
+        }
+        let mut history = history;
+        for h in history
+            .iter_mut()
+            .chain(runs.iter_mut().filter_map(|r| r.history.as_mut()))
+        {
+            if h.iter()
+                .any(|e| e.train_accuracy > 1.0 || e.val_accuracy > 1.0)
+            {
+                for e in h.iter_mut() {
+                    e.train_accuracy /= 100.0;
+                    e.val_accuracy /= 100.0;
+                }
+            }
+        }
         Ok(ModelDir {
             path: dir.to_path_buf(),
             info,

@@ -522,6 +522,7 @@ fn bar(name: &str, mean: f64, std: f64, values: &[f64]) -> Bar {
         mean,
         std,
         values: values.to_vec(),
+        highlight: false,
     }
 }
 

@@ -722,7 +722,8 @@ fn to_html(doc: &[Block]) -> String {
          img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0 1.5em; }\n\
          table { border-collapse: collapse; margin: 0.5em 0 1.5em; }\n\
          th, td { border: 1px solid #ccc; padding: 0.25em 0.7em; }\n\
-         th { background: #f0f4f8; }\n td.num { text-align: right; font-variant-numeric: tabular-nums; }\n\
+         th { background: #f0f4f8; }\n\
+         th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }\n\
          code { background: #f4f4f4; padding: 0 0.2em; }\n\
          </style>\n</head>\n<body>\n",
     );
@@ -740,8 +741,13 @@ fn to_html(doc: &[Block]) -> String {
             Block::Table { header, rows } => {
                 let numeric = numeric_columns(header.len(), rows);
                 s.push_str("<table>\n<tr>");
-                for h in header {
-                    let _ = write!(s, "<th>{}</th>", esc(h));
+                for (c, h) in header.iter().enumerate() {
+                    let class = if numeric.get(c) == Some(&true) {
+                        " class=\"num\""
+                    } else {
+                        ""
+                    };
+                    let _ = write!(s, "<th{class}>{}</th>", esc(h));
                 }
                 s.push_str("</tr>\n");
                 for r in rows {

@@ -256,6 +256,15 @@ fn hpss_degenerate_inputs_stay_finite() {
 }
 
 #[test]
+fn hpss_ignores_memory_layout() {
+    let y = npy1(&synthetic("chord", "y"));
+    let s = stft::stft(&y, N_FFT, HOP_LENGTH);
+    let row_major = s.as_standard_layout().into_owned();
+    assert!(row_major.is_standard_layout());
+    assert_eq!(hpss::hpss(&s, y.len()), hpss::hpss(&row_major, y.len()));
+}
+
+#[test]
 fn istft_inverts_stft() {
     let y = npy1(&synthetic("noise", "y"));
     let n = y.len();

@@ -47,11 +47,13 @@ pub fn separate(
     kernel: usize,
 ) -> (Array2<Complex<f32>>, Array2<Complex<f32>>) {
     let (n_bins, n_frames) = s.dim();
-    // Complex bins and magnitudes (np.abs of complex64: hypotf), frame-major.
-    let mut spec: Vec<Complex<f32>> = Vec::with_capacity(n_bins * n_frames);
-    for col in s.columns() {
-        spec.extend(col.iter().copied());
-    }
+    // Complex bins frame-major (borrowed when `s` is stored that way, as `stft` makes it) and
+    // their magnitudes (np.abs of complex64: hypotf).
+    let st = s.t();
+    let spec: std::borrow::Cow<[Complex<f32>]> = match st.as_slice() {
+        Some(sl) => std::borrow::Cow::Borrowed(sl),
+        None => std::borrow::Cow::Owned(st.iter().copied().collect()),
+    };
     let mag: Vec<f32> = spec.iter().map(|&c| magnitude(c)).collect();
 
     // Percussive estimate: median across frequency, i.e. along each frame.
@@ -106,19 +108,237 @@ fn soft_masks(h: f32, p: f32) -> (f32, f32) {
 }
 
 /// Median filter of odd width `k` along each row (`row_len` contiguous values) of `data`, with
-/// scipy's `reflect` boundary. Rows are filtered in parallel.
+/// scipy's `reflect` boundary. Rows are filtered in parallel, two at a time; width 31 uses an
+/// AVX2 kernel where the CPU has it (same results as the portable path, tested).
 pub fn median_filter_rows(data: &[f32], row_len: usize, k: usize) -> Vec<f32> {
+    median_filter_rows_with(data, row_len, k, simd31_available())
+}
+
+/// [`median_filter_rows`] with the AVX2 kernel allowed or not (for tests and benchmarks).
+pub fn median_filter_rows_with(data: &[f32], row_len: usize, k: usize, simd: bool) -> Vec<f32> {
     let mut out = vec![0.0f32; data.len()];
     if row_len == 0 || k == 0 {
         return out;
     }
-    out.par_chunks_mut(row_len)
-        .zip(data.par_chunks(row_len))
-        .with_min_len(8)
-        .for_each_init(MedianScratch::default, |scratch, (o, line)| {
-            median_line(line, k, o, scratch)
+    let simd = simd && k == 31 && simd31_available();
+    out.par_chunks_mut(2 * row_len)
+        .zip(data.par_chunks(2 * row_len))
+        .with_min_len(4)
+        .for_each_init(MedianScratch::default, |scratch, (o, lines)| {
+            if simd {
+                median_rows_31(lines, row_len, o, scratch);
+            } else {
+                for (o, line) in o.chunks_mut(row_len).zip(lines.chunks(row_len)) {
+                    median_line(line, k, o, scratch);
+                }
+            }
         });
     out
+}
+
+/// Whether the AVX2 width-31 kernel can run on this CPU.
+fn simd31_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Width-31 medians of one or two rows of `row_len` values with the AVX2 kernel.
+#[cfg(target_arch = "x86_64")]
+fn median_rows_31(lines: &[f32], row_len: usize, out: &mut [f32], scratch: &mut MedianScratch) {
+    let MedianScratch {
+        ext,
+        ext2,
+        keys,
+        keys2,
+        ..
+    } = scratch;
+    extend_keys(&lines[..row_len], 31, ext);
+    keys.resize(row_len, 0);
+    if lines.len() == 2 * row_len {
+        extend_keys(&lines[row_len..], 31, ext2);
+        keys2.resize(row_len, 0);
+        // SAFETY: only called when `simd31_available()` reported AVX2.
+        unsafe { avx2::slide31_pair(ext, ext2, keys, keys2) };
+        for (o, &k) in out.iter_mut().zip(keys.iter().chain(keys2.iter())) {
+            *o = unkey(k);
+        }
+    } else {
+        // SAFETY: as above.
+        unsafe { avx2::slide31(ext, keys) };
+        for (o, &k) in out.iter_mut().zip(keys.iter()) {
+            *o = unkey(k);
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn median_rows_31(_: &[f32], _: usize, _: &mut [f32], _: &mut MedianScratch) {
+    unreachable!("the AVX2 kernel is only selected on x86_64")
+}
+
+/// Keys of `line` extended by `k/2` reflected values on each side, into `ext`.
+fn extend_keys(line: &[f32], k: usize, ext: &mut Vec<u32>) {
+    let n = line.len();
+    let half = (k / 2) as isize;
+    ext.clear();
+    ext.extend((-half..n as isize + half).map(|i| key(line[reflect(i, n)])));
+}
+
+/// The width-31 sliding median with AVX2: the sorted window (31 keys and a `MAX` sentinel) lives
+/// in four 8-lane registers; each step counts the keys below the outgoing and the incoming value
+/// (their ranks) and rebuilds the window with lane shifts and blends, without branches.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// Lane indices, lane rotations and the sentinel.
+    struct Consts {
+        q: [__m256i; 4],
+        rot_l: __m256i,
+        rot_r: __m256i,
+        max: __m256i,
+    }
+
+    #[inline(always)]
+    unsafe fn consts() -> Consts {
+        Consts {
+            q: [
+                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15),
+                _mm256_setr_epi32(16, 17, 18, 19, 20, 21, 22, 23),
+                _mm256_setr_epi32(24, 25, 26, 27, 28, 29, 30, 31),
+            ],
+            rot_l: _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0),
+            rot_r: _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6),
+            max: _mm256_set1_epi32(i32::MAX),
+        }
+    }
+
+    /// u32 order key to a signed key with the same order (signed compares only in AVX2).
+    #[inline(always)]
+    fn signed(k: u32) -> i32 {
+        (k ^ 0x8000_0000) as i32
+    }
+
+    /// The sorted first window of `ext` (31 keys), padded with the sentinel.
+    #[inline(always)]
+    unsafe fn init(ext: &[u32]) -> [__m256i; 4] {
+        let mut w = [i32::MAX; 32];
+        for (d, &k) in w.iter_mut().zip(&ext[..31]) {
+            *d = signed(k);
+        }
+        w[..31].sort_unstable();
+        let p = w.as_ptr() as *const __m256i;
+        [
+            _mm256_loadu_si256(p),
+            _mm256_loadu_si256(p.add(1)),
+            _mm256_loadu_si256(p.add(2)),
+            _mm256_loadu_si256(p.add(3)),
+        ]
+    }
+
+    /// The median (rank 15) of the window, as a u32 key.
+    #[inline(always)]
+    unsafe fn median(v: &[__m256i; 4]) -> u32 {
+        (_mm256_extract_epi32::<7>(v[1]) as u32) ^ 0x8000_0000
+    }
+
+    /// Replaces one occurrence of `old` by `new` in the sorted window, returns the new median.
+    #[inline(always)]
+    unsafe fn step(c: &Consts, v: &mut [__m256i; 4], old: u32, new: u32) -> u32 {
+        let ob = _mm256_set1_epi32(signed(old));
+        let nb = _mm256_set1_epi32(signed(new));
+        // i: index of the first `old`; j: insertion point of `new` (keys below each).
+        let mut i = 0i32;
+        let mut j = 0i32;
+        for r in v.iter() {
+            let lo = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(ob, *r)));
+            let ln = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(nb, *r)));
+            i += (lo as u32).count_ones() as i32;
+            j += (ln as u32).count_ones() as i32;
+        }
+        // new lands at j (j <= i: (j, i] shift right) or at j - 1 ([i, j - 1) shift left).
+        let pos = _mm256_set1_epi32(j - i32::from(j > i));
+        let ib = _mm256_set1_epi32(i);
+        let im1 = _mm256_set1_epi32(i - 1);
+        let jb = _mm256_set1_epi32(j);
+        let jm1 = _mm256_set1_epi32(j - 1);
+        let rl = [
+            _mm256_permutevar8x32_epi32(v[0], c.rot_l),
+            _mm256_permutevar8x32_epi32(v[1], c.rot_l),
+            _mm256_permutevar8x32_epi32(v[2], c.rot_l),
+            _mm256_permutevar8x32_epi32(v[3], c.rot_l),
+        ];
+        let rr = [
+            _mm256_permutevar8x32_epi32(v[0], c.rot_r),
+            _mm256_permutevar8x32_epi32(v[1], c.rot_r),
+            _mm256_permutevar8x32_epi32(v[2], c.rot_r),
+            _mm256_permutevar8x32_epi32(v[3], c.rot_r),
+        ];
+        let mut nv = *v;
+        for r in 0..4 {
+            // w[q + 1] and w[q - 1] across register boundaries.
+            let next = if r < 3 {
+                _mm256_blend_epi32::<0x80>(rl[r], rl[r + 1])
+            } else {
+                _mm256_blend_epi32::<0x80>(rl[r], c.max)
+            };
+            let prev = if r > 0 {
+                _mm256_blend_epi32::<0x01>(rr[r], rr[r - 1])
+            } else {
+                rr[r]
+            };
+            let q = c.q[r];
+            let right = _mm256_andnot_si256(_mm256_cmpgt_epi32(q, ib), _mm256_cmpgt_epi32(q, jb));
+            let left = _mm256_and_si256(_mm256_cmpgt_epi32(q, im1), _mm256_cmpgt_epi32(jm1, q));
+            let mut x = _mm256_blendv_epi8(v[r], prev, right);
+            x = _mm256_blendv_epi8(x, next, left);
+            nv[r] = _mm256_blendv_epi8(x, nb, _mm256_cmpeq_epi32(q, pos));
+        }
+        *v = nv;
+        median(v)
+    }
+
+    /// Medians of one extended line (`ext.len() == out.len() + 30`) as u32 keys.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2,popcnt")]
+    pub(super) unsafe fn slide31(ext: &[u32], out: &mut [u32]) {
+        assert!(!out.is_empty() && ext.len() == out.len() + 30);
+        let c = consts();
+        let mut v = init(ext);
+        out[0] = median(&v);
+        for t in 1..out.len() {
+            out[t] = step(&c, &mut v, ext[t - 1], ext[t + 30]);
+        }
+    }
+
+    /// [`slide31`] of two lines of the same length at once (two independent dependency chains
+    /// keep the vector units busy).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2,popcnt")]
+    pub(super) unsafe fn slide31_pair(ea: &[u32], eb: &[u32], oa: &mut [u32], ob: &mut [u32]) {
+        let n = oa.len();
+        assert!(n > 0 && ob.len() == n && ea.len() == n + 30 && eb.len() == n + 30);
+        let c = consts();
+        let mut va = init(ea);
+        let mut vb = init(eb);
+        oa[0] = median(&va);
+        ob[0] = median(&vb);
+        for t in 1..n {
+            oa[t] = step(&c, &mut va, ea[t - 1], ea[t + 30]);
+            ob[t] = step(&c, &mut vb, eb[t - 1], eb[t + 30]);
+        }
+    }
 }
 
 /// Order-preserving u32 key of an f32 (the order of `f32::total_cmp`; NaN would be the largest).
@@ -155,11 +375,16 @@ fn reflect(i: isize, n: usize) -> usize {
     }
 }
 
-/// Reusable buffers of [`median_line`].
+/// Reusable buffers of the median filters.
 #[derive(Default)]
 struct MedianScratch {
     /// Keys of the line extended by `k/2` reflected values on each side.
     ext: Vec<u32>,
+    /// The second line's extension (AVX2 pair kernel).
+    ext2: Vec<u32>,
+    /// Median keys of the AVX2 kernel, one buffer per line.
+    keys: Vec<u32>,
+    keys2: Vec<u32>,
     /// The sorted window of wide filters, padded with `u32::MAX` to a power of two.
     window: Vec<u32>,
 }
@@ -185,10 +410,8 @@ fn median_line(line: &[f32], k: usize, out: &mut [f32], scratch: &mut MedianScra
     if n == 0 {
         return;
     }
-    let half = (k / 2) as isize;
     let ext = &mut scratch.ext;
-    ext.clear();
-    ext.extend((-half..n as isize + half).map(|i| key(line[reflect(i, n)])));
+    extend_keys(line, k, ext);
     if k < 32 {
         // The usual case (kernel 31): a fixed-size window the compiler fully unrolls.
         let mut w = [u32::MAX; 32];
@@ -298,6 +521,39 @@ mod tests {
                 median_line(&line, k, &mut out, &mut MedianScratch::default());
                 assert_eq!(out, naive(&line, k), "n={n} k={k}");
             }
+        }
+    }
+
+    #[test]
+    fn avx2_kernel_equals_portable_path() {
+        if !simd31_available() {
+            return; // nothing to compare on this CPU
+        }
+        let mut state = 987_654_321u32;
+        for (rows, len) in [
+            (1usize, 1usize),
+            (3, 2),
+            (5, 15),
+            (2, 31),
+            (7, 40),
+            (4, 300),
+        ] {
+            let data: Vec<f32> = (0..rows * len)
+                .map(|_| {
+                    state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    // Many ties, negative values and zeros of both signs.
+                    match (state >> 20) % 11 {
+                        0 => -0.0,
+                        v => (v as f32 - 4.0) * 0.5,
+                    }
+                })
+                .collect();
+            let simd = median_filter_rows_with(&data, len, 31, true);
+            let portable = median_filter_rows_with(&data, len, 31, false);
+            let naive_rows: Vec<f32> = data.chunks(len).flat_map(|l| naive(l, 31)).collect();
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&simd), bits(&portable), "rows={rows} len={len}");
+            assert_eq!(simd, naive_rows, "rows={rows} len={len}");
         }
     }
 

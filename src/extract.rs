@@ -100,10 +100,11 @@ pub fn label_for(path: &Path) -> String {
 /// window is used whole; otherwise consecutive full windows, plus the shorter tail when it holds
 /// at least `min_tail` samples.
 pub fn windows(n: usize, window: usize, min_tail: usize) -> Vec<Range<usize>> {
-    if window == 0 || n <= window {
-        return vec![0..n];
-    }
     let mut out = Vec::new();
+    if window == 0 || n <= window {
+        out.push(0..n);
+        return out;
+    }
     let mut start = 0;
     while start + window <= n {
         out.push(start..start + window);
@@ -228,13 +229,14 @@ mod tests {
     const SR: usize = SAMPLE_RATE as usize;
 
     #[test]
+    #[allow(clippy::single_range_in_vec_init)] // one window is a real expected value here
     fn window_boundaries() {
         let w = 30 * SR;
         let tail = 10 * SR;
         // 29 s: used whole.
-        assert_eq!(windows(29 * SR, w, tail), vec![0..29 * SR]);
+        assert_eq!(windows(29 * SR, w, tail), [0..29 * SR]);
         // 30 s: exactly one window.
-        assert_eq!(windows(30 * SR, w, tail), vec![0..30 * SR]);
+        assert_eq!(windows(30 * SR, w, tail), [0..30 * SR]);
         // 45 s: one window plus a 15 s tail.
         assert_eq!(windows(45 * SR, w, tail), vec![0..w, w..45 * SR]);
         // 70 s: two windows plus a 10 s tail (exactly the minimum counts).
@@ -244,7 +246,7 @@ mod tests {
         );
         // 69 s: the 9 s tail is dropped.
         assert_eq!(windows(69 * SR, w, tail), vec![0..w, w..2 * w]);
-        assert_eq!(windows(0, w, tail), vec![0..0]);
+        assert_eq!(windows(0, w, tail), [0..0]);
     }
 
     #[test]

@@ -538,3 +538,58 @@ fn cli_report_and_its_errors() {
     }
     assert!(md.contains("| chroma_stft | rms | +1.000 |"), "{md}");
 }
+
+#[test]
+fn spectrogram_pipeline_matches_librosa_melspec_db() {
+    // librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=22050)) of the chirp fixture.
+    let dir = Path::new(FIXTURES).join("synthetic/chirp");
+    let y: ndarray::Array1<f32> = read_npy(dir.join("y.npy")).unwrap();
+    let reference: Array2<f32> = read_npy(dir.join("melspec_db.npy")).unwrap();
+    let db = tuneprint::cli::spectrogram::mel_db_of_samples(y.as_slice().unwrap());
+    assert_eq!(db.dim(), reference.dim());
+    let scale = reference.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let worst = db
+        .iter()
+        .zip(reference.iter())
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    // Same tolerance as the mel golden test: 1e-6 of the largest |dB| (f32 rounding).
+    assert!(
+        worst <= 1e-6 * scale,
+        "max |dB difference| {worst} (scale {scale})"
+    );
+    let png = tempfile::tempdir().unwrap();
+    let p = png.path().join("chirp_mel.png");
+    draw_mel_spectrogram(&p, db.view(), 22_050, 512, "chirp").unwrap();
+    assert_eq!(png_dims(&p), MEL_SIZE);
+}
+
+#[test]
+fn percent_accuracies_are_read_as_fractions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("m");
+    write_model_dir(&dir);
+    let ev = serde_json::json!({
+        "protocol": "fault_filtered", "arch": "paper",
+        "accuracies": [71.2, 69.8, 73.1], "mean_accuracy": 71.36666666666667,
+        "std_accuracy": 1.3523, "epochs": [40, 38, 41], "per_genre": {},
+    });
+    std::fs::write(dir.join("evaluation.json"), ev.to_string()).unwrap();
+    std::fs::write(
+        dir.join("history.csv"),
+        "epoch,train_loss,train_accuracy,val_loss,val_accuracy\n1,2.0,20.5,2.1,18.0\n2,1.5,40.0,1.8,30.25\n",
+    )
+    .unwrap();
+    let m = ModelDir::load(&dir).unwrap();
+    let e = m.evaluation.unwrap();
+    assert!((e.accuracies[1] - 0.698).abs() < 1e-12);
+    assert!((e.mean_accuracy - 0.7136666666666667).abs() < 1e-12);
+    assert!((e.std_accuracy - 0.013523).abs() < 1e-12);
+    let h = m.history.unwrap();
+    assert_eq!((h[0].train_accuracy, h[1].val_accuracy), (0.205, 0.3025));
+    assert_eq!(h[1].train_loss, 1.5);
+    // Fractions stay as they are.
+    assert_eq!(
+        m.baselines.unwrap().models[0].accuracies,
+        [0.66, 0.65, 0.67]
+    );
+}

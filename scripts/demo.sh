@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The main job on the committed data: set-up, extract audio/ and check it against the reference,
+# train the CNN without the committed songs, classify them from raw audio, recommend, report.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+T=target/release/tuneprint
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "decode: the committed clips as librosa.load reads them"
+$T decode audio/*
+step "extract: the 57 features of audio/ (native, parallel)"
+$T extract audio/ -o features/extracted.csv
+step "check: against the reference table features/features_30_sec.csv"
+$T check features/extracted.csv
+step "train: the paper's CNN (holdout protocol), the committed songs held out"
+$T train --exclude features/demo_holdout.txt --seeds 3
+step "classify: the held-out songs from raw audio"
+$T classify audio/
+step "recommend: songs like jazz.00098, and like a file"
+$T recommend jazz.00098
+$T recommend audio/rock.00000.wav
+step "report: figures and report/report.md"
+$T report

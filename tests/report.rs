@@ -564,6 +564,26 @@ fn spectrogram_pipeline_matches_librosa_melspec_db() {
 }
 
 #[test]
+fn cli_spectrogram_of_a_committed_clip() {
+    // Needs audio decoding: writes `<stem>_mel.png` into the current folder by default.
+    let tmp = tempfile::tempdir().unwrap();
+    let clip = std::fs::canonicalize("audio/blues.00000.wav").unwrap();
+    let o = tuneprint(tmp.path(), &["spectrogram", clip.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "blues.00000_mel.png"
+    );
+    assert_eq!(png_dims(&tmp.path().join("blues.00000_mel.png")), MEL_SIZE);
+    let o = tuneprint(
+        tmp.path(),
+        &["spectrogram", clip.to_str().unwrap(), "-o", "sub/x.png"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(png_dims(&tmp.path().join("sub/x.png")), MEL_SIZE);
+}
+
+#[test]
 fn percent_accuracies_are_read_as_fractions() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("m");

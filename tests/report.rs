@@ -101,7 +101,11 @@ fn write_model_dir(dir: &Path) {
         "accuracies": ACCURACIES,
         "mean_accuracy": 0.7136666666666667,
         "std_accuracy": 0.013523,
+        "seeds": [11, 12, 13],
         "epochs": [40, 38, 41],
+        "best_epochs": [35, 30, 39],
+        "test_size": 290,
+        "note": "validation songs share artists with test songs",
         "per_genre": per_genre,
     });
     let model = serde_json::json!({
@@ -274,8 +278,10 @@ fn full_report_writes_every_figure() {
     }
     // Accuracy over seeds (mean ± std and each seed), baselines, per-genre scores.
     assert!(md.contains("**71.4 %** ± 1.4 %"), "{md}");
-    assert!(md.contains("| 1 | 71.2 % | 40 |"), "{md}");
-    assert!(md.contains("| 3 | 73.1 % | 41 |"), "{md}");
+    // Seeds from evaluation.json (model.json's [1, 2, 3] is the fallback), epochs run and kept.
+    assert!(md.contains("| 11 | 71.2 % | 40 | 35 |"), "{md}");
+    assert!(md.contains("| 13 | 73.1 % | 41 | 39 |"), "{md}");
+    assert!(md.contains("Note from `train`: validation songs share artists with test songs"));
     assert!(
         md.contains("| svm_rbf | 66.0 % | 0.8 % | 66.0 %, 65.0 %, 67.0 % |"),
         "{md}"

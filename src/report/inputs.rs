@@ -23,12 +23,21 @@ pub struct Evaluation {
     pub protocol: Option<String>,
     #[serde(default)]
     pub arch: Option<String>,
+    /// Why the protocol's figures may be optimistic, when `train` says so.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Seed of each run, in the order of `accuracies`.
+    #[serde(default)]
+    pub seeds: Vec<u64>,
     pub accuracies: Vec<f64>,
     pub mean_accuracy: f64,
     pub std_accuracy: f64,
     /// Epochs trained in each run.
     #[serde(default)]
     pub epochs: Vec<f64>,
+    /// Epoch whose weights were kept in each run.
+    #[serde(default)]
+    pub best_epochs: Vec<f64>,
     #[serde(default)]
     pub per_genre: BTreeMap<String, GenreScores>,
 }

@@ -287,7 +287,7 @@ fn model_sections(
 ) -> Result<(), ReportError> {
     doc.push(Block::Heading(2, "Genre classification".into()));
     let eval = model.evaluation.as_ref();
-    let seeds: Vec<u64> = model
+    let model_seeds: Vec<u64> = model
         .info
         .as_ref()
         .map(|i| i.seeds.clone())
@@ -305,6 +305,15 @@ fn model_sections(
             pct(ev.std_accuracy),
             ev.accuracies.len()
         )));
+        if let Some(n) = &ev.note {
+            doc.push(Block::Para(format!("Note from `train`: {n}")));
+        }
+        let seeds = if ev.seeds.len() == ev.accuracies.len() {
+            &ev.seeds
+        } else {
+            &model_seeds
+        };
+        let whole = |v: Option<&f64>| v.map(|e| format!("{e:.0}")).unwrap_or_default();
         let rows = ev
             .accuracies
             .iter()
@@ -317,17 +326,20 @@ fn model_sections(
                         .map(|s| s.to_string())
                         .unwrap_or_else(|| format!("run {}", i + 1)),
                     pct(*a),
-                    ev.epochs
-                        .get(i)
-                        .map(|e| format!("{e:.0}"))
-                        .unwrap_or_else(|| "".into()),
+                    whole(ev.epochs.get(i)),
+                    whole(ev.best_epochs.get(i)),
                 ]
             })
             .collect();
         doc.push(Block::Table {
-            header: ["seed", "test accuracy", "epochs"]
-                .map(String::from)
-                .to_vec(),
+            header: [
+                "seed",
+                "test accuracy",
+                "epochs run",
+                "best epoch (weights kept)",
+            ]
+            .map(String::from)
+            .to_vec(),
             rows,
         });
     } else {

@@ -40,6 +40,19 @@ fn png_dims(path: &Path) -> (u32, u32) {
 }
 
 /// The agreed confusion CSV of a matrix.
+/// Decoded RGB pixels of a PNG.
+fn png_rgb(path: &Path) -> Vec<[u8; 3]> {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0u8; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    buf[..info.buffer_size()]
+        .chunks(3)
+        .map(|c| [c[0], c[1], c[2]])
+        .collect()
+}
+
 fn confusion_csv(counts: &[[u64; 10]; 10]) -> String {
     let mut s = format!("true,{}\n", GENRES.join(","));
     for (g, row) in GENRES.iter().zip(counts) {
@@ -272,6 +285,13 @@ fn full_report_writes_every_figure() {
     assert!(written.files.contains(&out.join("report.html")));
     assert_eq!(written.files.len(), expected.len() + 2);
 
+    // The CNN's bar is the coloured one (blue), the baselines' are grey: a bar of about
+    // 130 x 400 pixels.
+    let blue = png_rgb(&out.join("baselines.png"))
+        .iter()
+        .filter(|[r, _, b]| *b as i32 - *r as i32 > 80)
+        .count();
+    assert!((30_000..80_000).contains(&blue), "{blue} blue pixels");
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     for (name, _) in expected {
         assert!(md.contains(&format!("]({name})")), "{name} not embedded");

@@ -2,6 +2,7 @@
 
 use super::colors::SERIES;
 use super::heatmap::font;
+use super::text::text_width;
 use super::{render_png, ReportError};
 use plotters::prelude::*;
 use std::path::Path;
@@ -150,16 +151,78 @@ pub fn history_series(main: &[Epoch], runs: &[(u64, Vec<Epoch>)], q: Quantity) -
     out
 }
 
+const LEGEND_PX: f64 = 17.0;
+const LEGEND_MARGIN: u32 = 12;
+const LEGEND_LINE_AREA: u32 = 40;
+/// Approximate plotting area of a [`CURVE_SIZE`] figure with the layout below (pixels).
+const PLOT_W: f64 = 855.0;
+const PLOT_H: f64 = 455.0;
+
+/// Does any line of `series` pass through the data-space box `x0..x1` × `y0..y1`?
+/// Segments are sampled, so a steep line between two far points is caught too.
+fn hits_box(series: &[Series], (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> bool {
+    let inside = |(x, y): (f64, f64)| x >= x0 && x <= x1 && y >= y0 && y <= y1;
+    series.iter().any(|s| {
+        s.points.iter().any(|&p| inside(p))
+            || s.points.windows(2).any(|w| {
+                (1..8).any(|k| {
+                    let t = k as f64 / 8.0;
+                    inside((
+                        w[0].0 + (w[1].0 - w[0].0) * t,
+                        w[0].1 + (w[1].1 - w[0].1) * t,
+                    ))
+                })
+            })
+    })
+}
+
+/// Where the legend goes: the first corner (in `order`) whose legend box no line crosses, or
+/// `None` when every corner is taken. `frac` is the legend box as a fraction of the plot.
+fn free_corner(
+    series: &[Series],
+    (x_lo, x_hi): (f64, f64),
+    (y_lo, y_hi): (f64, f64),
+    (wf, hf): (f64, f64),
+    order: &[SeriesLabelPosition],
+) -> Option<SeriesLabelPosition> {
+    let (xs, ys) = (x_hi - x_lo, y_hi - y_lo);
+    order
+        .iter()
+        .find(|pos| {
+            let right = matches!(
+                pos,
+                SeriesLabelPosition::UpperRight | SeriesLabelPosition::LowerRight
+            );
+            let upper = matches!(
+                pos,
+                SeriesLabelPosition::UpperRight | SeriesLabelPosition::UpperLeft
+            );
+            let xb = if right {
+                (x_hi - wf * xs, x_hi)
+            } else {
+                (x_lo, x_lo + wf * xs)
+            };
+            let yb = if upper {
+                (y_hi - hf * ys, y_hi)
+            } else {
+                (y_lo, y_lo + hf * ys)
+            };
+            !hits_box(series, xb, yb)
+        })
+        .cloned()
+}
+
 /// Draws curves over epochs to a PNG of [`CURVE_SIZE`]. `y_range` fixes the vertical axis
-/// (otherwise it spans the data with a margin); the legend goes to the lower right when
-/// `legend_low` is set, else to the upper right.
+/// (otherwise it spans the data with a margin). The legend goes to the first free corner of
+/// `legend_order`; when no corner is free, the vertical axis grows upwards until the upper right
+/// one is.
 pub fn draw_curves(
     path: &Path,
     title: &str,
     y_label: &str,
     series: &[Series],
     y_range: Option<(f64, f64)>,
-    legend_low: bool,
+    legend_order: &[SeriesLabelPosition],
 ) -> Result<(), ReportError> {
     let all = || series.iter().flat_map(|s| s.points.iter());
     if all().next().is_none() {
@@ -177,6 +240,24 @@ pub fn draw_curves(
         (lo - pad, hi + pad)
     });
     let x_hi = if x_max > x_min { x_max } else { x_min + 1.0 };
+    let labels: Vec<&String> = series.iter().filter_map(|s| s.label.as_ref()).collect();
+    let text_w = labels
+        .iter()
+        .map(|l| text_width(l, LEGEND_PX))
+        .fold(0.0, f64::max);
+    let legend_w = f64::from(LEGEND_LINE_AREA + 2 * LEGEND_MARGIN) + text_w + 20.0;
+    let legend_h = labels.len() as f64 * (LEGEND_PX * 1.4) + 20.0 + f64::from(LEGEND_MARGIN);
+    let frac = (legend_w / PLOT_W + 0.02, legend_h / PLOT_H + 0.03);
+    let (corner, y_hi) = match free_corner(series, (x_min, x_hi), (y_lo, y_hi), frac, legend_order)
+    {
+        Some(c) => (c, y_hi),
+        None => {
+            // Raise the top so every line stays under an upper-right legend.
+            let top = all().map(|p| p.1).fold(y_lo, f64::max);
+            let hi = y_lo + (top - y_lo) / (1.0 - frac.1).max(0.2) * 1.02;
+            (SeriesLabelPosition::UpperRight, hi.max(y_hi))
+        }
+    };
     let span = y_hi - y_lo;
     let y_decimals = if span >= 20.0 {
         0
@@ -223,17 +304,72 @@ pub fn draw_curves(
         }
         chart
             .configure_series_labels()
-            .position(if legend_low {
-                SeriesLabelPosition::LowerRight
-            } else {
-                SeriesLabelPosition::UpperRight
-            })
-            .margin(12)
-            .legend_area_size(40)
+            .position(corner)
+            .margin(LEGEND_MARGIN)
+            .legend_area_size(LEGEND_LINE_AREA)
             .background_style(WHITE.mix(0.9))
             .border_style(RGBColor(160, 160, 160))
-            .label_font(font(17.0))
+            .label_font(font(LEGEND_PX))
             .draw()?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(points: &[(f64, f64)]) -> Series {
+        Series {
+            label: None,
+            points: points.to_vec(),
+            color: SERIES[0],
+            alpha: 1.0,
+            width: 1,
+        }
+    }
+
+    #[test]
+    fn legend_avoids_the_lines() {
+        use SeriesLabelPosition::*;
+        let order = [UpperRight, LowerRight, UpperLeft, LowerLeft];
+        let frac = (0.4, 0.25);
+        // A rising line: upper right and lower left are taken.
+        let rising = [line(&[(0.0, 0.0), (10.0, 10.0)])];
+        let c = free_corner(&rising, (0.0, 10.0), (0.0, 10.0), frac, &order);
+        assert_eq!(c, Some(LowerRight));
+        // Two far points whose segment crosses the lower-right box are caught too.
+        let falling = [line(&[(0.0, 10.0), (10.0, 0.0)])];
+        let c = free_corner(&falling, (0.0, 10.0), (0.0, 10.0), frac, &order);
+        assert_eq!(c, Some(UpperRight));
+        let both = [rising[0].clone(), falling[0].clone()];
+        assert_eq!(
+            free_corner(&both, (0.0, 10.0), (0.0, 10.0), frac, &order),
+            None
+        );
+    }
+
+    #[test]
+    fn history_columns_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("h.csv");
+        std::fs::write(
+            &p,
+            "val_accuracy,epoch,train_loss,train_accuracy,val_loss\n0.5,1,2.0,0.4,\n",
+        )
+        .unwrap();
+        let h = read_history(&p).unwrap();
+        assert_eq!(
+            (h[0].epoch, h[0].val_accuracy, h[0].train_accuracy),
+            (1, 0.5, 0.4)
+        );
+        assert!(h[0].val_loss.is_nan());
+        std::fs::write(
+            &p,
+            "epoch,train_loss,train_accuracy,val_loss,val_accuracy\n",
+        )
+        .unwrap();
+        let e = read_history(&p).unwrap_err().to_string();
+        assert!(e.contains("no epochs"), "{e}");
+    }
 }

@@ -10,6 +10,7 @@ use super::spectrogram::draw_mel_spectrogram;
 use super::ReportError;
 use crate::table::Record;
 use ndarray::Array2;
+use plotters::chart::SeriesLabelPosition::{LowerLeft, LowerRight, UpperLeft, UpperRight};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -363,12 +364,9 @@ fn model_sections(
         let mut bars = Vec::new();
         let mut rows = Vec::new();
         if let Some(ev) = eval {
-            bars.push(bar(
-                "CNN",
-                ev.mean_accuracy,
-                ev.std_accuracy,
-                &ev.accuracies,
-            ));
+            let mut cnn = bar("CNN", ev.mean_accuracy, ev.std_accuracy, &ev.accuracies);
+            cnn.highlight = true;
+            bars.push(cnn);
         }
         for m in &b.models {
             bars.push(bar(&m.name, m.mean_accuracy, m.std_accuracy, &m.accuracies));
@@ -468,7 +466,7 @@ fn model_sections(
             acc_label,
             &acc_series,
             Some((0.0, acc_top)),
-            true,
+            &[LowerRight, UpperLeft, LowerLeft, UpperRight],
         )?;
         let loss_path = out.join("loss.png");
         let loss_series = history_series(h, &runs, Quantity::Loss);
@@ -482,7 +480,7 @@ fn model_sections(
             "Loss",
             &loss_series,
             Some((0.0, (loss_hi * 1.05).max(1e-3))),
-            false,
+            &[UpperRight, LowerLeft, UpperLeft, LowerRight],
         )?;
         written.files.push(acc_path);
         written.files.push(loss_path);

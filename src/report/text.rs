@@ -60,6 +60,11 @@ fn layout(text: &str, size: f64) -> Option<(Vec<Glyph>, f32, f32)> {
     Some((glyphs, x, scaled.ascent() - scaled.descent()))
 }
 
+/// Width in pixels of `text` at `size` px in the bundled font (0 if the font is unusable).
+pub fn text_width(text: &str, size: f64) -> f64 {
+    layout(text, size).map_or(0.0, |(_, w, _)| f64::from(w))
+}
+
 impl<'a> DrawingBackend for TextBackend<'a> {
     type ErrorType = <BitMapBackend<'a> as DrawingBackend>::ErrorType;
 

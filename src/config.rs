@@ -26,3 +26,22 @@ pub const AUDIO_EXTENSIONS: [&str; 9] = ["wav", "au", "snd", "mp3", "flac", "ogg
 pub const REPORT_DIR: &str = "report";
 /// Clip whose mel spectrogram `tuneprint report` draws (committed with the repository).
 pub const REPORT_CLIP: &str = "audio/blues.00000.wav";
+
+/// Folder `train` saves the CNN into and `classify`/`embed`/`recommend` load it from.
+pub const MODEL_DIR: &str = "models/cnn";
+/// Features table `train` and `baselines` read by default.
+pub const FEATURES_CSV: &str = "features/features_30_sec.csv";
+/// Fraction of the songs (per genre) held out as the test set.
+pub const TEST_FRACTION: f64 = 0.30;
+/// Fraction of the training songs (per genre) held out for early stopping.
+pub const VAL_FRACTION: f64 = 0.15;
+/// Adam learning rate of the CNN.
+pub const LEARNING_RATE: f64 = 0.002;
+/// Mini-batch size of the CNN.
+pub const BATCH_SIZE: usize = 32;
+/// Dropout probability before the CNN's last dense layer.
+pub const DROPOUT: f64 = 0.6;
+/// Epochs without a better validation accuracy before training stops.
+pub const PATIENCE: usize = 20;
+/// Upper bound on the CNN's training epochs.
+pub const MAX_EPOCHS: usize = 300;

@@ -1,13 +1,91 @@
-//! `tuneprint baselines` (not implemented yet).
+//! `tuneprint baselines`: classic models (linfa) on the very splits `train` uses.
 
 use super::CliError;
+use crate::config::{FEATURES_CSV, MODEL_DIR};
+use crate::model::baselines::{self, NAMES};
+use crate::model::dataset::{read_exclude, Dataset, Protocol};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Arguments of `tuneprint baselines`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Features table (the 57 GTZAN columns plus filename and label).
+    #[arg(long, default_value = FEATURES_CSV)]
+    pub features: PathBuf,
+    /// Split protocol (as `train`; the baselines fit on the same 70% under both).
+    #[arg(long, value_enum, default_value_t = Protocol::Holdout)]
+    pub protocol: Protocol,
+    /// Number of splits (seeds S, S+1, ...).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub seeds: u64,
+    /// First seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// File of filename stems to leave out of everything (one per line, `#` comments).
+    #[arg(long, value_name = "FILE")]
+    pub exclude: Option<PathBuf>,
+    /// Model directory to write `baselines.json` into.
+    #[arg(short = 'o', long = "output", default_value = MODEL_DIR)]
+    pub output: PathBuf,
+    /// Print the results as JSON on stdout (what `baselines.json` holds).
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// Runs `tuneprint baselines`.
-pub fn run(_args: &Args) -> Result<ExitCode, CliError> {
-    Err(CliError::Failed("`baselines` is not implemented yet".into()))
+pub fn run(args: &Args) -> Result<ExitCode, CliError> {
+    let exclude = match &args.exclude {
+        Some(p) => read_exclude(p)?,
+        None => Vec::new(),
+    };
+    let data = Dataset::load(&args.features, &exclude)?;
+    let seeds: Vec<u64> = (0..args.seeds).map(|k| args.seed.wrapping_add(k)).collect();
+    let pb = ProgressBar::with_draw_target(Some(seeds.len() as u64), ProgressDrawTarget::stderr());
+    pb.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_prefix("baselines");
+    let started = std::time::Instant::now();
+    let report = baselines::run(&data, args.protocol, &seeds, &mut |seed, acc| {
+        let parts: Vec<String> = NAMES
+            .iter()
+            .zip(acc)
+            .map(|(n, a)| format!("{n} {a:.4}"))
+            .collect();
+        pb.println(format!("seed {seed}: {}", parts.join(", ")));
+        pb.inc(1);
+    })
+    .map_err(|e| e.in_table(&args.features))?;
+    pb.finish_and_clear();
+    let mut text = serde_json::to_string_pretty(&report)
+        .map_err(|e| CliError::Failed(format!("cannot serialise the baselines: {e}")))?;
+    text.push('\n');
+    let path = args.output.join("baselines.json");
+    crate::table::write_atomic(&path, text.as_bytes())?;
+    if args.json {
+        print!("{text}");
+    } else {
+        println!(
+            "protocol {} · {} songs · {} seeds",
+            report.protocol,
+            data.len(),
+            seeds.len()
+        );
+        if let Some(n) = &report.note {
+            println!("note: {n}");
+        }
+        for m in &report.models {
+            println!(
+                "{:<14} {:.4} ± {:.4}",
+                m.name, m.mean_accuracy, m.std_accuracy
+            );
+        }
+        println!("wrote {}", path.display());
+    }
+    eprintln!("baselines: {:.1} s", started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
 }

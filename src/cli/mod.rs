@@ -63,6 +63,8 @@ pub enum CliError {
     Extract(#[from] crate::extract::ExtractError),
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
     /// A failure the command itself reports.
     #[error("{0}")]
     Failed(String),

@@ -1,13 +1,144 @@
-//! `tuneprint train` (not implemented yet).
+//! `tuneprint train`: evaluates the paper's CNN over several seeds, then trains and saves the
+//! model that `classify`, `embed` and `recommend` use.
 
 use super::CliError;
+use crate::config::{FEATURES_CSV, MAX_EPOCHS, MODEL_DIR};
+use crate::model::dataset::{read_exclude, Protocol};
+use crate::model::train::{self, evaluation_json, Progress, TrainConfig, TrainOptions};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Arguments of `tuneprint train`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Features table (the 57 GTZAN columns plus filename and label).
+    #[arg(long, default_value = FEATURES_CSV)]
+    pub features: PathBuf,
+    /// Evaluation protocol: `holdout` (honest: early stopping on 15% of the training part) or
+    /// `paper` (the test set also drives early stopping: optimistic).
+    #[arg(long, value_enum, default_value_t = Protocol::Holdout)]
+    pub protocol: Protocol,
+    /// Number of evaluation runs (seeds S, S+1, ...); 0 only trains the saved model.
+    #[arg(long, default_value_t = 10)]
+    pub seeds: usize,
+    /// First seed (also the seed of the saved model).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// File of filename stems to leave out of everything (one per line, `#` comments).
+    #[arg(long, value_name = "FILE")]
+    pub exclude: Option<PathBuf>,
+    /// Model directory to write.
+    #[arg(short = 'o', long = "output", default_value = MODEL_DIR)]
+    pub output: PathBuf,
+    /// Upper bound on the epochs of each training (early stopping usually ends sooner).
+    #[arg(long, default_value_t = MAX_EPOCHS as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_epochs: u64,
+    /// CPU threads for libtorch (0 = one per core). One is fastest for these small batches,
+    /// above all on a busy machine.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Print the evaluation as JSON on stdout (what `evaluation.json` holds).
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// Runs `tuneprint train`.
-pub fn run(_args: &Args) -> Result<ExitCode, CliError> {
-    Err(CliError::Failed("`train` is not implemented yet".into()))
+pub fn run(args: &Args) -> Result<ExitCode, CliError> {
+    let exclude = match &args.exclude {
+        Some(p) => read_exclude(p)?,
+        None => Vec::new(),
+    };
+    crate::model::set_cpu_threads(args.threads);
+    let config = TrainConfig {
+        max_epochs: args.max_epochs as usize,
+        ..TrainConfig::default()
+    };
+    let opts = TrainOptions {
+        features: args.features.clone(),
+        protocol: args.protocol,
+        seeds: args.seeds,
+        seed: args.seed,
+        exclude: exclude.clone(),
+        out_dir: args.output.clone(),
+        config,
+    };
+    let pb =
+        ProgressBar::with_draw_target(Some(args.seeds as u64 + 1), ProgressDrawTarget::stderr());
+    pb.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_prefix("training");
+    let started = std::time::Instant::now();
+    let mut current = String::new();
+    let mut progress = |p: Progress| match p {
+        Progress::RunStart { seed, .. } => current = format!("seed {seed}"),
+        Progress::FinalStart => current = "saved model".into(),
+        Progress::Epoch(e) => pb.set_message(format!(
+            "{current}: epoch {} val acc {:.3}",
+            e.epoch, e.val_accuracy
+        )),
+        Progress::RunDone { seed, accuracy } => {
+            pb.println(format!("seed {seed}: test accuracy {accuracy:.4}"));
+            pb.inc(1);
+        }
+    };
+    let summary = train::run(&opts, &mut progress)?;
+    pb.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+
+    let found = summary.excluded.len();
+    if found < exclude.len() {
+        eprintln!(
+            "warning: {} of the {} excluded stems are not in {}",
+            exclude.len() - found,
+            exclude.len(),
+            args.features.display()
+        );
+    }
+    let ev = &summary.evaluation;
+    if args.json {
+        print!("{}", evaluation_json(ev));
+    } else {
+        println!(
+            "protocol {} · {} songs ({} excluded) · device {:?}",
+            ev.protocol, summary.n_songs, found, config.device
+        );
+        if let Some(note) = &ev.note {
+            println!("note: {note}");
+        }
+        for (k, r) in summary.runs.iter().enumerate() {
+            println!(
+                "seed {:>3}: test accuracy {:.4}  (epochs {}, best {})",
+                r.seed, r.accuracy, ev.epochs[k], ev.best_epochs[k]
+            );
+        }
+        if !summary.runs.is_empty() {
+            println!(
+                "mean accuracy {:.4} ± {:.4} over {} seeds ({} test songs each){}",
+                ev.mean_accuracy,
+                ev.std_accuracy,
+                summary.runs.len(),
+                ev.test_size,
+                if ev.note.is_some() {
+                    " [optimistic]"
+                } else {
+                    ""
+                }
+            );
+        }
+        let info = summary.model.info();
+        println!(
+            "saved model → {} (trained on {} songs, {} for early stopping; {} epochs, best {})",
+            summary.out_dir.display(),
+            info.n_train,
+            info.n_val,
+            info.epochs_trained,
+            info.best_epoch
+        );
+    }
+    eprintln!("train: {seconds:.1} s");
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,436 @@
-//! The CNN of the paper through tch (libtorch): datasets, model, training.
+//! The CNN of the paper through tch (libtorch): datasets, model, training, classic baselines.
+//!
+//! Using a trained model (what `classify`, `embed` and `recommend` need):
+//!
+//! ```no_run
+//! use tuneprint::model::Classifier;
+//! # fn main() -> Result<(), tuneprint::model::ModelError> {
+//! let clf = Classifier::load(std::path::Path::new("models/cnn"))?;
+//! let rows: Vec<[f64; 57]> = vec![[0.0; 57]]; // raw features, FEATURE_COLUMNS order
+//! let proba = clf.predict_proba(&rows); // one Vec of 10 probabilities per row
+//! let best = clf.genres()[clf.predict(&rows)[0]].clone();
+//! let flat = clf.embed(&rows); // 3328 flatten-layer activations per row
+//! let dense = clf.embed_dense(&rows); // 128 dense-layer activations per row
+//! # Ok(()) }
+//! ```
+//!
+//! A model directory holds `model.json` ([`ModelInfo`]: columns, scaler, genres, metrics) and the
+//! weights (`model.safetensors`); `train` adds `evaluation.json`, `history.csv`, `confusion.csv`
+//! and `runs/seed-<S>/`. The scaler is applied inside the classifier: pass raw features.
+
+pub mod baselines;
+pub mod cnn;
+pub mod dataset;
+pub mod train;
+
+use crate::config::GENRES;
+use crate::features::{FeatureVector, FEATURE_COLUMNS, N_FEATURES};
+use crate::table::TableError;
+use cnn::Cnn;
+use dataset::Scaler;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use tch::{nn, Device, Tensor};
+
+pub use dataset::{Dataset, Protocol, Split};
+pub use train::{Evaluation, GenreScores};
+
+/// Version of the model directory format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// File name of the weights inside a model directory.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
 
 /// Whether libtorch is linked and usable: builds a small tensor and sums it.
 pub fn libtorch_smoke() -> f64 {
     let t = tch::Tensor::from_slice(&[1.0f64, 2.0, 3.5]);
     t.sum(tch::Kind::Double).double_value(&[])
+}
+
+/// Sets the number of CPU threads libtorch uses in this process (0 leaves its default, one per
+/// core). The CNN's mini-batches are small: one thread is about as fast as two on an idle
+/// machine and far faster on a busy one, where libtorch's threads wait on each other.
+pub fn set_cpu_threads(n: usize) {
+    if n > 0 {
+        tch::set_num_threads(n.min(i32::MAX as usize) as i32);
+    }
+}
+
+/// Errors of the model layer; each names the file (or step) and the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    Table(#[from] TableError),
+    #[error("{path}: cannot read: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("{path}: cannot write: {reason}")]
+    Write { path: PathBuf, reason: String },
+    /// The model directory was written by another format, architecture or feature set.
+    #[error("{path}: incompatible model: {reason}")]
+    Incompatible { path: PathBuf, reason: String },
+    #[error("{context}: libtorch error: {reason}")]
+    Torch { context: String, reason: String },
+    /// The data cannot be used (e.g. too few songs).
+    #[error("{0}")]
+    Data(String),
+    #[error("baseline {model}: {reason}")]
+    Baseline { model: String, reason: String },
+}
+
+impl ModelError {
+    /// Names the features table in a [`ModelError::Data`] error; other errors already name
+    /// their file.
+    pub fn in_table(self, path: &Path) -> ModelError {
+        match self {
+            ModelError::Data(reason) => ModelError::Data(format!("{}: {reason}", path.display())),
+            other => other,
+        }
+    }
+}
+
+/// `model.json`: everything needed to use the weights safely.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub format_version: u32,
+    /// Architecture name (`"paper"`).
+    pub arch: String,
+    /// The 57 input columns, in order.
+    pub feature_columns: Vec<String>,
+    /// Standardisation fitted on the saved model's training songs.
+    pub scaler_mean: Vec<f64>,
+    pub scaler_std: Vec<f64>,
+    /// Class index order (alphabetical).
+    pub genres: Vec<String>,
+    /// Protocol of the evaluation runs summarised in `metrics`.
+    pub protocol: String,
+    /// Seeds of the evaluation runs.
+    pub seeds: Vec<u64>,
+    /// Seed of the saved model's split and training.
+    #[serde(default)]
+    pub seed: u64,
+    /// Epochs the saved model ran.
+    pub epochs_trained: usize,
+    /// Epoch whose weights were kept.
+    #[serde(default)]
+    pub best_epoch: usize,
+    /// Songs the saved model was fitted on / stopped early with.
+    #[serde(default)]
+    pub n_train: usize,
+    #[serde(default)]
+    pub n_val: usize,
+    /// The features table it was trained from.
+    #[serde(default)]
+    pub features_csv: String,
+    /// Stems left out of training (`--exclude`) that were in the table.
+    #[serde(default)]
+    pub excluded: Vec<String>,
+    /// `tuneprint <version>`.
+    pub created_by: String,
+    /// Weights file name, next to `model.json`.
+    pub weights: String,
+    /// The evaluation summary (absent when trained with `--seeds 0`).
+    #[serde(default)]
+    pub metrics: Option<Evaluation>,
+}
+
+/// A trained CNN with its scaler, ready to classify and embed songs (eval mode).
+pub struct Classifier {
+    vs: nn::VarStore,
+    cnn: Cnn,
+    scaler: Scaler,
+    info: ModelInfo,
+}
+
+impl std::fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifier")
+            .field("device", &self.vs.device())
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+fn incompatible(path: &Path, reason: impl Into<String>) -> ModelError {
+    ModelError::Incompatible {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+impl Classifier {
+    /// Wraps trained parts.
+    pub fn from_parts(vs: nn::VarStore, cnn: Cnn, scaler: Scaler, info: ModelInfo) -> Classifier {
+        Classifier {
+            vs,
+            cnn,
+            scaler,
+            info,
+        }
+    }
+
+    /// Loads a model directory (on CUDA when available), refusing one whose format version,
+    /// architecture, feature columns, genres, scaler or weights do not match this build.
+    pub fn load(dir: &Path) -> Result<Classifier, ModelError> {
+        Classifier::load_on(dir, Device::cuda_if_available())
+    }
+
+    /// [`Classifier::load`] onto a given device.
+    pub fn load_on(dir: &Path, device: Device) -> Result<Classifier, ModelError> {
+        let json_path = dir.join("model.json");
+        let text = std::fs::read_to_string(&json_path).map_err(|e| ModelError::Read {
+            path: json_path.clone(),
+            reason: if e.kind() == std::io::ErrorKind::NotFound {
+                "not found (train a model with `tuneprint train`)".into()
+            } else {
+                e.to_string()
+            },
+        })?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| incompatible(&json_path, format!("not valid JSON: {e}")))?;
+        match value.get("format_version").and_then(|v| v.as_u64()) {
+            Some(v) if v == FORMAT_VERSION as u64 => {}
+            Some(v) => {
+                return Err(incompatible(
+                    &json_path,
+                    format!(
+                        "format_version {v}, this tuneprint reads version {FORMAT_VERSION} \
+                         (retrain with `tuneprint train`)"
+                    ),
+                ))
+            }
+            None => return Err(incompatible(&json_path, "no `format_version`")),
+        }
+        match value.get("arch").and_then(|v| v.as_str()) {
+            Some(cnn::ARCH) => {}
+            other => {
+                return Err(incompatible(
+                    &json_path,
+                    format!(
+                        "architecture {}, this tuneprint knows `{}`",
+                        other.map_or("missing".to_string(), |a| format!("`{a}`")),
+                        cnn::ARCH
+                    ),
+                ))
+            }
+        }
+        let info: ModelInfo = serde_json::from_value(value)
+            .map_err(|e| incompatible(&json_path, format!("unexpected content: {e}")))?;
+        if info.feature_columns.len() != N_FEATURES
+            || info
+                .feature_columns
+                .iter()
+                .zip(FEATURE_COLUMNS)
+                .any(|(a, b)| a != b)
+        {
+            let detail = info
+                .feature_columns
+                .iter()
+                .zip(FEATURE_COLUMNS)
+                .enumerate()
+                .find(|(_, (a, b))| a != b)
+                .map(|(k, (a, b))| format!("column {} is `{a}`, expected `{b}`", k + 1))
+                .unwrap_or_else(|| {
+                    format!(
+                        "{} feature columns, expected {N_FEATURES}",
+                        info.feature_columns.len()
+                    )
+                });
+            return Err(incompatible(
+                &json_path,
+                format!("feature columns differ from this tuneprint's: {detail}"),
+            ));
+        }
+        if info.genres.len() != GENRES.len() || info.genres.iter().zip(GENRES).any(|(a, b)| a != b)
+        {
+            return Err(incompatible(
+                &json_path,
+                format!(
+                    "genres [{}], expected [{}]",
+                    info.genres.join(", "),
+                    GENRES.join(", ")
+                ),
+            ));
+        }
+        if info.scaler_mean.len() != N_FEATURES
+            || info.scaler_std.len() != N_FEATURES
+            || info.scaler_mean.iter().any(|v| !v.is_finite())
+            || info.scaler_std.iter().any(|v| !(v.is_finite() && *v > 0.0))
+        {
+            return Err(incompatible(
+                &json_path,
+                format!("scaler_mean/scaler_std must be {N_FEATURES} finite numbers (std > 0)"),
+            ));
+        }
+        if info.weights.is_empty()
+            || info.weights.contains(['/', '\\'])
+            || !info.weights.ends_with(".safetensors")
+        {
+            return Err(incompatible(
+                &json_path,
+                format!(
+                    "weights `{}`: expected a .safetensors file name next to model.json",
+                    info.weights
+                ),
+            ));
+        }
+        let weights_path = dir.join(&info.weights);
+        let tensors = Tensor::read_safetensors(&weights_path).map_err(|e| ModelError::Read {
+            path: weights_path.clone(),
+            reason: e.to_string(),
+        })?;
+        let vs = nn::VarStore::new(device);
+        let cnn = Cnn::new(&vs.root());
+        let vars = vs.variables();
+        let loaded: std::collections::HashMap<String, Tensor> = tensors.into_iter().collect();
+        let mut names: Vec<&String> = vars.keys().collect();
+        names.sort();
+        for name in names {
+            let var = &vars[name];
+            let src = loaded
+                .get(name)
+                .ok_or_else(|| incompatible(&weights_path, format!("tensor `{name}` missing")))?;
+            if src.size() != var.size() {
+                return Err(incompatible(
+                    &weights_path,
+                    format!(
+                        "tensor `{name}` has shape {:?}, expected {:?}",
+                        src.size(),
+                        var.size()
+                    ),
+                ));
+            }
+        }
+        if let Some(extra) = loaded.keys().find(|k| !vars.contains_key(*k)) {
+            return Err(incompatible(
+                &weights_path,
+                format!("unexpected tensor `{extra}`"),
+            ));
+        }
+        tch::no_grad(|| -> Result<(), ModelError> {
+            for (name, mut var) in vars {
+                let src = loaded[&name].to_kind(var.kind());
+                var.f_copy_(&src).map_err(|e| ModelError::Torch {
+                    context: format!("{}: loading `{name}`", weights_path.display()),
+                    reason: e.to_string(),
+                })?;
+            }
+            Ok(())
+        })?;
+        let scaler = Scaler {
+            mean: info.scaler_mean.clone(),
+            std: info.scaler_std.clone(),
+        };
+        Ok(Classifier {
+            vs,
+            cnn,
+            scaler,
+            info,
+        })
+    }
+
+    /// Writes the weights and `model.json` into `dir` (created when missing), each atomically.
+    pub fn save(&self, dir: &Path) -> Result<(), ModelError> {
+        std::fs::create_dir_all(dir).map_err(|e| ModelError::Write {
+            path: dir.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let weights_path = dir.join(&self.info.weights);
+        let tmp = dir.join(format!(".{}.{}.tmp", self.info.weights, std::process::id()));
+        let mut named: Vec<(String, Tensor)> = self
+            .vs
+            .variables()
+            .into_iter()
+            .map(|(k, v)| (k, v.detach().to_device(Device::Cpu).contiguous()))
+            .collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        Tensor::write_safetensors(&named, &tmp).map_err(|e| ModelError::Write {
+            path: weights_path.clone(),
+            reason: e.to_string(),
+        })?;
+        std::fs::rename(&tmp, &weights_path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            ModelError::Write {
+                path: weights_path.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        let mut json = serde_json::to_string_pretty(&self.info).map_err(|e| ModelError::Write {
+            path: dir.join("model.json"),
+            reason: e.to_string(),
+        })?;
+        json.push('\n');
+        crate::table::write_atomic(&dir.join("model.json"), json.as_bytes())?;
+        Ok(())
+    }
+
+    /// The contents of `model.json`.
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// Genre names in class index order.
+    pub fn genres(&self) -> &[String] {
+        &self.info.genres
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+
+    /// The scaler applied to raw features.
+    pub fn scaler(&self) -> &Scaler {
+        &self.scaler
+    }
+
+    fn activations(
+        &self,
+        rows: &[FeatureVector],
+        pick: impl Fn(&cnn::Activations) -> Tensor,
+    ) -> Vec<Vec<f32>> {
+        let mut out = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(512) {
+            let x = cnn::input_tensor(&self.scaler.transform_f32(chunk), self.device());
+            let t = tch::no_grad(|| pick(&self.cnn.forward(&x, false, None)));
+            out.extend(cnn::to_rows(&t));
+        }
+        out
+    }
+
+    /// Class probabilities (softmax, 10 per row, [`Classifier::genres`] order) of raw feature rows.
+    pub fn predict_proba(&self, rows: &[FeatureVector]) -> Vec<Vec<f32>> {
+        self.activations(rows, |a| a.logits.softmax(-1, tch::Kind::Float))
+    }
+
+    /// Most probable class index of each row.
+    pub fn predict(&self, rows: &[FeatureVector]) -> Vec<usize> {
+        self.predict_proba(rows)
+            .iter()
+            .map(|p| {
+                p.iter()
+                    .enumerate()
+                    .fold(
+                        (0, f32::NEG_INFINITY),
+                        |b, (i, &v)| {
+                            if v > b.1 {
+                                (i, v)
+                            } else {
+                                b
+                            }
+                        },
+                    )
+                    .0
+            })
+            .collect()
+    }
+
+    /// Flatten-layer activations (128 channels × 26 positions = 3328 values, channel-major) of
+    /// raw feature rows, in eval mode.
+    pub fn embed(&self, rows: &[FeatureVector]) -> Vec<Vec<f32>> {
+        self.activations(rows, |a| a.flat.shallow_clone())
+    }
+
+    /// Dense(128) activations after ReLU of raw feature rows, in eval mode.
+    pub fn embed_dense(&self, rows: &[FeatureVector]) -> Vec<Vec<f32>> {
+        self.activations(rows, |a| a.dense.shallow_clone())
+    }
 }

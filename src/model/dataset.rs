@@ -1,0 +1,354 @@
+//! Songs as training data: reading a features table (with exclusions), stratified splits that
+//! depend only on the seed and the set of songs, and the standard scaler.
+//!
+//! The splits are shared by `train`, `baselines` and `recommend --evaluate`: the same table, the
+//! same exclusions and the same seed always give the same split, whatever the row order.
+
+use super::ModelError;
+use crate::config::{GENRES, TEST_FRACTION, VAL_FRACTION};
+use crate::features::{FeatureVector, N_FEATURES};
+use crate::table::{self, Record, TableError};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use std::path::Path;
+
+/// Labelled songs: features and genre index (into [`GENRES`]) of each, in table order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// Filename stems, e.g. `rock.00003`.
+    pub stems: Vec<String>,
+    /// The 57 features of each song.
+    pub features: Vec<FeatureVector>,
+    /// Genre index of each song (alphabetical, as [`GENRES`]).
+    pub labels: Vec<usize>,
+    /// Stems of the exclusion list that were found in the table and removed.
+    pub excluded: Vec<String>,
+}
+
+impl Dataset {
+    /// Number of songs.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no songs.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The songs at `idx`, in that order.
+    pub fn subset(&self, idx: &[usize]) -> Dataset {
+        Dataset {
+            stems: idx.iter().map(|&i| self.stems[i].clone()).collect(),
+            features: idx.iter().map(|&i| self.features[i]).collect(),
+            labels: idx.iter().map(|&i| self.labels[i]).collect(),
+            excluded: Vec::new(),
+        }
+    }
+
+    /// Builds a dataset from table records. Rows whose stem is in `exclude` are dropped first;
+    /// every other row must carry one of the 10 GTZAN genres as label (else an error naming the
+    /// row, counted from 1 as in [`table::read_csv`], and the column). `path` names the table in
+    /// errors.
+    pub fn from_records(
+        records: Vec<Record>,
+        exclude: &[String],
+        path: &Path,
+    ) -> Result<Dataset, ModelError> {
+        let exclude: std::collections::HashSet<&str> = exclude.iter().map(String::as_str).collect();
+        let mut data = Dataset {
+            stems: Vec::new(),
+            features: Vec::new(),
+            labels: Vec::new(),
+            excluded: Vec::new(),
+        };
+        for (r, rec) in records.into_iter().enumerate() {
+            let stem = rec.stem().to_string();
+            if exclude.contains(stem.as_str()) || exclude.contains(rec.filename.as_str()) {
+                data.excluded.push(stem);
+                continue;
+            }
+            let label = genre_index(&rec.label).ok_or_else(|| TableError::Cell {
+                path: path.to_path_buf(),
+                row: r + 1,
+                column: "label".into(),
+                reason: format!(
+                    "`{}` is not a GTZAN genre (one of {})",
+                    rec.label,
+                    GENRES.join(", ")
+                ),
+            })?;
+            data.stems.push(stem);
+            data.features.push(rec.features);
+            data.labels.push(label);
+        }
+        Ok(data)
+    }
+
+    /// Reads a features table and drops the songs whose stem is in `exclude`.
+    pub fn load(path: &Path, exclude: &[String]) -> Result<Dataset, ModelError> {
+        let records = table::read_csv(path)?;
+        Dataset::from_records(records, exclude, path)
+    }
+
+    /// Number of songs of each genre.
+    pub fn genre_counts(&self) -> [usize; 10] {
+        let mut c = [0usize; 10];
+        for &l in &self.labels {
+            c[l] += 1;
+        }
+        c
+    }
+}
+
+/// The class index of a genre name, if it is one of [`GENRES`].
+pub fn genre_index(name: &str) -> Option<usize> {
+    GENRES.iter().position(|g| *g == name.trim())
+}
+
+/// Reads an exclusion list: one filename stem per line (e.g. `rock.00003`); blank lines and
+/// lines starting with `#` are ignored, as is anything after a `#`.
+pub fn read_exclude(path: &Path) -> Result<Vec<String>, ModelError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ModelError::Read {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    Ok(parse_exclude(&text))
+}
+
+/// Parses the text of an exclusion list (see [`read_exclude`]).
+pub fn parse_exclude(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// How the test set is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Protocol {
+    /// Stratified 70/30 split; 15% of the training part (stratified) drives early stopping;
+    /// the test set is used once, at the end. Honest.
+    #[default]
+    Holdout,
+    /// Stratified 70/30 split where the test set also drives early stopping, as in the paper.
+    /// Optimistic.
+    Paper,
+}
+
+impl Protocol {
+    /// The name used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Holdout => "holdout",
+            Protocol::Paper => "paper",
+        }
+    }
+
+    /// A warning to print with every result of this protocol, if any.
+    pub fn caveat(self) -> Option<&'static str> {
+        match self {
+            Protocol::Holdout => None,
+            Protocol::Paper => Some(
+                "optimistic: the test set also drove early stopping (paper protocol); \
+                 use --protocol holdout for an honest estimate",
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Indices (into a [`Dataset`]) of the songs of each part of one split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    /// Songs the weights are fitted on.
+    pub train: Vec<usize>,
+    /// Songs that drive early stopping (the test songs under [`Protocol::Paper`]).
+    pub val: Vec<usize>,
+    /// Songs the accuracy is measured on.
+    pub test: Vec<usize>,
+}
+
+impl Split {
+    /// Every song the model may learn from without touching the test set: train and val
+    /// together (under the paper protocol, train alone). The classic baselines fit on this.
+    pub fn fit_set(&self, protocol: Protocol) -> Vec<usize> {
+        let mut v = self.train.clone();
+        if protocol == Protocol::Holdout {
+            v.extend_from_slice(&self.val);
+        }
+        v.sort_unstable();
+        v
+    }
+}
+
+/// Splits `idx` by genre: from each genre, `round(n * fraction)` songs (at least one of each part
+/// when the genre has two or more songs) go to the second part. Within a genre the songs are
+/// ordered by stem before the seeded shuffle, so the result does not depend on row order.
+/// Both parts come back sorted.
+pub fn stratified_split(
+    data: &Dataset,
+    idx: &[usize],
+    fraction: f64,
+    rng: &mut StdRng,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut keep = Vec::new();
+    let mut held = Vec::new();
+    for g in 0..GENRES.len() {
+        let mut members: Vec<usize> = idx
+            .iter()
+            .copied()
+            .filter(|&i| data.labels[i] == g)
+            .collect();
+        members.sort_by(|&a, &b| data.stems[a].cmp(&data.stems[b]).then(a.cmp(&b)));
+        members.shuffle(rng);
+        let n = members.len();
+        let mut k = (n as f64 * fraction).round() as usize;
+        if n >= 2 {
+            k = k.clamp(1, n - 1);
+        } else {
+            k = k.min(n);
+        }
+        held.extend_from_slice(&members[..k]);
+        keep.extend_from_slice(&members[k..]);
+    }
+    keep.sort_unstable();
+    held.sort_unstable();
+    (keep, held)
+}
+
+/// The split of one evaluation run: stratified 70/30 train/test, then (holdout) 15% of the
+/// training part as validation set, or (paper) the test set as validation set.
+pub fn split(data: &Dataset, protocol: Protocol, seed: u64) -> Split {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let all: Vec<usize> = (0..data.len()).collect();
+    let (train_all, test) = stratified_split(data, &all, TEST_FRACTION, &mut rng);
+    match protocol {
+        Protocol::Holdout => {
+            let (train, val) = stratified_split(data, &train_all, VAL_FRACTION, &mut rng);
+            Split { train, val, test }
+        }
+        Protocol::Paper => Split {
+            train: train_all,
+            val: test.clone(),
+            test,
+        },
+    }
+}
+
+/// The split of the saved model: every song is used, 15% (stratified) of them only for early
+/// stopping. Returns `(train, val)`.
+pub fn final_split(data: &Dataset, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let all: Vec<usize> = (0..data.len()).collect();
+    stratified_split(data, &all, VAL_FRACTION, &mut rng)
+}
+
+/// Standardisation of each feature with the mean and (population) standard deviation of the
+/// rows it was fitted on. A constant feature gets a scale of 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scaler {
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+}
+
+impl Scaler {
+    /// Fits mean and standard deviation on `rows`.
+    pub fn fit(rows: &[FeatureVector]) -> Scaler {
+        let n = rows.len().max(1) as f64;
+        let mut mean = vec![0.0; N_FEATURES];
+        for r in rows {
+            for (m, v) in mean.iter_mut().zip(r) {
+                *m += v;
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= n);
+        let mut var = vec![0.0; N_FEATURES];
+        for r in rows {
+            for ((s, v), m) in var.iter_mut().zip(r).zip(&mean) {
+                *s += (v - m) * (v - m);
+            }
+        }
+        let std = var
+            .into_iter()
+            .map(|s| {
+                let sd = (s / n).sqrt();
+                if sd > 0.0 && sd.is_finite() {
+                    sd
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        Scaler { mean, std }
+    }
+
+    /// Fits on the rows `idx` of `data`.
+    pub fn fit_rows(data: &Dataset, idx: &[usize]) -> Scaler {
+        let rows: Vec<FeatureVector> = idx.iter().map(|&i| data.features[i]).collect();
+        Scaler::fit(&rows)
+    }
+
+    /// Standardises one row.
+    pub fn transform(&self, row: &FeatureVector) -> [f64; N_FEATURES] {
+        let mut out = [0.0; N_FEATURES];
+        for (k, o) in out.iter_mut().enumerate() {
+            *o = (row[k] - self.mean[k]) / self.std[k];
+        }
+        out
+    }
+
+    /// Standardises rows into one flat row-major `f32` buffer (the CNN's input).
+    pub fn transform_f32(&self, rows: &[FeatureVector]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(rows.len() * N_FEATURES);
+        for r in rows {
+            out.extend(self.transform(r).iter().map(|&v| v as f32));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toy(n_per: usize) -> Dataset {
+        let mut d = Dataset {
+            stems: Vec::new(),
+            features: Vec::new(),
+            labels: Vec::new(),
+            excluded: Vec::new(),
+        };
+        for (g, name) in GENRES.iter().enumerate() {
+            for k in 0..n_per {
+                d.stems.push(format!("{name}.{k:05}"));
+                d.features.push([g as f64; N_FEATURES]);
+                d.labels.push(g);
+            }
+        }
+        d
+    }
+
+    #[test]
+    fn exclusion_list_parsing() {
+        let v = parse_exclude("# held out\nrock.00003\n\n  jazz.00001  # why\n#x\n");
+        assert_eq!(v, vec!["rock.00003".to_string(), "jazz.00001".to_string()]);
+    }
+
+    #[test]
+    fn split_sizes_per_genre() {
+        let d = toy(100);
+        let s = split(&d, Protocol::Holdout, 3);
+        assert_eq!((s.train.len(), s.val.len(), s.test.len()), (590, 110, 300));
+        let p = split(&d, Protocol::Paper, 3);
+        assert_eq!(p.val, p.test);
+        assert_eq!(p.train.len(), 700);
+    }
+}

@@ -1,0 +1,628 @@
+//! Training the CNN: Adam, mini-batches, cross-entropy, early stopping on validation accuracy
+//! with best-weight restore; evaluation runs over several seeds; the saved model and every
+//! file of the model directory.
+
+use super::cnn::{input_tensor, Cnn, ARCH};
+use super::dataset::{final_split, split, Dataset, Protocol, Scaler};
+use super::{Classifier, ModelError, ModelInfo, FORMAT_VERSION, WEIGHTS_FILE};
+use crate::config::{BATCH_SIZE, GENRES, LEARNING_RATE, MAX_EPOCHS, PATIENCE};
+use crate::features::FEATURE_COLUMNS;
+use crate::table::write_atomic;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tch::nn::{self, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+/// Hyper-parameters of one training.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainConfig {
+    pub learning_rate: f64,
+    pub batch_size: usize,
+    pub max_epochs: usize,
+    pub patience: usize,
+    pub device: Device,
+}
+
+impl Default for TrainConfig {
+    /// The paper's settings, on CUDA when available.
+    fn default() -> Self {
+        TrainConfig {
+            learning_rate: LEARNING_RATE,
+            batch_size: BATCH_SIZE,
+            max_epochs: MAX_EPOCHS,
+            patience: PATIENCE,
+            device: Device::cuda_if_available(),
+        }
+    }
+}
+
+/// One line of `history.csv`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochStats {
+    /// Counted from 1.
+    pub epoch: usize,
+    /// Mean cross-entropy over the epoch's mini-batches (training mode, dropout on).
+    pub train_loss: f64,
+    /// Fraction of training songs classified right during the epoch (training mode).
+    pub train_accuracy: f64,
+    /// Cross-entropy on the validation set (eval mode).
+    pub val_loss: f64,
+    /// Accuracy on the validation set (eval mode).
+    pub val_accuracy: f64,
+}
+
+/// A trained network with its scaler.
+pub struct Fitted {
+    pub vs: nn::VarStore,
+    pub cnn: Cnn,
+    pub scaler: Scaler,
+    /// Every epoch run.
+    pub history: Vec<EpochStats>,
+    /// Epoch whose weights were kept (best validation accuracy, first one on ties).
+    pub best_epoch: usize,
+}
+
+/// Seed of the weight-init / shuffle / dropout stream of a run (distinct from the split's).
+fn train_rng(seed: u64) -> StdRng {
+    StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15)
+}
+
+fn labels_tensor(data: &Dataset, idx: &[usize], device: Device) -> Tensor {
+    let y: Vec<i64> = idx.iter().map(|&i| data.labels[i] as i64).collect();
+    Tensor::from_slice(&y).to_device(device)
+}
+
+fn inputs(data: &Dataset, idx: &[usize], scaler: &Scaler, device: Device) -> Tensor {
+    let rows: Vec<_> = idx.iter().map(|&i| data.features[i]).collect();
+    input_tensor(&scaler.transform_f32(&rows), device)
+}
+
+/// Logits of `x` in eval mode (no gradients), in chunks.
+pub(crate) fn eval_logits(cnn: &Cnn, x: &Tensor) -> Tensor {
+    tch::no_grad(|| {
+        let n = x.size()[0];
+        let chunks: Vec<Tensor> = (0..n)
+            .step_by(1024)
+            .map(|s| {
+                let len = (n - s).min(1024);
+                cnn.forward(&x.narrow(0, s, len), false, None).logits
+            })
+            .collect();
+        if chunks.is_empty() {
+            Tensor::zeros([0, super::cnn::N_CLASSES], (Kind::Float, x.device()))
+        } else {
+            Tensor::cat(&chunks, 0)
+        }
+    })
+}
+
+fn snapshot(vs: &nn::VarStore) -> BTreeMap<String, Tensor> {
+    tch::no_grad(|| {
+        vs.variables()
+            .into_iter()
+            .map(|(k, v)| (k, v.detach().copy()))
+            .collect()
+    })
+}
+
+fn restore(vs: &nn::VarStore, saved: &BTreeMap<String, Tensor>) {
+    tch::no_grad(|| {
+        for (k, mut v) in vs.variables() {
+            if let Some(s) = saved.get(&k) {
+                v.copy_(s);
+            }
+        }
+    })
+}
+
+/// Trains a fresh network on the songs `train_idx`, stopping early on the accuracy of
+/// `val_idx`, and restores the best epoch's weights. The scaler is fitted on `train_idx` only.
+/// Everything random (init, batch order, dropout) comes from `seed`. `on_epoch` sees each
+/// epoch's statistics.
+pub fn fit(
+    data: &Dataset,
+    train_idx: &[usize],
+    val_idx: &[usize],
+    seed: u64,
+    cfg: &TrainConfig,
+    on_epoch: &mut dyn FnMut(&EpochStats),
+) -> Result<Fitted, ModelError> {
+    if train_idx.is_empty() || val_idx.is_empty() {
+        return Err(ModelError::Data(format!(
+            "too few songs to train: {} for training, {} for validation",
+            train_idx.len(),
+            val_idx.len()
+        )));
+    }
+    let device = cfg.device;
+    let scaler = Scaler::fit_rows(data, train_idx);
+    let x_train = inputs(data, train_idx, &scaler, device);
+    let y_train = labels_tensor(data, train_idx, device);
+    let x_val = inputs(data, val_idx, &scaler, device);
+    let y_val = labels_tensor(data, val_idx, device);
+
+    let mut rng = train_rng(seed);
+    let vs = nn::VarStore::new(device);
+    let cnn = Cnn::new(&vs.root());
+    cnn.init(&mut rng);
+    let mut opt = nn::Adam::default()
+        .build(&vs, cfg.learning_rate)
+        .map_err(|e| ModelError::Torch {
+            context: "creating the Adam optimiser".into(),
+            reason: e.to_string(),
+        })?;
+
+    let n = train_idx.len();
+    let bs = cfg.batch_size.max(1);
+    let mut order: Vec<i64> = (0..n as i64).collect();
+    let mut history = Vec::new();
+    let mut best = (f64::NEG_INFINITY, 0usize);
+    let mut best_weights = snapshot(&vs);
+    let mut since_best = 0usize;
+    for epoch in 1..=cfg.max_epochs.max(1) {
+        order.shuffle(&mut rng);
+        let mut loss_sum = 0.0;
+        let mut correct = 0i64;
+        let mut batches = 0usize;
+        for chunk in order.chunks(bs) {
+            let idx = Tensor::from_slice(chunk).to_device(device);
+            let xb = x_train.index_select(0, &idx);
+            let yb = y_train.index_select(0, &idx);
+            let logits = cnn.forward(&xb, true, Some(&mut rng)).logits;
+            let loss = logits.cross_entropy_for_logits(&yb);
+            opt.backward_step(&loss);
+            loss_sum += loss.double_value(&[]);
+            correct += tch::no_grad(|| {
+                logits
+                    .argmax(-1, false)
+                    .eq_tensor(&yb)
+                    .sum(Kind::Int64)
+                    .int64_value(&[])
+            });
+            batches += 1;
+        }
+        let (val_loss, val_accuracy) = tch::no_grad(|| {
+            let logits = eval_logits(&cnn, &x_val);
+            let loss = logits.cross_entropy_for_logits(&y_val).double_value(&[]);
+            let acc = logits
+                .argmax(-1, false)
+                .eq_tensor(&y_val)
+                .to_kind(Kind::Double)
+                .mean(Kind::Double)
+                .double_value(&[]);
+            (loss, acc)
+        });
+        let stats = EpochStats {
+            epoch,
+            train_loss: loss_sum / batches as f64,
+            train_accuracy: correct as f64 / n as f64,
+            val_loss,
+            val_accuracy,
+        };
+        on_epoch(&stats);
+        history.push(stats);
+        if val_accuracy > best.0 {
+            best = (val_accuracy, epoch);
+            best_weights = snapshot(&vs);
+            since_best = 0;
+        } else {
+            since_best += 1;
+            if since_best >= cfg.patience {
+                break;
+            }
+        }
+    }
+    restore(&vs, &best_weights);
+    Ok(Fitted {
+        vs,
+        cnn,
+        scaler,
+        history,
+        best_epoch: best.1,
+    })
+}
+
+/// Predicted class of every song of `idx` with a fitted network.
+pub fn predict_indices(fitted: &Fitted, data: &Dataset, idx: &[usize]) -> Vec<usize> {
+    if idx.is_empty() {
+        return Vec::new();
+    }
+    let x = inputs(data, idx, &fitted.scaler, fitted.vs.device());
+    let pred = eval_logits(&fitted.cnn, &x)
+        .argmax(-1, false)
+        .to_device(Device::Cpu);
+    let v: Vec<i64> = Vec::try_from(&pred).unwrap_or_default();
+    v.into_iter().map(|p| p as usize).collect()
+}
+
+/// Counts of (true genre, predicted genre); rows = true, columns = predicted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Confusion(pub [[u64; 10]; 10]);
+
+impl Confusion {
+    /// Counts the pairs.
+    pub fn from_pairs(truth: &[usize], pred: &[usize]) -> Confusion {
+        let mut m = [[0u64; 10]; 10];
+        for (&t, &p) in truth.iter().zip(pred) {
+            m[t][p] += 1;
+        }
+        Confusion(m)
+    }
+
+    /// Adds another matrix.
+    pub fn add(&mut self, o: &Confusion) {
+        for (r, ro) in self.0.iter_mut().zip(&o.0) {
+            for (c, co) in r.iter_mut().zip(ro) {
+                *c += co;
+            }
+        }
+    }
+
+    /// Fraction on the diagonal (0 when empty).
+    pub fn accuracy(&self) -> f64 {
+        let total: u64 = self.0.iter().flatten().sum();
+        let right: u64 = (0..10).map(|i| self.0[i][i]).sum();
+        if total == 0 {
+            0.0
+        } else {
+            right as f64 / total as f64
+        }
+    }
+
+    /// Precision, recall and F1 of each genre (0 where undefined).
+    pub fn per_genre(&self) -> BTreeMap<String, GenreScores> {
+        let mut out = BTreeMap::new();
+        for (g, name) in GENRES.iter().enumerate() {
+            let tp = self.0[g][g] as f64;
+            let predicted: u64 = (0..10).map(|t| self.0[t][g]).sum();
+            let actual: u64 = self.0[g].iter().sum();
+            let precision = if predicted > 0 {
+                tp / predicted as f64
+            } else {
+                0.0
+            };
+            let recall = if actual > 0 { tp / actual as f64 } else { 0.0 };
+            let f1 = if precision + recall > 0.0 {
+                2.0 * precision * recall / (precision + recall)
+            } else {
+                0.0
+            };
+            out.insert(
+                name.to_string(),
+                GenreScores {
+                    precision,
+                    recall,
+                    f1,
+                },
+            );
+        }
+        out
+    }
+
+    /// The CSV form: header `true,blues,...,rock`, then one row per true genre.
+    pub fn to_csv(&self) -> String {
+        let mut s = String::from("true");
+        for g in GENRES {
+            s.push(',');
+            s.push_str(g);
+        }
+        s.push('\n');
+        for (g, row) in GENRES.iter().zip(&self.0) {
+            s.push_str(g);
+            for c in row {
+                s.push_str(&format!(",{c}"));
+            }
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// The CSV form of a training history.
+pub fn history_csv(history: &[EpochStats]) -> String {
+    let mut s = String::from("epoch,train_loss,train_accuracy,val_loss,val_accuracy\n");
+    for e in history {
+        s.push_str(&format!(
+            "{},{:?},{:?},{:?},{:?}\n",
+            e.epoch, e.train_loss, e.train_accuracy, e.val_loss, e.val_accuracy
+        ));
+    }
+    s
+}
+
+/// Precision, recall and F1 of one genre.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GenreScores {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+/// The evaluation summary: `train --json`, `evaluation.json` and `metrics` of `model.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub protocol: String,
+    pub arch: String,
+    /// Present under the paper protocol: why its figures are optimistic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub seeds: Vec<u64>,
+    /// Test accuracy of each seed (fractions).
+    pub accuracies: Vec<f64>,
+    pub mean_accuracy: f64,
+    /// Population standard deviation (ddof 0) of the accuracies.
+    pub std_accuracy: f64,
+    /// Epochs run in each seed's training.
+    pub epochs: Vec<usize>,
+    /// Epoch whose weights were kept in each seed's training.
+    pub best_epochs: Vec<usize>,
+    /// Test songs per seed.
+    pub test_size: usize,
+    /// Scores over all seeds' test predictions together.
+    pub per_genre: BTreeMap<String, GenreScores>,
+}
+
+/// Mean and population standard deviation.
+pub fn mean_std(v: &[f64]) -> (f64, f64) {
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n;
+    (m, var.sqrt())
+}
+
+/// The result of one evaluation run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    pub seed: u64,
+    pub accuracy: f64,
+    pub history: Vec<EpochStats>,
+    pub best_epoch: usize,
+    pub confusion: Confusion,
+    pub test_size: usize,
+}
+
+/// One evaluation run: split with `seed` under `protocol`, train, measure on the test set.
+pub fn evaluate_seed(
+    data: &Dataset,
+    protocol: Protocol,
+    seed: u64,
+    cfg: &TrainConfig,
+    on_epoch: &mut dyn FnMut(&EpochStats),
+) -> Result<RunResult, ModelError> {
+    let s = split(data, protocol, seed);
+    if s.test.is_empty() {
+        return Err(ModelError::Data("too few songs for a test set".into()));
+    }
+    let fitted = fit(data, &s.train, &s.val, seed, cfg, on_epoch)?;
+    let pred = predict_indices(&fitted, data, &s.test);
+    let truth: Vec<usize> = s.test.iter().map(|&i| data.labels[i]).collect();
+    let confusion = Confusion::from_pairs(&truth, &pred);
+    Ok(RunResult {
+        seed,
+        accuracy: confusion.accuracy(),
+        history: fitted.history,
+        best_epoch: fitted.best_epoch,
+        confusion,
+        test_size: s.test.len(),
+    })
+}
+
+/// Summarises evaluation runs.
+pub fn summarise(protocol: Protocol, runs: &[RunResult]) -> Evaluation {
+    let accuracies: Vec<f64> = runs.iter().map(|r| r.accuracy).collect();
+    let (mean, std) = mean_std(&accuracies);
+    let mut total = Confusion::default();
+    runs.iter().for_each(|r| total.add(&r.confusion));
+    Evaluation {
+        protocol: protocol.name().into(),
+        arch: ARCH.into(),
+        note: protocol.caveat().map(str::to_string),
+        seeds: runs.iter().map(|r| r.seed).collect(),
+        accuracies,
+        mean_accuracy: mean,
+        std_accuracy: std,
+        epochs: runs.iter().map(|r| r.history.len()).collect(),
+        best_epochs: runs.iter().map(|r| r.best_epoch).collect(),
+        test_size: runs.first().map_or(0, |r| r.test_size),
+        per_genre: total.per_genre(),
+    }
+}
+
+/// What `train` does, all of it.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    pub features: PathBuf,
+    pub protocol: Protocol,
+    /// Number of evaluation runs (seeds `seed`, `seed + 1`, ...); 0 skips evaluation.
+    pub seeds: usize,
+    /// First seed; also the seed of the saved model.
+    pub seed: u64,
+    /// Stems removed from the table before anything else.
+    pub exclude: Vec<String>,
+    /// Model directory to write.
+    pub out_dir: PathBuf,
+    pub config: TrainConfig,
+}
+
+/// Progress of [`run`], for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress {
+    /// Evaluation run `index` of `total` (seed `seed`) starts.
+    RunStart {
+        index: usize,
+        total: usize,
+        seed: u64,
+    },
+    /// An epoch of the current training ended.
+    Epoch(EpochStats),
+    /// An evaluation run ended.
+    RunDone { seed: u64, accuracy: f64 },
+    /// The saved model's training starts.
+    FinalStart,
+}
+
+/// The outcome of [`run`].
+pub struct TrainSummary {
+    pub evaluation: Evaluation,
+    pub runs: Vec<RunResult>,
+    pub model: Classifier,
+    pub out_dir: PathBuf,
+    /// Songs used after exclusion, and stems excluded.
+    pub n_songs: usize,
+    pub excluded: Vec<String>,
+}
+
+/// Reads the table, runs the evaluation seeds, trains the saved model on every remaining song
+/// (15% of them for early stopping) and writes the model directory.
+pub fn run(
+    opts: &TrainOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<TrainSummary, ModelError> {
+    let data = Dataset::load(&opts.features, &opts.exclude)?;
+    if data.is_empty() {
+        return Err(ModelError::Data(format!(
+            "{}: no songs left to train on",
+            opts.features.display()
+        )));
+    }
+    let seeds: Vec<u64> = (0..opts.seeds as u64)
+        .map(|k| opts.seed.wrapping_add(k))
+        .collect();
+    let mut runs = Vec::new();
+    for (index, &seed) in seeds.iter().enumerate() {
+        progress(Progress::RunStart {
+            index,
+            total: seeds.len(),
+            seed,
+        });
+        let r = evaluate_seed(&data, opts.protocol, seed, &opts.config, &mut |e| {
+            progress(Progress::Epoch(*e))
+        })
+        .map_err(|e| e.in_table(&opts.features))?;
+        progress(Progress::RunDone {
+            seed,
+            accuracy: r.accuracy,
+        });
+        runs.push(r);
+    }
+    let evaluation = summarise(opts.protocol, &runs);
+
+    progress(Progress::FinalStart);
+    let (train_idx, val_idx) = final_split(&data, opts.seed);
+    let fitted = fit(
+        &data,
+        &train_idx,
+        &val_idx,
+        opts.seed,
+        &opts.config,
+        &mut |e| progress(Progress::Epoch(*e)),
+    )
+    .map_err(|e| e.in_table(&opts.features))?;
+    let info = ModelInfo {
+        format_version: FORMAT_VERSION,
+        arch: ARCH.into(),
+        feature_columns: FEATURE_COLUMNS.iter().map(|s| s.to_string()).collect(),
+        scaler_mean: fitted.scaler.mean.clone(),
+        scaler_std: fitted.scaler.std.clone(),
+        genres: GENRES.iter().map(|s| s.to_string()).collect(),
+        protocol: opts.protocol.name().into(),
+        seeds: seeds.clone(),
+        seed: opts.seed,
+        epochs_trained: fitted.history.len(),
+        best_epoch: fitted.best_epoch,
+        n_train: train_idx.len(),
+        n_val: val_idx.len(),
+        features_csv: opts.features.display().to_string(),
+        excluded: data.excluded.clone(),
+        created_by: format!("tuneprint {}", env!("CARGO_PKG_VERSION")),
+        weights: WEIGHTS_FILE.into(),
+        metrics: if runs.is_empty() {
+            None
+        } else {
+            Some(evaluation.clone())
+        },
+    };
+    let history = fitted.history.clone();
+    let model = Classifier::from_parts(fitted.vs, fitted.cnn, fitted.scaler, info);
+    write_model_dir(&opts.out_dir, &model, &history, &evaluation, &runs)?;
+    Ok(TrainSummary {
+        evaluation,
+        runs,
+        model,
+        out_dir: opts.out_dir.clone(),
+        n_songs: data.len(),
+        excluded: data.excluded,
+    })
+}
+
+fn json_text<T: Serialize>(v: &T) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_else(|_| "{}".into());
+    s.push('\n');
+    s
+}
+
+/// Writes the model (weights + `model.json`), `history.csv`, and, when there were evaluation
+/// runs, `evaluation.json`, `confusion.csv` and `runs/seed-<S>/{history,confusion}.csv`.
+/// `runs/seed-*` folders of earlier trainings that this one did not produce are removed.
+pub fn write_model_dir(
+    dir: &Path,
+    model: &Classifier,
+    history: &[EpochStats],
+    evaluation: &Evaluation,
+    runs: &[RunResult],
+) -> Result<(), ModelError> {
+    model.save(dir)?;
+    write_atomic(&dir.join("history.csv"), history_csv(history).as_bytes())?;
+    if runs.is_empty() {
+        return Ok(());
+    }
+    write_atomic(
+        &dir.join("evaluation.json"),
+        json_text(evaluation).as_bytes(),
+    )?;
+    let mut total = Confusion::default();
+    for r in runs {
+        total.add(&r.confusion);
+        let rd = dir.join("runs").join(format!("seed-{}", r.seed));
+        write_atomic(&rd.join("history.csv"), history_csv(&r.history).as_bytes())?;
+        write_atomic(&rd.join("confusion.csv"), r.confusion.to_csv().as_bytes())?;
+    }
+    write_atomic(&dir.join("confusion.csv"), total.to_csv().as_bytes())?;
+    remove_stale_runs(&dir.join("runs"), runs);
+    Ok(())
+}
+
+fn remove_stale_runs(runs_dir: &Path, runs: &[RunResult]) {
+    let Ok(entries) = std::fs::read_dir(runs_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(seed) = name
+            .strip_prefix("seed-")
+            .and_then(|s| s.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        if runs.iter().any(|r| r.seed == seed) {
+            continue;
+        }
+        let p = e.path();
+        for f in ["history.csv", "confusion.csv"] {
+            let _ = std::fs::remove_file(p.join(f));
+        }
+        let _ = std::fs::remove_dir(&p);
+    }
+}
+
+/// `evaluation.json` text, as `train --json` prints it.
+pub fn evaluation_json(e: &Evaluation) -> String {
+    json_text(e)
+}

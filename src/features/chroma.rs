@@ -40,27 +40,70 @@ pub struct Peak {
 /// parabolic shift `½(s[k+1] − s[k−1]) / (2s[k] − s[k+1] − s[k−1])` and its magnitude
 /// `s[k] + ½·avg·shift`.
 pub fn piptrack(s: ArrayView2<f32>, sr: f64, n_fft: usize) -> Vec<Peak> {
-    let n_bins = s.nrows();
-    let freqs = fft_frequencies(sr, n_fft);
-    let fmin = PIP_FMIN.max(0.0);
-    let fmax = PIP_FMAX.min(sr / 2.0);
-    let tiny = f32::MIN_POSITIVE;
+    let mut tracker = PitchTracker::new(s.nrows(), sr, n_fft);
     let mut peaks = Vec::new();
-    let mut col = vec![0.0f32; n_bins];
-    let mut masked = vec![0.0f32; n_bins];
+    let mut col = vec![0.0f32; s.nrows()];
     for frame in s.columns() {
         for (c, &x) in col.iter_mut().zip(frame.iter()) {
-            *c = x.abs();
+            *c = x;
         }
-        let max = col.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+        tracker.frame(&col, &mut peaks);
+    }
+    peaks
+}
+
+/// [`piptrack`] one frame at a time (the streaming extractor feeds it frame by frame).
+#[derive(Debug, Clone)]
+pub struct PitchTracker {
+    sr: f64,
+    n_fft: usize,
+    /// Bins `1..n_bins-1` whose frequency lies in `[fmin, fmax)`: the only peak candidates.
+    candidates: std::ops::Range<usize>,
+    /// Whether the last bin lies in `[fmin, fmax)` (it can be a peak through the edge padding).
+    last_in_range: bool,
+    /// `|s|` and the thresholded copy of the current frame.
+    col: Vec<f32>,
+    masked: Vec<f32>,
+}
+
+impl PitchTracker {
+    /// A tracker for frames of `n_bins` bins of an `n_fft`-point spectrum at `sr` Hz.
+    pub fn new(n_bins: usize, sr: f64, n_fft: usize) -> Self {
+        let freqs = fft_frequencies(sr, n_fft);
+        let fmin = PIP_FMIN.max(0.0);
+        let fmax = PIP_FMAX.min(sr / 2.0);
+        let in_range = |k: usize| freqs.get(k).is_some_and(|&f| fmin <= f && f < fmax);
+        // The frequencies ascend, so the candidates form one range.
+        let inner = 1..n_bins.saturating_sub(1);
+        let lo = inner.clone().find(|&k| in_range(k)).unwrap_or(inner.end);
+        let hi = (lo..inner.end).find(|&k| !in_range(k)).unwrap_or(inner.end);
+        PitchTracker {
+            sr,
+            n_fft,
+            candidates: lo..hi,
+            last_in_range: n_bins >= 2 && in_range(n_bins - 1),
+            col: vec![0.0; n_bins],
+            masked: vec![0.0; n_bins],
+        }
+    }
+
+    /// Appends the peaks of one frame (`n_bins` values) to `peaks`, bins ascending.
+    pub fn frame(&mut self, frame: &[f32], peaks: &mut Vec<Peak>) {
+        let n_bins = self.col.len();
+        assert_eq!(frame.len(), n_bins, "frame length");
+        let (col, masked) = (&mut self.col, &mut self.masked);
+        let mut max = f32::NEG_INFINITY;
+        for (c, &x) in col.iter_mut().zip(frame) {
+            *c = x.abs();
+            max = max.max(*c);
+        }
         let ref_value = PIP_THRESHOLD * max;
-        for (m, &x) in masked.iter_mut().zip(&col) {
+        for (m, &x) in masked.iter_mut().zip(col.iter()) {
             *m = if x > ref_value { x } else { 0.0 };
         }
-        for k in 1..n_bins.saturating_sub(1) {
-            if !(fmin <= freqs[k] && freqs[k] < fmax) {
-                continue;
-            }
+        let tiny = f32::MIN_POSITIVE;
+        let (sr, n_fft) = (self.sr, self.n_fft as f64);
+        for k in self.candidates.clone() {
             let x = masked[k];
             let below = masked[k - 1];
             let above = masked[k + 1];
@@ -72,7 +115,7 @@ pub fn piptrack(s: ArrayView2<f32>, sr: f64, n_fft: usize) -> Vec<Peak> {
             let den = den + if den.abs() < tiny { 1.0 } else { 0.0 };
             let shift = avg / den;
             let dskew = 0.5f32 * avg * shift;
-            let pitch = ((k as f64 + f64::from(shift)) * sr / n_fft as f64) as f32;
+            let pitch = ((k as f64 + f64::from(shift)) * sr / n_fft) as f32;
             peaks.push(Peak {
                 pitch,
                 mag: col[k] + dskew,
@@ -80,19 +123,14 @@ pub fn piptrack(s: ArrayView2<f32>, sr: f64, n_fft: usize) -> Vec<Peak> {
         }
         // The edge-padded ends: bin 0 is never a local maximum; the last bin is one when it
         // exceeds the bin below, and its shift is 0 (librosa zero-pads the shift there).
-        let last = n_bins - 1;
-        if n_bins >= 2
-            && fmin <= freqs[last]
-            && freqs[last] < fmax
-            && masked[last] > masked[last - 1]
-        {
+        let last = n_bins.wrapping_sub(1);
+        if self.last_in_range && masked[last] > masked[last - 1] {
             peaks.push(Peak {
-                pitch: (last as f64 * sr / n_fft as f64) as f32,
+                pitch: (last as f64 * sr / n_fft) as f32,
                 mag: col[last],
             });
         }
     }
-    peaks
 }
 
 /// numpy's float `np.mod(a, b)` (the result takes the sign of `b`).
@@ -175,14 +213,23 @@ fn median_f32(mut v: Vec<f32>) -> Option<f32> {
 /// [`pitch_tuning`] of their frequencies. Returns the tuning in fractions of a bin, in
 /// `[-0.5, 0.5)`; 0.0 when no peak is found (silence, as librosa, which warns).
 pub fn estimate_tuning(s: ArrayView2<f32>, sr: f64, n_fft: usize, bins_per_octave: usize) -> f64 {
-    let peaks: Vec<Peak> = piptrack(s, sr, n_fft)
-        .into_iter()
-        .filter(|p| p.pitch > 0.0)
-        .collect();
-    let threshold = median_f32(peaks.iter().map(|p| p.mag).collect()).unwrap_or(0.0);
+    tuning_from_peaks(&piptrack(s, sr, n_fft), bins_per_octave)
+}
+
+/// The second half of [`estimate_tuning`]: the tuning of the peaks [`piptrack`] found (all
+/// frames, in frame order).
+pub fn tuning_from_peaks(peaks: &[Peak], bins_per_octave: usize) -> f64 {
+    let threshold = median_f32(
+        peaks
+            .iter()
+            .filter(|p| p.pitch > 0.0)
+            .map(|p| p.mag)
+            .collect(),
+    )
+    .unwrap_or(0.0);
     let freqs: Vec<f32> = peaks
         .iter()
-        .filter(|p| p.mag >= threshold)
+        .filter(|p| p.pitch > 0.0 && p.mag >= threshold)
         .map(|p| p.pitch)
         .collect();
     pitch_tuning(&freqs, bins_per_octave)

@@ -95,7 +95,7 @@ fn magnitude(c: Complex<f32>) -> f32 {
 /// `util.softmask` with power 2 and `split_zeros` for both parts, in f32: the harmonic and the
 /// percussive mask of one bin whose median estimates are `h` and `p`.
 #[inline]
-fn soft_masks(h: f32, p: f32) -> (f32, f32) {
+pub(crate) fn soft_masks(h: f32, p: f32) -> (f32, f32) {
     let z = h.max(p);
     if z < f32::MIN_POSITIVE {
         return (0.5, 0.5);
@@ -365,7 +365,7 @@ fn unkey(k: u32) -> f32 {
 /// Index into a line of `n > 0` values of position `i` under scipy's `reflect` extension
 /// (half-sample symmetric, periodic with period `2n`).
 #[inline]
-fn reflect(i: isize, n: usize) -> usize {
+pub(crate) fn reflect(i: isize, n: usize) -> usize {
     let period = 2 * n as isize;
     let m = i.rem_euclid(period) as usize;
     if m < n {

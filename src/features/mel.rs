@@ -97,16 +97,7 @@ pub fn apply_filters(basis: ArrayView2<f32>, s: ArrayView2<f32>) -> Array2<f32> 
         "filter bank and spectrogram disagree on the bin count"
     );
     let n_frames = s.ncols();
-    // Non-zero span of each filter row.
-    let spans: Vec<(usize, usize)> = basis
-        .rows()
-        .into_iter()
-        .map(|r| {
-            let first = r.iter().position(|&x| x != 0.0).unwrap_or(0);
-            let last = r.iter().rposition(|&x| x != 0.0).map_or(0, |l| l + 1);
-            (first, last.max(first))
-        })
-        .collect();
+    let spans = filter_spans(basis);
     let mut out = Array2::<f32>::zeros((n_out, n_frames));
     let mut col = vec![0.0f64; n_bins];
     for (t, s_col) in s.columns().into_iter().enumerate() {
@@ -123,6 +114,20 @@ pub fn apply_filters(basis: ArrayView2<f32>, s: ArrayView2<f32>) -> Array2<f32> 
         }
     }
     out
+}
+
+/// The non-zero span `first..last` of each row of a filter bank (`(0, 0)` for an all-zero row):
+/// the bins [`apply_filters`] visits.
+pub fn filter_spans(basis: ArrayView2<f32>) -> Vec<(usize, usize)> {
+    basis
+        .rows()
+        .into_iter()
+        .map(|r| {
+            let first = r.iter().position(|&x| x != 0.0).unwrap_or(0);
+            let last = r.iter().rposition(|&x| x != 0.0).map_or(0, |l| l + 1);
+            (first, last.max(first))
+        })
+        .collect()
 }
 
 /// `librosa.feature.melspectrogram(S=power)`: the mel filter bank applied to a power spectrogram

@@ -5,7 +5,9 @@
 //! [`FEATURE_COLUMNS`], the order of `features_30_sec.csv`.
 
 pub mod chroma;
+pub mod engine;
 pub mod hpss;
+pub mod lanes;
 pub mod mel;
 pub mod mfcc;
 pub mod spectral;

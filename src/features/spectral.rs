@@ -7,7 +7,7 @@
 //! are float32, f64 where numpy promotes), so the results agree with librosa to the last bits
 //! in most elements.
 
-use super::stft::{n_frames, pad_edge, pad_reflect};
+use super::stft::{n_frames, pad_reflect};
 use super::summary::pairwise_sum;
 use ndarray::ArrayView2;
 
@@ -47,22 +47,66 @@ pub fn rms(y: &[f32], frame_length: usize, hop_length: usize) -> Vec<f32> {
 /// `frame_length / 2`, samples with `|x| <= 1e-10` count as +0, a crossing is a change of sign
 /// bit between neighbours inside the frame (the first sample of a frame never counts), and the
 /// rate is the crossing count over `frame_length`.
+///
+/// The counts are kept up to date from frame to frame (the pairs that leave and enter the frame),
+/// so the cost is one pass over the signal whatever the overlap; integer counts, so exact.
 pub fn zero_crossing_rate(y: &[f32], frame_length: usize, hop_length: usize) -> Vec<f64> {
     const THRESHOLD: f32 = 1e-10;
-    let padded = pad_edge(y, frame_length / 2);
-    // Sign bit per sample after the small values were zeroed.
-    let neg: Vec<bool> = padded
-        .iter()
-        .map(|&x| x.abs() > THRESHOLD && x.is_sign_negative())
-        .collect();
-    let frames = n_frames(padded.len(), frame_length, hop_length);
-    (0..frames)
-        .map(|t| {
-            let f = &neg[t * hop_length..t * hop_length + frame_length];
-            let count = f.windows(2).filter(|w| w[0] != w[1]).count();
-            count as f64 / frame_length as f64
-        })
-        .collect()
+    let pad = frame_length / 2;
+    let n = y.len();
+    let frames = n_frames(n + 2 * pad, frame_length, hop_length);
+    if frame_length < 2 {
+        // No neighbouring pairs inside a frame.
+        return vec![0.0 / frame_length as f64; frames];
+    }
+    let neg = |x: f32| x.abs() > THRESHOLD && x.is_sign_negative();
+    // Sign bit of sample `i` of the edge-padded signal (an empty signal pads to zeros).
+    let (first, last) = (
+        y.first().is_some_and(|&x| neg(x)),
+        y.last().is_some_and(|&x| neg(x)),
+    );
+    let at = |i: usize| -> bool {
+        if i < pad {
+            first
+        } else if i < pad + n {
+            neg(y[i - pad])
+        } else {
+            last
+        }
+    };
+    // Crossings between padded samples i and i + 1 for i in [a, b).
+    let count = |a: usize, b: usize| -> usize {
+        if a >= b {
+            return 0;
+        }
+        if a >= pad && b < pad + n {
+            y[a - pad..=b - pad]
+                .windows(2)
+                .filter(|w| neg(w[0]) != neg(w[1]))
+                .count()
+        } else {
+            (a..b).filter(|&i| at(i) != at(i + 1)).count()
+        }
+    };
+    let pairs = frame_length - 1;
+    let mut out = Vec::with_capacity(frames);
+    let mut c = 0usize;
+    for t in 0..frames {
+        let start = t * hop_length;
+        if t == 0 {
+            c = count(0, pairs);
+        } else {
+            let prev = start - hop_length;
+            // Pairs [prev, prev + pairs) become [start, start + pairs).
+            if hop_length >= pairs {
+                c = count(start, start + pairs);
+            } else {
+                c = c + count(prev + pairs, start + pairs) - count(prev, start);
+            }
+        }
+        out.push(c as f64 / frame_length as f64);
+    }
+    out
 }
 
 /// `util.normalize(S, norm=1, axis=0)` of one float32 column: the column divided by its f64 sum
@@ -114,6 +158,31 @@ pub fn spectral_bandwidth(mag: ArrayView2<f32>, freqs: &[f64], centroid: &[f64])
             pairwise_sum(prod.as_slice()).sqrt()
         })
         .collect()
+}
+
+/// Reusable buffers of [`centroid_bandwidth`].
+#[derive(Debug, Default)]
+pub struct FrameScratch {
+    buf64: Vec<f64>,
+    norm: Vec<f32>,
+    prod: Vec<f64>,
+}
+
+/// The spectral centroid and bandwidth of one frame of `|S|` (`freqs.len()` bins), exactly as
+/// [`spectral_centroid`] and [`spectral_bandwidth`] compute them, with the L1 normalisation
+/// done once.
+pub fn centroid_bandwidth(col: &[f32], freqs: &[f64], s: &mut FrameScratch) -> (f64, f64) {
+    l1_normalized(col.iter().copied(), &mut s.buf64, &mut s.norm);
+    s.prod.clear();
+    s.prod
+        .extend(freqs.iter().zip(&s.norm).map(|(&f, &x)| f * f64::from(x)));
+    let centroid = pairwise_sum(s.prod.as_slice());
+    s.prod.clear();
+    s.prod.extend(freqs.iter().zip(&s.norm).map(|(&f, &x)| {
+        let d = (f - centroid).abs();
+        f64::from(x) * (d * d)
+    }));
+    (centroid, pairwise_sum(s.prod.as_slice()).sqrt())
 }
 
 /// `librosa.feature.spectral_rolloff(S=|S|, roll_percent)`: per frame, the lowest bin frequency

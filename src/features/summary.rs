@@ -158,33 +158,49 @@ pub fn mean_var<I: IntoIterator<Item = f64>>(values: I) -> (f64, f64) {
 /// Computes the 57 features of a mono signal at [`crate::config::SAMPLE_RATE`], as the reference
 /// recipe (`librosa_features.py`) does with librosa 0.8.1.
 ///
-/// The STFT is computed once; its magnitude feeds the centroid, bandwidth and rolloff, its power
-/// the chroma (with its own tuning estimate) and the mel spectrogram in dB, which is shared by the
-/// MFCCs and the onset envelope behind the tempo; the complex STFT feeds the harmonic/percussive
-/// separation. RMS and zero-crossing rate frame the signal themselves. Means and variances are
-/// numpy's: float32 arrays (chroma over all bins and frames, RMS, harmonic, percussive, each MFCC
-/// over its frames) in f32 via [`mean_var_f32`], float64 ones (centroid, bandwidth, rolloff,
-/// ZCR) via [`mean_var`].
+/// The STFT is computed once, streamed block by block through every stage by
+/// [`super::engine::analyse`] (results identical to the stage functions of the sibling modules):
+/// its magnitude feeds the centroid, bandwidth and rolloff, its power the chroma (with its own
+/// tuning estimate) and the mel spectrogram in dB, which is shared by the MFCCs and the onset
+/// envelope behind the tempo; the complex STFT feeds the harmonic/percussive separation. RMS and
+/// zero-crossing rate frame the signal themselves. Means and variances are numpy's: float32
+/// arrays (chroma over all bins and frames, RMS, harmonic, percussive, each MFCC over its frames)
+/// in f32 via [`mean_var_f32`], float64 ones (centroid, bandwidth, rolloff, ZCR) via
+/// [`mean_var`].
 ///
 /// Short signals (even one sample) work as in librosa: a single frame or more, from the
 /// reflect-padded signal. Silence gives zeros everywhere except the MFCCs of the -100 dB floor
 /// (`mfcc1_mean` = -100·√128), as librosa. Errors: an empty signal, or one with NaN/∞ samples.
 pub fn compute(y: &[f32]) -> Result<FeatureVector, FeatureError> {
-    use super::{chroma, hpss, mel, mfcc, spectral, stft, tempo};
-    use crate::config::{HOP_LENGTH, N_CHROMA, N_FFT, N_MELS, N_MFCC, ROLL_PERCENT, SAMPLE_RATE};
+    check_signal(y)?;
+    Ok(summarise(&super::engine::analyse(y)))
+}
 
+/// [`compute`], also returning the time spent in each stage (the summary statistics counted in
+/// [`super::engine::StageTimes::summary`]).
+pub fn compute_timed(
+    y: &[f32],
+) -> Result<(FeatureVector, super::engine::StageTimes), FeatureError> {
+    check_signal(y)?;
+    let (a, mut times) = super::engine::analyse_timed(y);
+    let start = std::time::Instant::now();
+    let f = summarise(&a);
+    times.summary = start.elapsed();
+    Ok((f, times))
+}
+
+fn check_signal(y: &[f32]) -> Result<(), FeatureError> {
     if y.is_empty() {
         return Err(FeatureError::Empty);
     }
     if y.iter().any(|x| !x.is_finite()) {
         return Err(FeatureError::NonFinite);
     }
-    let sr = f64::from(SAMPLE_RATE);
-    let spec = stft::stft(y, N_FFT, HOP_LENGTH);
-    let mag = stft::magnitude(&spec);
-    let power = stft::power_from_magnitude(&mag);
-    let freqs = spectral::fft_frequencies(sr, N_FFT);
+    Ok(())
+}
 
+/// The 57 means, variances and the tempo of an analysis.
+pub fn summarise(a: &super::engine::Analysis) -> FeatureVector {
     let mut out = [0.0f64; N_FEATURES];
     let mut put = |name: &str, (mean, var): (f64, f64)| {
         let i = FEATURE_COLUMNS
@@ -194,52 +210,23 @@ pub fn compute(y: &[f32]) -> Result<FeatureVector, FeatureError> {
         out[i] = mean;
         out[i + 1] = var;
     };
-
-    let (chroma, _tuning) = chroma::chroma_stft(power.view(), sr, N_CHROMA);
-    put("chroma_stft", mean_var_f32(&row_major(chroma)));
-    put("rms", mean_var_f32(&spectral::rms(y, N_FFT, HOP_LENGTH)));
-    let centroid = spectral::spectral_centroid(mag.view(), &freqs);
-    let bandwidth = spectral::spectral_bandwidth(mag.view(), &freqs, &centroid);
-    put("spectral_centroid", mean_var(centroid));
-    put("spectral_bandwidth", mean_var(bandwidth));
-    put(
-        "rolloff",
-        mean_var(spectral::spectral_rolloff(mag.view(), &freqs, ROLL_PERCENT)),
-    );
-    put(
-        "zero_crossing_rate",
-        mean_var(spectral::zero_crossing_rate(y, N_FFT, HOP_LENGTH)),
-    );
-    drop(mag);
-
-    let (harmonic, percussive) = hpss::hpss(&spec, y.len());
-    drop(spec);
-    put("harmony", mean_var_f32(&harmonic));
-    put("perceptr", mean_var_f32(&percussive));
-
-    let mut mel_db = mel::melspectrogram(power.view(), sr, N_MELS);
-    drop(power);
-    mel::power_to_db_inplace(&mut mel_db);
-    let coeffs = mfcc::mfcc(mel_db.view(), N_MFCC);
-    for (k, row) in coeffs.rows().into_iter().enumerate() {
-        let row: Vec<f32> = row.to_vec();
-        put(&format!("mfcc{}", k + 1), mean_var_f32(&row));
+    put("chroma_stft", mean_var_f32(&a.chroma));
+    put("rms", mean_var_f32(&a.rms));
+    put("spectral_centroid", mean_var(a.centroid.iter().copied()));
+    put("spectral_bandwidth", mean_var(a.bandwidth.iter().copied()));
+    put("rolloff", mean_var(a.rolloff.iter().copied()));
+    put("zero_crossing_rate", mean_var(a.zcr.iter().copied()));
+    put("harmony", mean_var_f32(&a.harmonic));
+    put("perceptr", mean_var_f32(&a.percussive));
+    for (k, row) in a.mfcc.chunks_exact(a.n_frames).enumerate() {
+        put(&format!("mfcc{}", k + 1), mean_var_f32(row));
     }
     let tempo_idx = FEATURE_COLUMNS
         .iter()
         .position(|c| *c == "tempo")
         .expect("known column");
-    out[tempo_idx] = tempo::tempo(&tempo::onset_strength(&mel_db));
-    Ok(out)
-}
-
-/// The elements of a matrix in row-major (numpy C) order, without copying when it already is.
-fn row_major(a: ndarray::Array2<f32>) -> Vec<f32> {
-    if a.is_standard_layout() {
-        a.into_raw_vec_and_offset().0
-    } else {
-        a.iter().copied().collect()
-    }
+    out[tempo_idx] = a.tempo;
+    out
 }
 
 #[cfg(test)]

@@ -30,6 +30,15 @@ pub const MAX_TEMPO: f64 = 320.0;
 /// (zeros in front) and cut to `frames` values. A spectrogram without bands gives zeros.
 pub fn onset_strength(mel_db: &Array2<f32>) -> Vec<f32> {
     let (n_bands, n_frames) = mel_db.dim();
+    // Frame-major copy (the logical order of the transposed view).
+    let frames: Vec<f32> = mel_db.t().iter().copied().collect();
+    onset_strength_frames(&frames, n_bands, n_frames)
+}
+
+/// [`onset_strength`] of a dB mel spectrogram stored frame by frame (`n_frames` rows of
+/// `n_bands` values).
+pub fn onset_strength_frames(mel_db: &[f32], n_bands: usize, n_frames: usize) -> Vec<f32> {
+    assert_eq!(mel_db.len(), n_bands * n_frames, "frames x bands values");
     let mut env = vec![0.0f32; n_frames];
     let shift = 1 + N_FFT / (2 * HOP_LENGTH);
     if n_bands == 0 {
@@ -41,8 +50,10 @@ pub fn onset_strength(mel_db: &Array2<f32>) -> Vec<f32> {
         if out >= n_frames {
             break;
         }
-        for (b, c) in column.iter_mut().enumerate() {
-            let d = mel_db[[b, t]] - mel_db[[b, t - 1]];
+        let cur = &mel_db[t * n_bands..(t + 1) * n_bands];
+        let prev = &mel_db[(t - 1) * n_bands..t * n_bands];
+        for ((c, &a), &b) in column.iter_mut().zip(cur).zip(prev) {
+            let d = a - b;
             // np.maximum propagates NaN; keep it so that bad input stays visible.
             *c = if d.is_nan() { d } else { d.max(0.0) };
         }

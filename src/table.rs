@@ -181,6 +181,14 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), TableError> {
     let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| werr(&e))?;
     tmp.write_all(contents).map_err(|e| werr(&e))?;
     tmp.as_file().sync_all().map_err(|e| werr(&e))?;
+    // Temporary files are created private (0600); results are ordinary files (0644).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| werr(&e))?;
+    }
     tmp.persist(path).map_err(|e| werr(&e.error))?;
     Ok(())
 }
@@ -217,6 +225,12 @@ mod tests {
         }];
         write_csv(&p, &recs).unwrap();
         assert_eq!(read_csv(&p).unwrap(), recs);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o644);
+        }
 
         let text = std::fs::read_to_string(&p)
             .unwrap()

@@ -10,6 +10,7 @@ pub mod decode;
 pub mod embed;
 pub mod extract;
 pub mod recommend;
+pub mod recommend_eval;
 pub mod report;
 pub mod spectrogram;
 pub mod train;
@@ -65,6 +66,8 @@ pub enum CliError {
     Report(#[from] crate::report::ReportError),
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),
+    #[error(transparent)]
+    Recommend(#[from] crate::recommend::RecommendError),
     /// A failure the command itself reports.
     #[error("{0}")]
     Failed(String),

@@ -626,3 +626,31 @@ fn remove_stale_runs(runs_dir: &Path, runs: &[RunResult]) {
 pub fn evaluation_json(e: &Evaluation) -> String {
     json_text(e)
 }
+
+impl Fitted {
+    /// A usable classifier from a fitted network (for evaluations that train their own model,
+    /// such as `recommend --evaluate`); `protocol` and `seed` are recorded in its info.
+    pub fn into_classifier(self, protocol: Protocol, seed: u64, n_val: usize) -> Classifier {
+        let info = ModelInfo {
+            format_version: FORMAT_VERSION,
+            arch: ARCH.into(),
+            feature_columns: FEATURE_COLUMNS.iter().map(|s| s.to_string()).collect(),
+            scaler_mean: self.scaler.mean.clone(),
+            scaler_std: self.scaler.std.clone(),
+            genres: GENRES.iter().map(|s| s.to_string()).collect(),
+            protocol: protocol.name().into(),
+            seeds: vec![seed],
+            seed,
+            epochs_trained: self.history.len(),
+            best_epoch: self.best_epoch,
+            n_train: 0,
+            n_val,
+            features_csv: String::new(),
+            excluded: Vec::new(),
+            created_by: format!("tuneprint {}", env!("CARGO_PKG_VERSION")),
+            weights: WEIGHTS_FILE.into(),
+            metrics: None,
+        };
+        Classifier::from_parts(self.vs, self.cnn, self.scaler, info)
+    }
+}

@@ -1,4 +1,4 @@
-//! The bundled font: DejaVu Sans (assets/DejaVuSans.ttf, license in assets/DejaVuSans-LICENSE.txt),
+//! The bundled font: DejaVu Sans (src/report/assets/DejaVuSans.ttf, license beside it),
 //! compiled into the binary so figures render the same on any machine, with no system fonts.
 
 use ab_glyph::FontRef;
@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 /// The family name every figure uses; the bundled font is registered under it.
 pub const FAMILY: &str = "sans-serif";
 
-static DEJAVU_SANS: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+static DEJAVU_SANS: &[u8] = include_bytes!("assets/DejaVuSans.ttf");
 static REGISTERED: OnceLock<bool> = OnceLock::new();
 static PARSED: OnceLock<Option<FontRef<'static>>> = OnceLock::new();
 

@@ -64,6 +64,8 @@ pub struct PitchTracker {
     /// `|s|` and the thresholded copy of the current frame.
     col: Vec<f32>,
     masked: Vec<f32>,
+    /// Which candidates are local maxima of the current frame.
+    is_peak: Vec<u8>,
 }
 
 impl PitchTracker {
@@ -84,6 +86,7 @@ impl PitchTracker {
             last_in_range: n_bins >= 2 && in_range(n_bins - 1),
             col: vec![0.0; n_bins],
             masked: vec![0.0; n_bins],
+            is_peak: Vec::new(),
         }
     }
 
@@ -92,24 +95,16 @@ impl PitchTracker {
         let n_bins = self.col.len();
         assert_eq!(frame.len(), n_bins, "frame length");
         let (col, masked) = (&mut self.col, &mut self.masked);
-        let mut max = f32::NEG_INFINITY;
-        for (c, &x) in col.iter_mut().zip(frame) {
-            *c = x.abs();
-            max = max.max(*c);
-        }
-        let ref_value = PIP_THRESHOLD * max;
-        for (m, &x) in masked.iter_mut().zip(col.iter()) {
-            *m = if x > ref_value { x } else { 0.0 };
-        }
+        threshold_frame(frame, col, masked);
         let tiny = f32::MIN_POSITIVE;
         let (sr, n_fft) = (self.sr, self.n_fft as f64);
-        for k in self.candidates.clone() {
-            let x = masked[k];
-            let below = masked[k - 1];
-            let above = masked[k + 1];
-            if !(x > below && x >= above) {
-                continue;
-            }
+        let cand = self.candidates.clone();
+        if !cand.is_empty() {
+            self.is_peak.resize(cand.len(), 0);
+            local_maxima(&masked[cand.start - 1..cand.end + 1], &mut self.is_peak);
+        }
+        for (i, _) in self.is_peak.iter().enumerate().filter(|(_, &p)| p != 0) {
+            let k = cand.start + i;
             let avg = 0.5f32 * (col[k + 1] - col[k - 1]);
             let den = 2.0f32 * col[k] - col[k + 1] - col[k - 1];
             let den = den + if den.abs() < tiny { 1.0 } else { 0.0 };
@@ -129,6 +124,46 @@ impl PitchTracker {
                 pitch: (last as f64 * sr / n_fft) as f32,
                 mag: col[last],
             });
+        }
+    }
+}
+
+super::lanes::simd_fn! {
+    /// `col = |frame|`, and `masked` = `col` with the values not above 0.1 × the frame maximum
+    /// zeroed.
+    fn threshold_frame(frame: &[f32], col: &mut [f32], masked: &mut [f32]) {
+        // Eight running maxima (the maximum of non-NaN values does not depend on the order).
+        let mut m8 = [f32::NEG_INFINITY; 8];
+        let mut chunks = col.chunks_exact_mut(8);
+        let mut src = frame.chunks_exact(8);
+        for (c, x) in (&mut chunks).zip(&mut src) {
+            for ((c, &x), m) in c.iter_mut().zip(x).zip(m8.iter_mut()) {
+                *c = x.abs();
+                *m = if *c > *m { *c } else { *m };
+            }
+        }
+        for (c, &x) in chunks.into_remainder().iter_mut().zip(src.remainder()) {
+            *c = x.abs();
+            m8[0] = if *c > m8[0] { *c } else { m8[0] };
+        }
+        let max = m8.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+        let ref_value = PIP_THRESHOLD * max;
+        for (m, &x) in masked.iter_mut().zip(col.iter()) {
+            *m = if x > ref_value { x } else { 0.0 };
+        }
+    }
+}
+
+super::lanes::simd_fn! {
+    /// For the interior values of `s` (all but the first and the last), 1 where the value is
+    /// above the one below and at least the one above.
+    fn local_maxima(s: &[f32], out: &mut [u8]) {
+        for ((o, w), (&x, &above)) in out
+            .iter_mut()
+            .zip(s.iter())
+            .zip(s[1..].iter().zip(&s[2..]))
+        {
+            *o = u8::from(x > *w) & u8::from(x >= above);
         }
     }
 }

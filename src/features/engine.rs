@@ -27,8 +27,9 @@ use rustfft::num_complex::Complex;
 
 use super::chroma::{self, Peak, PitchTracker};
 use super::hpss::reflect;
+use super::lanes::simd_fn;
 use super::lanes::{self, Isa, Step, Window, LANES};
-use super::summary::pairwise_sum;
+use super::summary::pairwise_sum_f32;
 use super::{mel, mfcc, spectral, stft, tempo};
 use crate::config::{
     HOP_LENGTH, HPSS_KERNEL, N_CHROMA, N_FFT, N_MELS, N_MFCC, ROLL_PERCENT, SAMPLE_RATE,
@@ -346,28 +347,20 @@ impl<'y> Engine<'y> {
             }
         }
         let rms = if want_rms {
-            for (q, &x) in self.squares.iter_mut().zip(&self.frame) {
-                *q = x * x;
-            }
-            (pairwise_sum(&self.squares) / N_FFT as f32).sqrt()
+            squares(&self.frame, &mut self.squares);
+            (pairwise_sum_f32(&self.squares) / N_FFT as f32).sqrt()
         } else {
             0.0
         };
-        for ((x, &w), &s) in self.fft_in.iter_mut().zip(&self.window).zip(&self.frame) {
-            *x = w * f64::from(s);
-        }
+        windowed(&self.frame, &self.window, &mut self.fft_in);
         self.fft
             .process_with_scratch(&mut self.fft_in, &mut self.fft_out, &mut self.fft_scratch)
             .expect("buffer lengths come from the plan");
-        let spec = &mut self.ring_spec[slot * N_BINS..(slot + 1) * N_BINS];
-        let mag = &mut self.ring_mag[slot * ROW..slot * ROW + N_BINS];
-        for ((s, m), c) in spec.iter_mut().zip(mag.iter_mut()).zip(&self.fft_out) {
-            let (re, im) = (c.re as f32, c.im as f32);
-            *s = Complex::new(re, im);
-            // np.abs of complex64 (hypotf): the f64 root of the exact f64 sum of squares.
-            let (r, i) = (f64::from(re), f64::from(im));
-            *m = (r * r + i * i).sqrt() as f32;
-        }
+        spectrum_and_magnitude(
+            &self.fft_out,
+            &mut self.ring_spec[slot * N_BINS..(slot + 1) * N_BINS],
+            &mut self.ring_mag[slot * ROW..slot * ROW + N_BINS],
+        );
         rms
     }
 
@@ -382,9 +375,7 @@ impl<'y> Engine<'y> {
             &mut self.mag_t,
             BLOCK,
         );
-        for (p, &m) in self.pow_t.iter_mut().zip(&self.mag_t[..N_BINS * BLOCK]) {
-            *p = f64::from(m * m);
-        }
+        power_f64(&self.mag_t[..N_BINS * BLOCK], &mut self.pow_t);
     }
 
     /// Frames `b0..b1` (one block, `b0` a multiple of [`BLOCK`]).
@@ -454,50 +445,28 @@ impl<'y> Engine<'y> {
         laps.lap(|t| &mut t.hpss);
     }
 
-    /// Spectral rolloff of the block's frames from the magnitude tile: each frame's running f32
-    /// sum, sixteen frames per lane.
+    /// Spectral rolloff of the block's frames from the magnitude tile.
     fn rolloff_block(&mut self, len: usize) {
-        let pct = ROLL_PERCENT as f32;
-        let mut total = [0.0f32; BLOCK];
-        for row in self.mag_t[..N_BINS * BLOCK].chunks_exact(BLOCK) {
-            for (a, &x) in total.iter_mut().zip(row) {
-                *a += x;
-            }
-        }
-        let mut threshold = [0.0f32; BLOCK];
-        for (th, &a) in threshold.iter_mut().zip(&total) {
-            *th = pct * a;
-        }
-        let mut cum = [0.0f32; BLOCK];
-        let mut found = [u32::MAX; BLOCK];
-        for (k, row) in self.mag_t[..N_BINS * BLOCK].chunks_exact(BLOCK).enumerate() {
-            for f in 0..BLOCK {
-                cum[f] += row[f];
-                if found[f] == u32::MAX && cum[f] >= threshold[f] {
-                    found[f] = k as u32;
-                }
-            }
-        }
+        let mut found = [0u32; BLOCK];
+        rolloff_tile(
+            &self.mag_t[..N_BINS * BLOCK],
+            ROLL_PERCENT as f32,
+            &mut found,
+        );
         for &k in &found[..len] {
             let k = if k == u32::MAX { 0 } else { k as usize };
             self.rolloff.push(self.freqs[k]);
         }
     }
 
-    /// Mel spectrogram of the block's frames: each filter's f64 dot product over its span, the
-    /// block's frames in lanes.
+    /// Mel spectrogram of the block's frames.
     fn mel_block(&mut self, b0: usize, len: usize) {
-        for (m, &(a, b)) in self.mel_spans.iter().enumerate() {
-            let weights = &self.mel_bank[m * N_BINS..(m + 1) * N_BINS];
-            let mut acc = [0.0f64; BLOCK];
-            let rows = self.pow_t[a * BLOCK..b * BLOCK].chunks_exact(BLOCK);
-            for (&w, p) in weights[a..b].iter().zip(rows) {
-                for (s, &x) in acc.iter_mut().zip(p) {
-                    *s += w * x;
-                }
-            }
-            for (f, &s) in acc.iter().enumerate().take(len) {
-                self.mel[(b0 + f) * N_MELS + m] = s as f32;
+        let mut rows = [[0.0f32; BLOCK]; N_MELS];
+        filter_tile(&self.mel_bank, &self.mel_spans, &self.pow_t, &mut rows);
+        for f in 0..len {
+            let frame = &mut self.mel[(b0 + f) * N_MELS..(b0 + f + 1) * N_MELS];
+            for (m, r) in frame.iter_mut().zip(&rows) {
+                *m = r[f];
             }
         }
     }
@@ -557,18 +526,7 @@ impl<'y> Engine<'y> {
         let spec = &self.ring_spec[slot * N_BINS..(slot + 1) * N_BINS];
         let perc = &self.ring_perc[slot * ROW..slot * ROW + N_BINS];
         let harm = &self.harm_rows[row * ROW..row * ROW + N_BINS];
-        for ((((sh, sp), &d), &h), &p) in self
-            .ispec_h
-            .iter_mut()
-            .zip(self.ispec_p.iter_mut())
-            .zip(spec)
-            .zip(harm)
-            .zip(perc)
-        {
-            let (mh, mp) = soft_masks(h, p);
-            *sh = Complex::new(f64::from(d.re * mh), f64::from(d.im * mh));
-            *sp = Complex::new(f64::from(d.re * mp), f64::from(d.im * mp));
-        }
+        masked_spectra(spec, harm, perc, &mut self.ispec_h, &mut self.ispec_p);
         // numpy's irfft of a real signal's spectrum ignores these imaginary parts.
         for s in [&mut self.ispec_h, &mut self.ispec_p] {
             s[0].im = 0.0;
@@ -588,14 +546,12 @@ impl<'y> Engine<'y> {
                 .process_with_scratch(spec, &mut self.iframe, &mut self.iscratch)
                 .expect("buffer lengths come from the plan");
             if lo < hi {
-                let dst = &mut out[start + lo - trim..start + hi - trim];
-                for ((o, &x), &w) in dst
-                    .iter_mut()
-                    .zip(&self.iframe[lo..hi])
-                    .zip(&self.window[lo..hi])
-                {
-                    *o = (f64::from(*o) + w * (x * scale)) as f32;
-                }
+                overlap_add(
+                    &mut out[start + lo - trim..start + hi - trim],
+                    &self.iframe[lo..hi],
+                    &self.window[lo..hi],
+                    scale,
+                );
             }
         }
         let complete = ((t + 1) * HOP_LENGTH)
@@ -608,12 +564,30 @@ impl<'y> Engine<'y> {
     /// normal f32 (as `istft`).
     fn normalize_until(&mut self, upto: usize) {
         let trim = N_FFT / 2;
-        for o in self.out_done..upto {
-            let d = self.wss(o + trim);
-            if d > f32::MIN_POSITIVE {
-                self.harmonic[o] /= d;
-                self.percussive[o] /= d;
+        let mut o = self.out_done;
+        while o < upto {
+            // One hop of samples at a time: inside the signal's interior the envelope repeats
+            // with the hop.
+            let q = o + trim;
+            let k = q / HOP_LENGTH;
+            let end = ((k + 1) * HOP_LENGTH - trim).min(upto);
+            if k >= OVERLAP - 1 && k < self.n_frames {
+                let p = q % HOP_LENGTH;
+                divide_where_positive(
+                    &mut self.harmonic[o..end],
+                    &mut self.percussive[o..end],
+                    &self.wss_interior[p..p + (end - o)],
+                );
+            } else {
+                for i in o..end {
+                    let d = self.wss(i + trim);
+                    if d > f32::MIN_POSITIVE {
+                        self.harmonic[i] /= d;
+                        self.percussive[i] /= d;
+                    }
+                }
             }
+            o = end;
         }
         self.out_done = self.out_done.max(upto);
     }
@@ -662,9 +636,7 @@ impl<'y> Engine<'y> {
                 Some(tiles) => {
                     let b = b0 / BLOCK;
                     let tile = &tiles[b * N_BINS * BLOCK..(b + 1) * N_BINS * BLOCK];
-                    for (p, &m) in self.pow_t.iter_mut().zip(tile) {
-                        *p = f64::from(m * m);
-                    }
+                    power_f64(tile, &mut self.pow_t);
                 }
                 None => {
                     // The ring is free after the pass: recompute the block's magnitudes.
@@ -675,19 +647,7 @@ impl<'y> Engine<'y> {
                 }
             }
             let mut raw = [[0.0f32; BLOCK]; N_CHROMA];
-            for (c, &(a, b)) in spans.iter().enumerate() {
-                let weights = &bank[c * N_BINS..(c + 1) * N_BINS];
-                let mut acc = [0.0f64; BLOCK];
-                let rows = self.pow_t[a * BLOCK..b * BLOCK].chunks_exact(BLOCK);
-                for (&w, p) in weights[a..b].iter().zip(rows) {
-                    for (s, &x) in acc.iter_mut().zip(p) {
-                        *s += w * x;
-                    }
-                }
-                for (r, &s) in raw[c].iter_mut().zip(&acc) {
-                    *r = s as f32;
-                }
-            }
+            filter_tile(&bank, &spans, &self.pow_t, &mut raw);
             // util.normalize(norm=inf) of each frame.
             for f in 0..len {
                 let length = raw.iter().fold(0.0f32, |m, r| m.max(r[f].abs()));
@@ -761,6 +721,149 @@ fn soft_masks(h: f32, p: f32) -> (f32, f32) {
     }
 }
 
+simd_fn! {
+    /// `x²` of each sample, in f32 (the RMS's squares).
+    fn squares(x: &[f32], out: &mut [f32]) {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = v * v;
+        }
+    }
+}
+
+simd_fn! {
+    /// The windowed frame in f64 (float64 window times float32 samples, as numpy).
+    fn windowed(frame: &[f32], window: &[f64], out: &mut [f64]) {
+        for ((o, &w), &s) in out.iter_mut().zip(window).zip(frame) {
+            *o = w * f64::from(s);
+        }
+    }
+}
+
+simd_fn! {
+    /// The f64 spectrum stored as complex64, and `np.abs` of that (hypotf: the f64 root of the
+    /// exact f64 sum of squares, rounded to f32).
+    fn spectrum_and_magnitude(
+        spec64: &[Complex<f64>],
+        spec: &mut [Complex<f32>],
+        mag: &mut [f32],
+    ) {
+        for ((s, m), c) in spec.iter_mut().zip(mag.iter_mut()).zip(spec64) {
+            let (re, im) = (c.re as f32, c.im as f32);
+            *s = Complex::new(re, im);
+            let (r, i) = (f64::from(re), f64::from(im));
+            *m = (r * r + i * i).sqrt() as f32;
+        }
+    }
+}
+
+simd_fn! {
+    /// `f64(m · m)` of each magnitude (the f32 power, widened for the filter banks).
+    fn power_f64(mag: &[f32], out: &mut [f64]) {
+        for (p, &m) in out.iter_mut().zip(mag) {
+            *p = f64::from(m * m);
+        }
+    }
+}
+
+simd_fn! {
+    /// Rolloff bin of each frame (lane) of a magnitude tile (`N_BINS` rows of [`BLOCK`]): the
+    /// first bin where the running f32 sum reaches `pct` times the frame's total (`u32::MAX`
+    /// when none does).
+    fn rolloff_tile(mag_t: &[f32], pct: f32, found: &mut [u32; BLOCK]) {
+        let mut total = [0.0f32; BLOCK];
+        for row in mag_t.chunks_exact(BLOCK) {
+            for (a, &x) in total.iter_mut().zip(row) {
+                *a += x;
+            }
+        }
+        let mut threshold = [0.0f32; BLOCK];
+        for (th, &a) in threshold.iter_mut().zip(&total) {
+            *th = pct * a;
+        }
+        let mut cum = [0.0f32; BLOCK];
+        *found = [u32::MAX; BLOCK];
+        for (k, row) in mag_t.chunks_exact(BLOCK).enumerate() {
+            for f in 0..BLOCK {
+                cum[f] += row[f];
+                let hit = found[f] == u32::MAX && cum[f] >= threshold[f];
+                found[f] = if hit { k as u32 } else { found[f] };
+            }
+        }
+    }
+}
+
+simd_fn! {
+    /// A filter bank (`rows.len()` rows of `N_BINS` f64 weights, non-zero on `spans`) applied
+    /// to a power tile (`N_BINS` rows of [`BLOCK`] frames): per filter and frame, the f64 dot
+    /// product over the span in bin order, rounded to f32.
+    fn filter_tile(
+        bank: &[f64],
+        spans: &[(usize, usize)],
+        pow_t: &[f64],
+        rows: &mut [[f32; BLOCK]],
+    ) {
+        let filters = rows.iter_mut().zip(spans).zip(bank.chunks_exact(N_BINS));
+        for ((row, &(a, b)), weights) in filters {
+            let mut acc = [0.0f64; BLOCK];
+            let tile = pow_t[a * BLOCK..b * BLOCK].chunks_exact(BLOCK);
+            for (&w, p) in weights[a..b].iter().zip(tile) {
+                for (s, &x) in acc.iter_mut().zip(p) {
+                    *s += w * x;
+                }
+            }
+            for (r, &s) in row.iter_mut().zip(&acc) {
+                *r = s as f32;
+            }
+        }
+    }
+}
+
+simd_fn! {
+    /// The harmonic and percussive spectra of one frame: the complex64 bins scaled by their
+    /// soft masks in f32, widened to f64 for the inverse FFT.
+    fn masked_spectra(
+        spec: &[Complex<f32>],
+        harm: &[f32],
+        perc: &[f32],
+        out_h: &mut [Complex<f64>],
+        out_p: &mut [Complex<f64>],
+    ) {
+        for ((((sh, sp), &d), &h), &p) in out_h
+            .iter_mut()
+            .zip(out_p.iter_mut())
+            .zip(spec)
+            .zip(harm)
+            .zip(perc)
+        {
+            let (mh, mp) = soft_masks(h, p);
+            *sh = Complex::new(f64::from(d.re * mh), f64::from(d.im * mh));
+            *sp = Complex::new(f64::from(d.re * mp), f64::from(d.im * mp));
+        }
+    }
+}
+
+simd_fn! {
+    /// Overlap-add of one inverse-FFT frame: each addition in f64, rounded to f32 (as librosa's
+    /// float32 `istft` buffer).
+    fn overlap_add(out: &mut [f32], frame: &[f64], window: &[f64], scale: f64) {
+        for ((o, &x), &w) in out.iter_mut().zip(frame).zip(window) {
+            *o = (f64::from(*o) + w * (x * scale)) as f32;
+        }
+    }
+}
+
+simd_fn! {
+    /// Divides both signals by the envelope `d` where it exceeds the smallest normal f32.
+    fn divide_where_positive(h: &mut [f32], p: &mut [f32], d: &[f32]) {
+        for ((h, p), &d) in h.iter_mut().zip(p.iter_mut()).zip(d) {
+            let keep = d > f32::MIN_POSITIVE;
+            let (qh, qp) = (*h / d, *p / d);
+            *h = if keep { qh } else { *h };
+            *p = if keep { qp } else { *p };
+        }
+    }
+}
+
 /// [`mel::power_to_db_inplace`] on a flat buffer.
 fn power_to_db_inplace(s: &mut [f32]) {
     let amin = 1e-10f32;
@@ -787,20 +890,28 @@ fn mfcc_frames(mel_db: &[f32], n_frames: usize) -> Vec<f32> {
         basis_t[j * N_MFCC + k] = b;
     }
     let mut out = vec![0.0f32; N_MFCC * n_frames];
-    for (t, frame) in mel_db.chunks_exact(N_MELS).enumerate() {
-        // Iterator::sum of f64 starts from -0.0.
-        let mut acc = [-0.0f64; N_MFCC];
-        for (&x, b) in frame.iter().zip(basis_t.chunks_exact(N_MFCC)) {
-            let x = f64::from(x);
-            for (a, &w) in acc.iter_mut().zip(b) {
-                *a += w * x;
+    mfcc_kernel(mel_db, &basis_t, n_frames, &mut out);
+    out
+}
+
+simd_fn! {
+    /// The DCT of each frame of `mel_db` with the transposed basis, into `out`
+    /// (`(N_MFCC, n_frames)` row-major).
+    fn mfcc_kernel(mel_db: &[f32], basis_t: &[f64], n_frames: usize, out: &mut [f32]) {
+        for (t, frame) in mel_db.chunks_exact(N_MELS).enumerate() {
+            // Iterator::sum of f64 starts from -0.0.
+            let mut acc = [-0.0f64; N_MFCC];
+            for (&x, b) in frame.iter().zip(basis_t.chunks_exact(N_MFCC)) {
+                let x = f64::from(x);
+                for (a, &w) in acc.iter_mut().zip(b) {
+                    *a += w * x;
+                }
+            }
+            for (k, &a) in acc.iter().enumerate() {
+                out[k * n_frames + t] = a as f32;
             }
         }
-        for (k, &a) in acc.iter().enumerate() {
-            out[k * n_frames + t] = a as f32;
-        }
     }
-    out
 }
 
 #[cfg(test)]

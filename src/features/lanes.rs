@@ -9,6 +9,40 @@
 //! middle slot: an element of the window, so the result is exact, the same order statistic as a
 //! sort gives (the values are non-negative magnitudes; no NaN).
 
+/// Defines a function twice, compiled for AVX2 + FMA and for the target's baseline, and picks
+/// one at run time (AVX2 when the CPU has it). rustc never contracts a multiply and an add into
+/// an FMA, so both versions compute the same bits; only the vector width differs.
+macro_rules! simd_fn {
+    (
+        $(#[$attr:meta])*
+        $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block
+    ) => {
+        $(#[$attr])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn imp($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            fn avx2($($arg: $ty),*) $(-> $ret)? {
+                imp($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            if $crate::features::lanes::has_avx2() {
+                // SAFETY: the CPU reported AVX2 and FMA.
+                return unsafe { avx2($($arg),*) };
+            }
+            imp($($arg),*)
+        }
+    };
+}
+pub(crate) use simd_fn;
+
+/// Whether the CPU has AVX2 and FMA (the [`simd_fn`] versions).
+#[inline]
+pub fn has_avx2() -> bool {
+    best_isa() != Isa::Portable
+}
+
 /// Lines processed together.
 pub const LANES: usize = 16;
 

@@ -164,7 +164,6 @@ pub fn spectral_bandwidth(mag: ArrayView2<f32>, freqs: &[f64], centroid: &[f64])
 #[derive(Debug, Default)]
 pub struct FrameScratch {
     buf64: Vec<f64>,
-    norm: Vec<f32>,
     prod: Vec<f64>,
 }
 
@@ -172,17 +171,42 @@ pub struct FrameScratch {
 /// [`spectral_centroid`] and [`spectral_bandwidth`] compute them, with the L1 normalisation
 /// done once.
 pub fn centroid_bandwidth(col: &[f32], freqs: &[f64], s: &mut FrameScratch) -> (f64, f64) {
-    l1_normalized(col.iter().copied(), &mut s.buf64, &mut s.norm);
-    s.prod.clear();
-    s.prod
-        .extend(freqs.iter().zip(&s.norm).map(|(&f, &x)| f * f64::from(x)));
-    let centroid = pairwise_sum(s.prod.as_slice());
-    s.prod.clear();
-    s.prod.extend(freqs.iter().zip(&s.norm).map(|(&f, &x)| {
-        let d = (f - centroid).abs();
-        f64::from(x) * (d * d)
-    }));
-    (centroid, pairwise_sum(s.prod.as_slice()).sqrt())
+    let n = col.len().min(freqs.len());
+    s.buf64.resize(n, 0.0);
+    s.prod.resize(n, 0.0);
+    centroid_bandwidth_kernel(&col[..n], &freqs[..n], &mut s.buf64, &mut s.prod)
+}
+
+super::lanes::simd_fn! {
+    /// [`centroid_bandwidth`] on buffers of the frame's length: `norm` receives the normalised
+    /// frame (as f64 of its f32 values), `prod` the terms of each sum.
+    fn centroid_bandwidth_kernel(
+        col: &[f32],
+        freqs: &[f64],
+        norm: &mut [f64],
+        prod: &mut [f64],
+    ) -> (f64, f64) {
+        // util.normalize(norm=1): the f64 column over its pairwise sum, stored as f32.
+        for (b, &x) in norm.iter_mut().zip(col) {
+            *b = f64::from(x);
+        }
+        let mut length = super::summary::pairwise_sum_f64(norm);
+        if length < f64::from(f32::MIN_POSITIVE) {
+            length = 1.0;
+        }
+        for b in norm.iter_mut() {
+            *b = f64::from((*b / length) as f32);
+        }
+        for ((p, &f), &x) in prod.iter_mut().zip(freqs).zip(norm.iter()) {
+            *p = f * x;
+        }
+        let centroid = super::summary::pairwise_sum_f64(prod);
+        for ((p, &f), &x) in prod.iter_mut().zip(freqs).zip(norm.iter()) {
+            let d = (f - centroid).abs();
+            *p = x * (d * d);
+        }
+        (centroid, super::summary::pairwise_sum_f64(prod).sqrt())
+    }
 }
 
 /// `librosa.feature.spectral_rolloff(S=|S|, roll_percent)`: per frame, the lowest bin frequency

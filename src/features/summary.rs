@@ -80,6 +80,27 @@ pub fn pairwise_sum<T>(a: &[T]) -> T
 where
     T: Copy + Default + std::ops::Add<Output = T>,
 {
+    if a.len() <= 128 {
+        pairwise_leaf(a)
+    } else {
+        let (lo, hi) = a.split_at(pairwise_split(a.len()));
+        pairwise_sum(lo) + pairwise_sum(hi)
+    }
+}
+
+/// Where [`pairwise_sum`] splits `n > 128` elements.
+#[inline(always)]
+fn pairwise_split(n: usize) -> usize {
+    let n2 = n / 2;
+    n2 - n2 % 8
+}
+
+/// [`pairwise_sum`] of at most 128 elements.
+#[inline(always)]
+fn pairwise_leaf<T>(a: &[T]) -> T
+where
+    T: Copy + Default + std::ops::Add<Output = T>,
+{
     let n = a.len();
     if n < 8 {
         let mut res = T::default();
@@ -87,24 +108,43 @@ where
             res = res + x;
         }
         res
-    } else if n <= 128 {
+    } else {
         let mut r = [a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]];
-        let mut i = 8;
-        while i < n - (n % 8) {
-            for (j, rj) in r.iter_mut().enumerate() {
-                *rj = *rj + a[i + j];
+        let full = n - n % 8;
+        for chunk in a[8..full].chunks_exact(8) {
+            for (rj, &x) in r.iter_mut().zip(chunk) {
+                *rj = *rj + x;
             }
-            i += 8;
         }
         let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for &x in &a[i..] {
+        for &x in &a[full..] {
             res = res + x;
         }
         res
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        pairwise_sum(&a[..n2]) + pairwise_sum(&a[n2..])
+    }
+}
+
+super::lanes::simd_fn! {
+    /// [`pairwise_sum`] of f64 values (the same sums, vectorised for the CPU).
+    pub fn pairwise_sum_f64(a: &[f64]) -> f64 {
+        if a.len() <= 128 {
+            pairwise_leaf(a)
+        } else {
+            let (lo, hi) = a.split_at(pairwise_split(a.len()));
+            pairwise_sum_f64(lo) + pairwise_sum_f64(hi)
+        }
+    }
+}
+
+super::lanes::simd_fn! {
+    /// [`pairwise_sum`] of f32 values (the same sums, vectorised for the CPU).
+    pub fn pairwise_sum_f32(a: &[f32]) -> f32 {
+        if a.len() <= 128 {
+            pairwise_leaf(a)
+        } else {
+            let (lo, hi) = a.split_at(pairwise_split(a.len()));
+            pairwise_sum_f32(lo) + pairwise_sum_f32(hi)
+        }
     }
 }
 
@@ -129,16 +169,30 @@ pub fn mean_var_f32(a: &[f32]) -> (f64, f64) {
         return (0.0, 0.0);
     }
     let n = a.len() as f32;
-    let mean = numpy_sum(a) / n;
-    let sq: Vec<f32> = a
-        .iter()
-        .map(|&x| {
+    let mut sum = 0.0f32;
+    for chunk in a.chunks(NUMPY_BUFSIZE) {
+        sum += pairwise_sum_f32(chunk);
+    }
+    let mean = sum / n;
+    // The squared deviations chunk by chunk (numpy sums the whole array in these chunks).
+    let mut sq = vec![0.0f32; NUMPY_BUFSIZE.min(a.len())];
+    let mut ss = 0.0f32;
+    for chunk in a.chunks(NUMPY_BUFSIZE) {
+        let sq = &mut sq[..chunk.len()];
+        squared_deviations_f32(chunk, mean, sq);
+        ss += pairwise_sum_f32(sq);
+    }
+    (f64::from(mean), f64::from(ss / n))
+}
+
+super::lanes::simd_fn! {
+    /// `(x - mean)²` of each element, in f32.
+    fn squared_deviations_f32(a: &[f32], mean: f32, out: &mut [f32]) {
+        for (o, &x) in out.iter_mut().zip(a) {
             let d = x - mean;
-            d * d
-        })
-        .collect();
-    let var = numpy_sum(&sq) / n;
-    (f64::from(mean), f64::from(var))
+            *o = d * d;
+        }
+    }
 }
 
 /// Mean and population variance (ddof = 0) of a sequence of f64, as `np.mean` / `np.var` of a
@@ -149,10 +203,17 @@ pub fn mean_var<I: IntoIterator<Item = f64>>(values: I) -> (f64, f64) {
         return (0.0, 0.0);
     }
     let n = v.len() as f64;
-    let mean = numpy_sum(&v) / n;
+    let mut sum = 0.0f64;
+    for chunk in v.chunks(NUMPY_BUFSIZE) {
+        sum += pairwise_sum_f64(chunk);
+    }
+    let mean = sum / n;
     let sq: Vec<f64> = v.iter().map(|x| (x - mean) * (x - mean)).collect();
-    let var = numpy_sum(&sq) / n;
-    (mean, var)
+    let mut ss = 0.0f64;
+    for chunk in sq.chunks(NUMPY_BUFSIZE) {
+        ss += pairwise_sum_f64(chunk);
+    }
+    (mean, ss / n)
 }
 
 /// Computes the 57 features of a mono signal at [`crate::config::SAMPLE_RATE`], as the reference

@@ -13,8 +13,12 @@ step "extract: the 57 features of audio/ (native, parallel)"
 $T extract audio/ -o features/extracted.csv
 step "check: against the reference table features/features_30_sec.csv"
 $T check features/extracted.csv
-step "train: the paper's CNN (holdout protocol), the committed songs held out"
-$T train --exclude features/demo_holdout.txt --seeds 3
+step "train: the paper's CNN (holdout protocol, 10 seeds), the committed songs held out"
+$T train --exclude features/demo_holdout.txt
+step "baselines: linfa models on the same splits"
+$T baselines --exclude features/demo_holdout.txt
+step "embed: the CNN embedding of every song of the library"
+$T embed
 step "classify: the held-out songs from raw audio"
 $T classify audio/
 step "recommend: songs like jazz.00098, and like a file"

@@ -27,6 +27,30 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 use symphonia::core::sample::Sample;
 
+thread_local! {
+    /// Set while this thread runs the symphonia decoder under `catch_unwind`.
+    static IN_DECODER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` under `catch_unwind` without the panic message on stderr: a decoder panic on a
+/// malformed file becomes one clear error line instead. Panics anywhere else still print as
+/// usual (the previous hook is kept and called for them).
+fn quiet_catch_unwind<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_DECODER.with(|d| d.get()) {
+                previous(info);
+            }
+        }));
+    });
+    IN_DECODER.with(|d| d.set(true));
+    let r = catch_unwind(AssertUnwindSafe(f));
+    IN_DECODER.with(|d| d.set(false));
+    r
+}
+
 const S8: f32 = 1.0 / 128.0;
 const S16: f32 = 1.0 / 32_768.0;
 const S24: f32 = 1.0 / 8_388_608.0;
@@ -383,15 +407,14 @@ fn decode_raw(path: &Path, mut bytes: Vec<u8>) -> Result<(Raw, Container), Audio
             if container == Container::Wav {
                 fix_wav_sizes(&mut bytes);
             }
-            catch_unwind(AssertUnwindSafe(|| {
-                decode_symphonia(path, bytes, container)
-            }))
-            .unwrap_or_else(|_| {
-                Err(AudioError::Corrupt {
-                    path: path.to_path_buf(),
-                    reason: "the decoder failed on malformed data".into(),
-                })
-            })?
+            quiet_catch_unwind(|| decode_symphonia(path, bytes, container)).unwrap_or_else(
+                |_| {
+                    Err(AudioError::Corrupt {
+                        path: path.to_path_buf(),
+                        reason: "the decoder failed on malformed data".into(),
+                    })
+                },
+            )?
         }
     };
     if raw.mono.is_empty() {
@@ -434,6 +457,14 @@ pub fn load(path: &Path) -> Result<Decoded, AudioError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decoder_panics_become_errors_and_the_flag_resets() {
+        let r: std::thread::Result<u32> = quiet_catch_unwind(|| panic!("malformed frame"));
+        assert!(r.is_err());
+        assert!(!IN_DECODER.with(|d| d.get()));
+        assert_eq!(quiet_catch_unwind(|| 7).unwrap(), 7);
+    }
 
     #[test]
     fn channel_mean_follows_numpy_order() {

@@ -160,13 +160,28 @@ pub fn analyse_timed(y: &[f32]) -> (Analysis, StageTimes) {
     (a, times)
 }
 
+/// Runs [`analyse`] (timing the stages into `times` when given) and hands the analysis to `f`;
+/// its large buffers then go back to this thread's pool for the next signal (page faults on
+/// fresh memory cost more than the arithmetic of several stages).
+pub fn analyse_then<R>(
+    y: &[f32],
+    times: Option<&mut StageTimes>,
+    f: impl FnOnce(&Analysis) -> R,
+) -> R {
+    let a = analyse_with(y, times);
+    let r = f(&a);
+    POOL.with(|p| p.borrow_mut().recycle_analysis(a));
+    r
+}
+
 fn analyse_with(y: &[f32], times: Option<&mut StageTimes>) -> Analysis {
     let mut laps = Laps {
         times,
         last: Instant::now(),
     };
     let n_frames = 1 + y.len() / HOP_LENGTH;
-    let mut e = Engine::new(y, n_frames);
+    let mut buffers = POOL.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    let mut e = Engine::new(y, n_frames, &mut buffers);
     laps.lap(|t| &mut t.stft);
     let mut b0 = 0;
     while b0 < n_frames {
@@ -188,21 +203,141 @@ fn analyse_with(y: &[f32], times: Option<&mut StageTimes>) -> Analysis {
     let onset_env = tempo::onset_strength_frames(&mel_db, N_MELS, n_frames);
     let bpm = tempo::tempo(&onset_env);
     laps.lap(|t| &mut t.onset_tempo);
-    Analysis {
+    let a = Analysis {
         n_frames,
         tuning,
         chroma,
-        rms: e.rms,
-        centroid: e.centroid,
-        bandwidth: e.bandwidth,
-        rolloff: e.rolloff,
+        rms: std::mem::take(&mut e.rms),
+        centroid: std::mem::take(&mut e.centroid),
+        bandwidth: std::mem::take(&mut e.bandwidth),
+        rolloff: std::mem::take(&mut e.rolloff),
         zcr,
-        harmonic: e.harmonic,
-        percussive: e.percussive,
+        harmonic: std::mem::take(&mut e.harmonic),
+        percussive: std::mem::take(&mut e.percussive),
         mel_db,
         mfcc,
         onset_env,
         tempo: bpm,
+    };
+    e.give_back(&mut buffers);
+    POOL.with(|p| p.borrow_mut().keep(buffers));
+    a
+}
+
+/// Constants of every analysis (FFT plans, windows, filter banks, median steps), built once.
+struct Consts {
+    fft: Arc<dyn RealToComplex<f64>>,
+    ifft: Arc<dyn ComplexToReal<f64>>,
+    scratch_len: usize,
+    window: Vec<f64>,
+    wss_interior: Vec<f32>,
+    freqs: Vec<f64>,
+    mel_bank: Vec<f64>,
+    mel_spans: Vec<(usize, usize)>,
+    perc_steps: Vec<Step>,
+    tracker: PitchTracker,
+    /// The MFCC's DCT basis transposed: `[mel band][coefficient]`.
+    mfcc_basis_t: Vec<f64>,
+}
+
+fn consts() -> &'static Consts {
+    static CONSTS: std::sync::OnceLock<Consts> = std::sync::OnceLock::new();
+    CONSTS.get_or_init(|| {
+        let sr = f64::from(SAMPLE_RATE);
+        let mut planner = RealFftPlanner::<f64>::new();
+        let fft = planner.plan_fft_forward(N_FFT);
+        let ifft = planner.plan_fft_inverse(N_FFT);
+        let scratch_len = fft.get_scratch_len().max(ifft.get_scratch_len());
+        let window = stft::hann_window(N_FFT);
+        let mel_fb = mel::mel_filters(sr, N_FFT, N_MELS);
+        Consts {
+            fft,
+            ifft,
+            scratch_len,
+            wss_interior: wss_interior(&window),
+            window,
+            freqs: spectral::fft_frequencies(sr, N_FFT),
+            mel_bank: mel_fb.iter().map(|&w| f64::from(w)).collect(),
+            mel_spans: mel::filter_spans(mel_fb.view()),
+            perc_steps: percussive_steps(),
+            tracker: PitchTracker::new(N_BINS, sr, N_FFT),
+            mfcc_basis_t: {
+                let basis = mfcc::dct2_ortho_basis(N_MELS, N_MFCC);
+                let mut t = vec![0.0f64; N_MELS * N_MFCC];
+                for ((k, j), &b) in basis.indexed_iter() {
+                    t[j * N_MFCC + k] = b;
+                }
+                t
+            },
+        }
+    })
+}
+
+/// The large buffers of an analysis, kept per thread between signals.
+#[derive(Default)]
+struct Buffers {
+    ring_spec: Vec<Complex<f32>>,
+    ring_mag: Vec<f32>,
+    ring_perc: Vec<f32>,
+    mag_t: Vec<f32>,
+    perc_t: Vec<f32>,
+    pow_t: Vec<f64>,
+    harm_rows: Vec<f32>,
+    kept_tiles: Vec<f32>,
+    harmonic: Vec<f32>,
+    percussive: Vec<f32>,
+    mel: Vec<f32>,
+}
+
+/// Pooled buffers above this size (bytes) are freed rather than kept: a long file must not pin
+/// its memory in a worker thread.
+const POOL_MAX_BYTES: usize = 64 << 20;
+
+thread_local! {
+    static POOL: std::cell::RefCell<Buffers> = std::cell::RefCell::new(Buffers::default());
+}
+
+/// `v` emptied and refilled with `n` copies of `x` (its capacity reused).
+fn refill<T: Clone>(v: &mut Vec<T>, n: usize, x: T) -> Vec<T> {
+    let mut v = std::mem::take(v);
+    v.clear();
+    v.resize(n, x);
+    v
+}
+
+impl Buffers {
+    fn bytes(&self) -> usize {
+        let f32s = [
+            &self.ring_mag,
+            &self.ring_perc,
+            &self.mag_t,
+            &self.perc_t,
+            &self.harm_rows,
+            &self.kept_tiles,
+            &self.harmonic,
+            &self.percussive,
+            &self.mel,
+        ];
+        4 * f32s.iter().map(|v| v.capacity()).sum::<usize>()
+            + 8 * (self.ring_spec.capacity() + self.pow_t.capacity())
+    }
+
+    /// Stores `b` as this thread's pool unless it is too large.
+    fn keep(&mut self, b: Buffers) {
+        *self = if b.bytes() <= POOL_MAX_BYTES {
+            b
+        } else {
+            Buffers::default()
+        };
+    }
+
+    /// Takes back the large outputs of an analysis that is no longer needed.
+    fn recycle_analysis(&mut self, a: Analysis) {
+        let mut b = std::mem::take(self);
+        b.harmonic = a.harmonic;
+        b.percussive = a.percussive;
+        b.mel = a.mel_db;
+        self.keep(b);
     }
 }
 
@@ -211,9 +346,8 @@ struct Engine<'y> {
     y: &'y [f32],
     n_frames: usize,
     isa: Isa,
+    c: &'static Consts,
     // Forward STFT.
-    fft: Arc<dyn RealToComplex<f64>>,
-    window: Vec<f64>,
     frame: Vec<f32>,
     squares: Vec<f32>,
     fft_in: Vec<f64>,
@@ -229,7 +363,6 @@ struct Engine<'y> {
     mag_t: Vec<f32>,
     perc_t: Vec<f32>,
     pow_t: Vec<f64>,
-    perc_steps: Vec<Step>,
     // Harmonic medians: one sorted window per lane group, the next frame to filter, the
     // filtered frames (plus a discard row), the steps of the current run.
     harm_windows: Vec<Window>,
@@ -237,12 +370,10 @@ struct Engine<'y> {
     harm_rows: Vec<f32>,
     harm_steps: Vec<Step>,
     // Inverse STFT.
-    ifft: Arc<dyn ComplexToReal<f64>>,
     ispec_h: Vec<Complex<f64>>,
     ispec_p: Vec<Complex<f64>>,
     iframe: Vec<f64>,
     iscratch: Vec<Complex<f64>>,
-    wss_interior: Vec<f32>,
     /// Samples of the inverse STFT before trimming to the signal length.
     out_len: usize,
     /// Samples already divided by the window envelope.
@@ -250,13 +381,10 @@ struct Engine<'y> {
     harmonic: Vec<f32>,
     percussive: Vec<f32>,
     // Frame-wise features.
-    freqs: Vec<f64>,
     frame_scratch: spectral::FrameScratch,
     power_row: Vec<f32>,
     tracker: PitchTracker,
     peaks: Vec<Peak>,
-    mel_bank: Vec<f64>,
-    mel_spans: Vec<(usize, usize)>,
     rms: Vec<f32>,
     centroid: Vec<f64>,
     bandwidth: Vec<f64>,
@@ -267,66 +395,67 @@ struct Engine<'y> {
 }
 
 impl<'y> Engine<'y> {
-    fn new(y: &'y [f32], n_frames: usize) -> Self {
-        let sr = f64::from(SAMPLE_RATE);
-        let mut planner = RealFftPlanner::<f64>::new();
-        let fft = planner.plan_fft_forward(N_FFT);
-        let ifft = planner.plan_fft_inverse(N_FFT);
-        let scratch_len = fft.get_scratch_len().max(ifft.get_scratch_len());
-        let window = stft::hann_window(N_FFT);
-        let mut ring_mag = vec![0.0f32; (RING + 1) * ROW];
+    fn new(y: &'y [f32], n_frames: usize, b: &mut Buffers) -> Self {
+        let c = consts();
+        let zero = Complex::new(0.0, 0.0);
+        let mut ring_mag = refill(&mut b.ring_mag, (RING + 1) * ROW, 0.0f32);
         ring_mag[RING * ROW..].fill(f32::INFINITY);
-        let mut mag_t = vec![0.0f32; (ROW + 1) * BLOCK];
+        let mut mag_t = refill(&mut b.mag_t, (ROW + 1) * BLOCK, 0.0f32);
         mag_t[ROW * BLOCK..].fill(f32::INFINITY);
-        let mel_fb = mel::mel_filters(sr, N_FFT, N_MELS);
-        let mel_spans = mel::filter_spans(mel_fb.view());
-        let out_len = HOP_LENGTH * (n_frames - 1);
         let keep = n_frames <= KEEP_TILES_MAX_FRAMES;
+        let n_tiles = if keep { n_frames.div_ceil(BLOCK) } else { 0 };
         Engine {
             y,
             n_frames,
             isa: lanes::best_isa(),
-            fft,
+            c,
             frame: vec![0.0; N_FFT],
             squares: vec![0.0; N_FFT],
             fft_in: vec![0.0; N_FFT],
-            fft_out: vec![Complex::new(0.0, 0.0); N_BINS],
-            fft_scratch: vec![Complex::new(0.0, 0.0); scratch_len],
-            ring_spec: vec![Complex::new(0.0, 0.0); RING * N_BINS],
+            fft_out: vec![zero; N_BINS],
+            fft_scratch: vec![zero; c.scratch_len],
+            ring_spec: refill(&mut b.ring_spec, RING * N_BINS, Complex::new(0.0f32, 0.0)),
             ring_mag,
-            ring_perc: vec![0.0; RING * ROW],
+            ring_perc: refill(&mut b.ring_perc, RING * ROW, 0.0),
             mag_t,
-            perc_t: vec![0.0; (ROW + 1) * BLOCK],
-            pow_t: vec![0.0; N_BINS * BLOCK],
-            perc_steps: percussive_steps(),
+            perc_t: refill(&mut b.perc_t, (ROW + 1) * BLOCK, 0.0),
+            pow_t: refill(&mut b.pow_t, N_BINS * BLOCK, 0.0),
             harm_windows: vec![Window::default(); GROUPS],
             harm_next: 0,
-            harm_rows: vec![0.0; (BLOCK + 1) * ROW],
+            harm_rows: refill(&mut b.harm_rows, (BLOCK + 1) * ROW, 0.0),
             harm_steps: Vec::with_capacity(BLOCK + HPSS_KERNEL),
-            ifft,
-            ispec_h: vec![Complex::new(0.0, 0.0); N_BINS],
-            ispec_p: vec![Complex::new(0.0, 0.0); N_BINS],
+            ispec_h: vec![zero; N_BINS],
+            ispec_p: vec![zero; N_BINS],
             iframe: vec![0.0; N_FFT],
-            iscratch: vec![Complex::new(0.0, 0.0); scratch_len],
-            wss_interior: wss_interior(&window),
-            window,
-            out_len,
+            iscratch: vec![zero; c.scratch_len],
+            out_len: HOP_LENGTH * (n_frames - 1),
             out_done: 0,
-            harmonic: vec![0.0; y.len()],
-            percussive: vec![0.0; y.len()],
-            freqs: spectral::fft_frequencies(sr, N_FFT),
+            harmonic: refill(&mut b.harmonic, y.len(), 0.0),
+            percussive: refill(&mut b.percussive, y.len(), 0.0),
             frame_scratch: spectral::FrameScratch::default(),
             power_row: vec![0.0; N_BINS],
-            tracker: PitchTracker::new(N_BINS, sr, N_FFT),
+            tracker: c.tracker.clone(),
             peaks: Vec::new(),
-            mel_bank: mel_fb.iter().map(|&w| f64::from(w)).collect(),
-            mel_spans,
             rms: Vec::with_capacity(n_frames),
             centroid: Vec::with_capacity(n_frames),
             bandwidth: Vec::with_capacity(n_frames),
             rolloff: Vec::with_capacity(n_frames),
-            mel: vec![0.0; n_frames * N_MELS],
-            kept_tiles: keep.then(|| vec![0.0; n_frames.div_ceil(BLOCK) * N_BINS * BLOCK]),
+            mel: refill(&mut b.mel, n_frames * N_MELS, 0.0),
+            kept_tiles: keep.then(|| refill(&mut b.kept_tiles, n_tiles * N_BINS * BLOCK, 0.0)),
+        }
+    }
+
+    /// Returns the large buffers (those not moved into the analysis) to `b`.
+    fn give_back(self, b: &mut Buffers) {
+        b.ring_spec = self.ring_spec;
+        b.ring_mag = self.ring_mag;
+        b.ring_perc = self.ring_perc;
+        b.mag_t = self.mag_t;
+        b.perc_t = self.perc_t;
+        b.pow_t = self.pow_t;
+        b.harm_rows = self.harm_rows;
+        if let Some(t) = self.kept_tiles {
+            b.kept_tiles = t;
         }
     }
 
@@ -352,8 +481,9 @@ impl<'y> Engine<'y> {
         } else {
             0.0
         };
-        windowed(&self.frame, &self.window, &mut self.fft_in);
-        self.fft
+        windowed(&self.frame, &self.c.window, &mut self.fft_in);
+        self.c
+            .fft
             .process_with_scratch(&mut self.fft_in, &mut self.fft_out, &mut self.fft_scratch)
             .expect("buffer lengths come from the plan");
         spectrum_and_magnitude(
@@ -391,7 +521,7 @@ impl<'y> Engine<'y> {
         self.rms.extend_from_slice(&rms[..len]);
         for f in 0..len {
             let row = &self.ring_mag[(slot0 + f) * ROW..(slot0 + f) * ROW + N_BINS];
-            let (c, bw) = spectral::centroid_bandwidth(row, &self.freqs, &mut self.frame_scratch);
+            let (c, bw) = spectral::centroid_bandwidth(row, &self.c.freqs, &mut self.frame_scratch);
             self.centroid.push(c);
             self.bandwidth.push(bw);
         }
@@ -424,7 +554,7 @@ impl<'y> Engine<'y> {
                 &mut w,
                 &self.mag_t,
                 &mut self.perc_t,
-                &self.perc_steps,
+                &self.c.perc_steps,
                 g * LANES,
             );
         }
@@ -455,14 +585,14 @@ impl<'y> Engine<'y> {
         );
         for &k in &found[..len] {
             let k = if k == u32::MAX { 0 } else { k as usize };
-            self.rolloff.push(self.freqs[k]);
+            self.rolloff.push(self.c.freqs[k]);
         }
     }
 
     /// Mel spectrogram of the block's frames.
     fn mel_block(&mut self, b0: usize, len: usize) {
         let mut rows = [[0.0f32; BLOCK]; N_MELS];
-        filter_tile(&self.mel_bank, &self.mel_spans, &self.pow_t, &mut rows);
+        filter_tile(&self.c.mel_bank, &self.c.mel_spans, &self.pow_t, &mut rows);
         for f in 0..len {
             let frame = &mut self.mel[(b0 + f) * N_MELS..(b0 + f + 1) * N_MELS];
             for (m, r) in frame.iter_mut().zip(&rows) {
@@ -542,14 +672,15 @@ impl<'y> Engine<'y> {
             (&mut self.ispec_h, &mut self.harmonic),
             (&mut self.ispec_p, &mut self.percussive),
         ] {
-            self.ifft
+            self.c
+                .ifft
                 .process_with_scratch(spec, &mut self.iframe, &mut self.iscratch)
                 .expect("buffer lengths come from the plan");
             if lo < hi {
                 overlap_add(
                     &mut out[start + lo - trim..start + hi - trim],
                     &self.iframe[lo..hi],
-                    &self.window[lo..hi],
+                    &self.c.window[lo..hi],
                     scale,
                 );
             }
@@ -576,7 +707,7 @@ impl<'y> Engine<'y> {
                 divide_where_positive(
                     &mut self.harmonic[o..end],
                     &mut self.percussive[o..end],
-                    &self.wss_interior[p..p + (end - o)],
+                    &self.c.wss_interior[p..p + (end - o)],
                 );
             } else {
                 for i in o..end {
@@ -598,13 +729,13 @@ impl<'y> Engine<'y> {
     fn wss(&self, q: usize) -> f32 {
         let k = q / HOP_LENGTH;
         if k >= OVERLAP - 1 && k < self.n_frames {
-            return self.wss_interior[q % HOP_LENGTH];
+            return self.c.wss_interior[q % HOP_LENGTH];
         }
         let first = (q + 1).saturating_sub(N_FFT).div_ceil(HOP_LENGTH);
         let last = k.min(self.n_frames - 1);
         let mut acc = 0.0f32;
         for t in first..=last {
-            let w = self.window[q - t * HOP_LENGTH];
+            let w = self.c.window[q - t * HOP_LENGTH];
             acc = (f64::from(acc) + w * w) as f32;
         }
         acc
@@ -661,6 +792,7 @@ impl<'y> Engine<'y> {
             }
             b0 = b1;
         }
+        self.kept_tiles = kept;
         (tuning, out)
     }
 }
@@ -883,14 +1015,8 @@ fn power_to_db_inplace(s: &mut [f32]) {
 /// [`mfcc::mfcc`] of a frame-major dB mel spectrogram: `(N_MFCC, n_frames)` row-major. The
 /// coefficients of a frame are accumulated side by side, each in the order of `mfcc`'s sum.
 fn mfcc_frames(mel_db: &[f32], n_frames: usize) -> Vec<f32> {
-    let basis = mfcc::dct2_ortho_basis(N_MELS, N_MFCC);
-    // basis_t[j][k] = basis[k][j]
-    let mut basis_t = vec![0.0f64; N_MELS * N_MFCC];
-    for ((k, j), &b) in basis.indexed_iter() {
-        basis_t[j * N_MFCC + k] = b;
-    }
     let mut out = vec![0.0f32; N_MFCC * n_frames];
-    mfcc_kernel(mel_db, &basis_t, n_frames, &mut out);
+    mfcc_kernel(mel_db, &consts().mfcc_basis_t, n_frames, &mut out);
     out
 }
 

@@ -234,7 +234,7 @@ pub fn mean_var<I: IntoIterator<Item = f64>>(values: I) -> (f64, f64) {
 /// (`mfcc1_mean` = -100·√128), as librosa. Errors: an empty signal, or one with NaN/∞ samples.
 pub fn compute(y: &[f32]) -> Result<FeatureVector, FeatureError> {
     check_signal(y)?;
-    Ok(summarise(&super::engine::analyse(y)))
+    Ok(super::engine::analyse_then(y, None, summarise))
 }
 
 /// [`compute`], also returning the time spent in each stage (the summary statistics counted in
@@ -243,11 +243,14 @@ pub fn compute_timed(
     y: &[f32],
 ) -> Result<(FeatureVector, super::engine::StageTimes), FeatureError> {
     check_signal(y)?;
-    let (a, mut times) = super::engine::analyse_timed(y);
-    let start = std::time::Instant::now();
-    let f = summarise(&a);
-    times.summary = start.elapsed();
-    Ok((f, times))
+    let mut times = super::engine::StageTimes::default();
+    let f = super::engine::analyse_then(y, Some(&mut times), |a| {
+        let start = std::time::Instant::now();
+        let f = summarise(a);
+        (f, start.elapsed())
+    });
+    times.summary = f.1;
+    Ok((f.0, times))
 }
 
 fn check_signal(y: &[f32]) -> Result<(), FeatureError> {

@@ -2,10 +2,13 @@
 # Extraction speed and memory, side by side with the reference (librosa 0.8.1), on the same files.
 #   scripts/bench.sh [--clips N] [--runs R] [--no-reference] [--no-scaling] [--criterion]
 # Times `tuneprint extract --jobs 1`, `--jobs 2` and the reference script (one process), best of R
-# runs each, over N clips (the committed clips repeated); prints seconds per clip, throughput
-# ratios and peak RSS (/usr/bin/time -v). Then the scaling check: files of 30 s, 5 min and 20 min
-# (concatenated clips), time per audio second and peak RSS; and a batch of 4N clips for memory.
-# Sets up the reference venv (../shared/reference/setup_librosa.sh) when missing.
+# runs each, over N clips (the committed clips repeated, N >= 32 by default); prints seconds per
+# clip, throughput ratios and peak RSS (/usr/bin/time -v), and checks the --jobs 2 table against
+# the reference table. Then the scaling check: files of 30 s, 5 min and 20 min (concatenated
+# clips), seconds per audio second and peak RSS; and a batch of 4N clips, whose peak RSS should
+# match the N-clip batch. The RSS of `tuneprint --help` is printed too: it is what loading the
+# binary (libtorch) costs before any extraction.
+# Sets up the reference venv ($LIBROSA_VENV, default ./.venv-librosa) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIPS=32 RUNS=3 REF=1 SCALING=1 CRITERION=0
@@ -37,7 +40,7 @@ for ((i = 0; i < CLIPS; i++)); do
     cp "$src" "$work/clips/r$((i / ${#clips[@]}))/$(basename "$src")"
 done
 
-# best_of NAME CMD...: best wall time (s) and the peak RSS (MB) of that run.
+# best_of NAME CMD...: "NAME best-wall-seconds peak-RSS-MB-of-that-run" over RUNS runs.
 best_of() {
     local name=$1; shift
     local best="" rss=""
@@ -53,48 +56,74 @@ best_of() {
 }
 
 echo "bench: $CLIPS clips, best of $RUNS" >&2
+base=$(best_of help "$T" --help)
 j1=$(best_of jobs1 "$T" extract --jobs 1 "$work/clips" -o "$work/j1.csv")
 j2=$(best_of jobs2 "$T" extract --jobs 2 "$work/clips" -o "$work/j2.csv")
-"$T" check "$work/j2.csv" --reference features/features_30_sec.csv >/dev/null && chk=pass || chk=FAIL
+if "$T" check "$work/j2.csv" --reference features/features_30_sec.csv >"$work/check.txt"; then
+    chk="pass ($(tail -n 1 "$work/check.txt" | cut -d' ' -f1-3) columns)"
+else
+    chk=FAIL; cat "$work/check.txt"
+fi
+ref=""
 if [ "$REF" = 1 ]; then
     ref=$(best_of librosa "$VENV/bin/python" "$SHARED/reference/librosa_features.py" "$work"/clips/*/*.wav -o "$work/ref.csv")
-else
-    ref=""
 fi
-printf '\n%-28s %12s %10s %12s\n' "extractor ($CLIPS clips)" "s per clip" "peak MB" "vs librosa"
+field() { echo "$1" | cut -d' ' -f"$2"; }
+printf '\n%-30s %10s %12s %10s %12s\n' "extractor ($CLIPS clips)" "wall s" "s per clip" "peak MB" "vs librosa"
 for line in "$j1" "$j2" "$ref"; do
     [ -n "$line" ] || continue
     set -- $line
     per=$(awk "BEGIN{printf \"%.4f\", $2 / $CLIPS}")
-    if [ -n "$ref" ]; then
-        ratio=$(awk -v r="$(echo "$ref" | cut -d' ' -f2)" "BEGIN{printf \"%.1fx\", r / $2}")
-    else ratio=-; fi
+    ratio=-
+    [ -n "$ref" ] && ratio=$(awk "BEGIN{printf \"%.1fx\", $(field "$ref" 2) / $2}")
     case $1 in jobs1) n="tuneprint --jobs 1" ;; jobs2) n="tuneprint --jobs 2" ;; *) n="librosa 0.8.1 (1 process)" ;; esac
-    printf '%-28s %12s %10s %12s\n' "$n" "$per" "$3" "$ratio"
+    printf '%-30s %10s %12s %10s %12s\n' "$n" "$2" "$per" "$3" "$ratio"
 done
-echo "check of the --jobs 2 output against the reference: $chk"
+printf '%-30s %10s %12s %10s\n' "tuneprint --help (no work)" "$(field "$base" 2)" "-" "$(field "$base" 3)"
+echo "--jobs 2 vs --jobs 1: $(awk "BEGIN{printf \"%.2fx\", $(field "$j1" 2) / $(field "$j2" 2)}") the throughput"
+echo "check of the --jobs 2 output against features/features_30_sec.csv: $chk"
 
 if [ "$SCALING" = 1 ]; then
-    "$VENV/bin/python" - "$work" audio/*.wav <<'PY'
-import sys, numpy as np, soundfile as sf
+    # Long files: the committed clips concatenated (16-bit PCM mono 22050 Hz, standard library only).
+    python3 - "$work" audio/*.wav <<'PY'
+import sys, wave
 work, files = sys.argv[1], sys.argv[2:]
-clips = [sf.read(f, dtype="int16")[0] for f in files]
+clips = []
+for f in files:
+    with wave.open(f, "rb") as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 22050), f
+        clips.append(w.readframes(w.getnframes()))
 for name, seconds in (("s30", 30), ("m5", 300), ("m20", 1200)):
-    need = seconds * 22050
-    y = np.concatenate([clips[i % len(clips)] for i in range(need // min(map(len, clips)) + 1)])[:need]
-    sf.write(f"{work}/long_{name}.wav", y, 22050, subtype="PCM_16")
+    need = seconds * 22050 * 2
+    data, i = bytearray(), 0
+    while len(data) < need:
+        data += clips[i % len(clips)]
+        i += 1
+    with wave.open(f"{work}/long_{name}.wav", "wb") as w:
+        w.setnchannels(1); w.setsampwidth(2); w.setframerate(22050)
+        w.writeframes(bytes(data[:need]))
 PY
-    printf '\n%-12s %10s %14s %10s\n' "file" "seconds" "s per audio s" "peak MB"
+    # Net of start-up: the wall time minus that of `tuneprint --help` (loading libtorch).
+    printf '\n%-18s %8s %8s %16s %10s %9s\n' "one file, --jobs 1" "wall s" "net s" "net s per min" "vs 5 min" "peak MB"
+    rows=()
     for name in s30 m5 m20; do
-        set -- $(RUNS=1 best_of "$name" "$T" extract --jobs 1 "$work/long_$name.wav" -o "$work/long.csv")
+        set -- $(best_of "$name" "$T" extract --jobs 1 "$work/long_$name.wav" -o "$work/long.csv")
         dur=$(case $name in s30) echo 30 ;; m5) echo 300 ;; m20) echo 1200 ;; esac)
-        printf '%-12s %10s %14s %10s\n' "$name" "$2" "$(awk "BEGIN{printf \"%.5f\", $2 / $dur}")" "$3"
+        net=$(awk "BEGIN{printf \"%.3f\", $2 - $(field "$base" 2)}")
+        rows+=("$name $dur $2 $net $(awk "BEGIN{printf \"%.4f\", 60 * $net / $dur}") $3")
+    done
+    # Ratios to the 5-minute file (a 30 s file's net time is within the start-up's jitter).
+    per5=$(echo "${rows[1]}" | cut -d' ' -f5)
+    for row in "${rows[@]}"; do
+        set -- $row
+        printf '%-18s %8s %8s %16s %10s %9s\n' "$1 ($2 s)" "$3" "$4" "$5" "$(awk "BEGIN{printf \"%.2fx\", $5 / $per5}")" "$6"
     done
     mkdir -p "$work/many"
     for ((i = 0; i < 4; i++)); do cp -r "$work/clips" "$work/many/b$i"; done
     n=$(find "$work/many" -name "*.wav" | wc -l)
     set -- $(RUNS=1 best_of many "$T" extract --jobs 2 "$work/many" -o "$work/many.csv")
-    printf '\nbatch of %d clips with --jobs 2: %s s, peak %s MB (vs %s MB for %d clips)\n' "$n" "$2" "$3" "$(echo "$j2" | cut -d' ' -f3)" "$CLIPS"
+    printf '\nbatch of %d clips with --jobs 2: %s s, peak %s MB (vs %s MB for %d clips, %s MB for --help)\n' \
+        "$n" "$2" "$3" "$(field "$j2" 3)" "$CLIPS" "$(field "$base" 3)"
 fi
 if [ "$CRITERION" = 1 ]; then
     source scripts/env.sh

@@ -494,9 +494,8 @@ impl<'y> Engine<'y> {
         rms
     }
 
-    /// Transposes the magnitudes of the block at ring slot `slot0` into `mag_t` and fills
-    /// `pow_t` (`f64(|S|²)`).
-    fn tile(&mut self, slot0: usize) {
+    /// Transposes the magnitudes of the block at ring slot `slot0` into `mag_t`.
+    fn transpose_tile(&mut self, slot0: usize) {
         lanes::transpose(
             &self.ring_mag[slot0 * ROW..(slot0 + BLOCK) * ROW],
             ROW,
@@ -505,7 +504,6 @@ impl<'y> Engine<'y> {
             &mut self.mag_t,
             BLOCK,
         );
-        power_f64(&self.mag_t[..N_BINS * BLOCK], &mut self.pow_t);
     }
 
     /// Frames `b0..b1` (one block, `b0` a multiple of [`BLOCK`]).
@@ -525,7 +523,11 @@ impl<'y> Engine<'y> {
             self.centroid.push(c);
             self.bandwidth.push(bw);
         }
-        self.tile(slot0);
+        laps.lap(|t| &mut t.spectral);
+        // The bin-major tile serves the rolloff, the mel and chroma banks and the percussive
+        // median; its transposition is counted with HPSS, its f64 power with the mel bank.
+        self.transpose_tile(slot0);
+        laps.lap(|t| &mut t.hpss);
         self.rolloff_block(len);
         laps.lap(|t| &mut t.spectral);
 
@@ -543,6 +545,7 @@ impl<'y> Engine<'y> {
         }
         laps.lap(|t| &mut t.chroma);
 
+        power_f64(&self.mag_t[..N_BINS * BLOCK], &mut self.pow_t);
         self.mel_block(b0, len);
         laps.lap(|t| &mut t.mel);
 
@@ -774,7 +777,8 @@ impl<'y> Engine<'y> {
                     for f in 0..len {
                         self.stft_frame(b0 + f, f, false);
                     }
-                    self.tile(0);
+                    self.transpose_tile(0);
+                    power_f64(&self.mag_t[..N_BINS * BLOCK], &mut self.pow_t);
                 }
             }
             let mut raw = [[0.0f32; BLOCK]; N_CHROMA];

@@ -80,10 +80,7 @@ pub fn zero_crossing_rate(y: &[f32], frame_length: usize, hop_length: usize) -> 
             return 0;
         }
         if a >= pad && b < pad + n {
-            y[a - pad..=b - pad]
-                .windows(2)
-                .filter(|w| neg(w[0]) != neg(w[1]))
-                .count()
+            sign_changes(&y[a - pad..=b - pad], THRESHOLD)
         } else {
             (a..b).filter(|&i| at(i) != at(i + 1)).count()
         }
@@ -107,6 +104,18 @@ pub fn zero_crossing_rate(y: &[f32], frame_length: usize, hop_length: usize) -> 
         out.push(c as f64 / frame_length as f64);
     }
     out
+}
+
+super::lanes::simd_fn! {
+    /// Neighbouring pairs of `x` whose signs differ, a value counting as negative when it is
+    /// below `-threshold` (`|x| > threshold` and sign bit set; NaN and zeros are positive).
+    fn sign_changes(x: &[f32], threshold: f32) -> usize {
+        let mut count = 0u32;
+        for w in x.windows(2) {
+            count += u32::from((w[0] < -threshold) != (w[1] < -threshold));
+        }
+        count as usize
+    }
 }
 
 /// `util.normalize(S, norm=1, axis=0)` of one float32 column: the column divided by its f64 sum

@@ -8,8 +8,11 @@
 //! so the float precision of each step follows librosa's (f32 envelope, f64 tempogram) to pick
 //! the same lag.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use ndarray::Array2;
-use realfft::RealFftPlanner;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::num_complex::Complex;
 
 use crate::config::{HOP_LENGTH, N_FFT, SAMPLE_RATE};
@@ -171,32 +174,20 @@ fn tempogram_mean(onset_env: &[f32], win: usize) -> Vec<f64> {
     let padded = pad_linear_ramp(onset_env, win / 2);
     let window = hann_periodic_f64(win);
     let nfft = (2 * win - 1).next_power_of_two().max(2);
-    let mut planner = RealFftPlanner::<f64>::new();
-    let fwd = planner.plan_fft_forward(nfft);
-    let inv = planner.plan_fft_inverse(nfft);
+    let (fwd, inv) = fft_plans(nfft);
     let mut frame = fwd.make_input_vec();
     let mut spec = fwd.make_output_vec();
     let mut scratch =
         vec![Complex::new(0.0f64, 0.0); fwd.get_scratch_len().max(inv.get_scratch_len())];
-    let mut ac = vec![0.0f64; win];
     for t in 0..n {
-        for ((x, &o), &w) in frame.iter_mut().zip(&padded[t..t + win]).zip(&window) {
-            *x = f64::from(o) * w;
-        }
-        frame[win..].fill(0.0);
+        windowed(&padded[t..t + win], &window, &mut frame);
         fwd.process_with_scratch(&mut frame, &mut spec, &mut scratch)
             .expect("buffer lengths come from the plan");
-        for c in spec.iter_mut() {
-            *c = Complex::new(c.re * c.re + c.im * c.im, 0.0);
-        }
+        power_spectrum(&mut spec);
         inv.process_with_scratch(&mut spec, &mut frame, &mut scratch)
             .expect("buffer lengths come from the plan");
         // The 1/nfft scale cancels in the normalisation below.
-        let mut peak = 0.0f64;
-        for (a, &x) in ac.iter_mut().zip(&frame[..win]) {
-            *a = x;
-            peak = peak.max(x.abs());
-        }
+        let peak = peak_abs(&frame[..win]);
         // util.normalize(norm=inf): a column whose peak is below the smallest normal f64 stays
         // as is (here: only the 1/nfft scale applied).
         let norm = if peak / (nfft as f64) < f64::MIN_POSITIVE {
@@ -204,12 +195,76 @@ fn tempogram_mean(onset_env: &[f32], win: usize) -> Vec<f64> {
         } else {
             peak
         };
-        for (s, a) in sum.iter_mut().zip(&ac) {
-            *s += a / norm;
-        }
+        add_divided(&mut sum, &frame[..win], norm);
     }
     let n = n as f64;
     sum.iter().map(|s| s / n).collect()
+}
+
+/// Forward and inverse real FFT plans of length `n` (planned once per length).
+fn fft_plans(n: usize) -> (Arc<dyn RealToComplex<f64>>, Arc<dyn ComplexToReal<f64>>) {
+    type Plans = (Arc<dyn RealToComplex<f64>>, Arc<dyn ComplexToReal<f64>>);
+    static PLANS: OnceLock<Mutex<HashMap<usize, Plans>>> = OnceLock::new();
+    let mut plans = PLANS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    plans
+        .entry(n)
+        .or_insert_with(|| {
+            let mut planner = RealFftPlanner::<f64>::new();
+            (planner.plan_fft_forward(n), planner.plan_fft_inverse(n))
+        })
+        .clone()
+}
+
+super::lanes::simd_fn! {
+    /// `frame[..win] = f64(onset) · window`, the rest of `frame` zero.
+    fn windowed(onset: &[f32], window: &[f64], frame: &mut [f64]) {
+        let (head, tail) = frame.split_at_mut(window.len());
+        for ((x, &o), &w) in head.iter_mut().zip(onset).zip(window) {
+            *x = f64::from(o) * w;
+        }
+        tail.fill(0.0);
+    }
+}
+
+super::lanes::simd_fn! {
+    /// `|X|²` of each bin (as a real value).
+    fn power_spectrum(spec: &mut [Complex<f64>]) {
+        for c in spec.iter_mut() {
+            *c = Complex::new(c.re * c.re + c.im * c.im, 0.0);
+        }
+    }
+}
+
+super::lanes::simd_fn! {
+    /// The largest `|x|` (0 for none; the maximum of non-NaN values does not depend on the
+    /// order, so four running maxima give it).
+    fn peak_abs(x: &[f64]) -> f64 {
+        let mut m = [0.0f64; 4];
+        let chunks = x.chunks_exact(4);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for (m, &v) in m.iter_mut().zip(c) {
+                let a = v.abs();
+                *m = if a > *m { a } else { *m };
+            }
+        }
+        for &v in rest {
+            m[0] = m[0].max(v.abs());
+        }
+        m.iter().fold(0.0f64, |p, &v| p.max(v))
+    }
+}
+
+super::lanes::simd_fn! {
+    /// `sum += x / norm`, element by element.
+    fn add_divided(sum: &mut [f64], x: &[f64], norm: f64) {
+        for (s, &a) in sum.iter_mut().zip(x) {
+            *s += a / norm;
+        }
+    }
 }
 
 /// `np.pad(x, width, mode="linear_ramp", end_values=0)` for f32 data: ramps computed in f64 from

@@ -12,12 +12,19 @@
 //! * group `bound`: the bare kernels a stage cannot avoid: the real FFTs of its frames (planned
 //!   once, no framing or conversion), plain f64 multiply-adds for the filter banks and the DCT,
 //!   one pass over the magnitudes for the spectral statistics, and the 16-lane median kernel
-//!   alone.
+//!   alone (the plain kernels compiled for AVX2 where the CPU has it, like the extractor).
+//! * group `scaling`: `compute` on 30 s, 5 min and 20 min signals (the committed clips
+//!   concatenated).
+//!
+//! Before the groups, a heap report (a counting global allocator): the peak heap of one
+//! `compute` call beyond its input, for each length, and of a batch on two threads.
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
+use criterion::{black_box, criterion_group, BenchmarkId, Criterion, SamplingMode};
 use realfft::RealFftPlanner;
 use rustfft::num_complex::Complex;
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tuneprint::config::{HOP_LENGTH, N_CHROMA, N_FFT, N_MELS, N_MFCC};
 use tuneprint::features::engine::StageTimes;
@@ -25,6 +32,112 @@ use tuneprint::features::lanes::{self, Step, Window, LANES};
 use tuneprint::features::{stft, summary, tempo};
 
 const CLIP: &str = "audio/blues.00000.wav";
+
+/// The system allocator, counting live and peak heap bytes.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = System.realloc(ptr, layout, new_size);
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                let grow = new_size - layout.size();
+                let live = LIVE.fetch_add(grow, Ordering::Relaxed) + grow;
+                PEAK.fetch_max(live, Ordering::Relaxed);
+            } else {
+                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Peak heap bytes allocated by `f` beyond what was live before it.
+fn peak_heap<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let r = f();
+    (r, PEAK.load(Ordering::Relaxed) - before)
+}
+
+/// The committed clips (16-bit WAV) concatenated and cut to `seconds`.
+fn long_signal(seconds: usize) -> Vec<f32> {
+    let mut paths: Vec<PathBuf> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("audio"))
+            .expect("audio/")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "wav"))
+            .collect();
+    paths.sort();
+    let need = seconds * tuneprint::config::SAMPLE_RATE as usize;
+    let mut y = Vec::with_capacity(need);
+    for p in paths.iter().cycle() {
+        if y.len() >= need {
+            break;
+        }
+        let mut r = hound::WavReader::open(p).expect("committed clip");
+        y.extend(
+            r.samples::<i16>()
+                .map(|s| f32::from(s.expect("PCM")) / 32768.0),
+        );
+    }
+    y.truncate(need);
+    y
+}
+
+/// Prints the heap report: one compute() per length, then 64 clips on two threads.
+fn heap_report() {
+    let mb = |b: usize| b as f64 / (1 << 20) as f64;
+    println!("heap beyond the input signal (counting allocator), peak over one compute():");
+    for (name, secs) in [("30 s", 30), ("5 min", 300), ("20 min", 1200)] {
+        let y = long_signal(secs);
+        let input = mb(y.len() * 4);
+        // A fresh thread: no buffers pooled from earlier calls.
+        let peak = std::thread::scope(|s| {
+            s.spawn(|| peak_heap(|| tuneprint::features::compute(&y).expect("features")).1)
+                .join()
+                .expect("thread")
+        });
+        println!("  {name:>6}: {:8.1} MB (input {input:.1} MB)", mb(peak));
+    }
+    let y = read_clip();
+    for clips in [16usize, 64] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .expect("two threads");
+        let (_, peak) = peak_heap(|| {
+            pool.install(|| {
+                use rayon::prelude::*;
+                (0..clips)
+                    .into_par_iter()
+                    .map(|_| tuneprint::features::compute(&y).expect("features")[0])
+                    .sum::<f64>()
+            })
+        });
+        println!("  {clips} clips of 30 s on 2 threads: {:8.1} MB", mb(peak));
+    }
+}
 
 fn clip_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(CLIP)
@@ -58,10 +171,6 @@ const STAGES: [(&str, StageField); 8] = [
 ];
 
 fn stages(c: &mut Criterion) {
-    // One worker thread for anything rayon does (as `--jobs 1`).
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build_global();
     let y = read_clip();
     let mut g = c.benchmark_group("stage");
     g.sample_size(10)
@@ -98,11 +207,44 @@ fn stages(c: &mut Criterion) {
     });
     g.finish();
     bounds(c, &y);
+    scaling(c);
+}
+
+/// `compute` on signals of 30 s, 5 min and 20 min.
+fn scaling(c: &mut Criterion) {
+    let mut g = c.benchmark_group("scaling");
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    for (name, secs) in [("30 s", 30), ("5 min", 300), ("20 min", 1200)] {
+        let y = long_signal(secs);
+        g.bench_function(BenchmarkId::new("compute", name), |b| {
+            b.iter(|| tuneprint::features::compute(black_box(&y)).expect("features"))
+        });
+    }
+    g.finish();
 }
 
 /// `n` f64 multiply-adds (products of two arrays, eight independent sums): the arithmetic of a
 /// dense filter bank or DCT of that size, at full SIMD speed.
 fn macs(a: &[f64], b: &[f64], n: usize) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { macs_avx2(a, b, n) };
+    }
+    macs_impl(a, b, n)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn macs_avx2(a: &[f64], b: &[f64], n: usize) -> f64 {
+    macs_impl(a, b, n)
+}
+
+#[inline(always)]
+fn macs_impl(a: &[f64], b: &[f64], n: usize) -> f64 {
     let mut acc = [0.0f64; 8];
     let mut done = 0;
     while done < n {
@@ -115,6 +257,42 @@ fn macs(a: &[f64], b: &[f64], n: usize) -> f64 {
         done += m;
     }
     acc.iter().sum()
+}
+
+/// Per frame of `mag`: each bin divided by a norm in f64, then the frequency-weighted and the
+/// squared-frequency-weighted sums (four partial sums each): the arithmetic of the centroid and
+/// bandwidth without their exact summation order.
+fn one_pass(mag: &[f32], freqs: &[f64]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { one_pass_avx2(mag, freqs) };
+    }
+    one_pass_impl(mag, freqs)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn one_pass_avx2(mag: &[f32], freqs: &[f64]) -> f64 {
+    one_pass_impl(mag, freqs)
+}
+
+#[inline(always)]
+fn one_pass_impl(mag: &[f32], freqs: &[f64]) -> f64 {
+    let mut out = 0.0;
+    for (t, col) in mag.chunks_exact(freqs.len()).enumerate() {
+        let norm = 1.0 + t as f64;
+        let (mut s, mut fs) = ([0.0f64; 4], [0.0f64; 4]);
+        for (c, f) in col.chunks_exact(4).zip(freqs.chunks_exact(4)) {
+            for (((s, fs), &c), &f) in s.iter_mut().zip(fs.iter_mut()).zip(c).zip(f) {
+                let x = f64::from(c) / norm;
+                *s += x * f;
+                *fs += x * (f * f);
+            }
+        }
+        out += fs.iter().sum::<f64>() / s.iter().sum::<f64>();
+    }
+    out
 }
 
 /// The plain kernels behind each stage.
@@ -191,21 +369,23 @@ fn bounds(c: &mut Criterion, y: &[f32]) {
         .copied()
         .collect();
     let freqs: Vec<f64> = (0..n_bins).map(|k| k as f64 * 10.766).collect();
-    g.bench_function(BenchmarkId::new("one f64 pass over |S|", frames), |b| {
+    g.bench_function(
+        BenchmarkId::new("one f64 pass over |S| (divide, 2 mul-adds per bin)", frames),
+        |b| b.iter(|| one_pass(black_box(&mag), &freqs)),
+    );
+    // The dB scaling's transcendental: one libm log10f per mel value.
+    let mel_values: Vec<f32> = mag
+        .iter()
+        .step_by(8)
+        .take(N_MELS * frames)
+        .copied()
+        .collect();
+    g.bench_function(BenchmarkId::new("log10f x 128", frames), |b| {
         b.iter(|| {
-            let mut out = 0.0;
-            for col in black_box(&mag).chunks_exact(n_bins) {
-                let (mut s, mut fs) = ([0.0f64; 4], [0.0f64; 4]);
-                for (c, f) in col.chunks_exact(4).zip(freqs.chunks_exact(4)) {
-                    for (((s, fs), &c), &f) in s.iter_mut().zip(fs.iter_mut()).zip(c).zip(f) {
-                        let x = f64::from(c);
-                        *s += x;
-                        *fs += x * f;
-                    }
-                }
-                out += fs.iter().sum::<f64>() / s.iter().sum::<f64>();
-            }
-            out
+            black_box(&mel_values)
+                .iter()
+                .map(|&x| x.max(1e-10).log10())
+                .fold(f32::NEG_INFINITY, f32::max)
         })
     });
 
@@ -252,4 +432,13 @@ fn bounds(c: &mut Criterion, y: &[f32]) {
 }
 
 criterion_group!(benches, stages);
-criterion_main!(benches);
+
+fn main() {
+    // One worker thread for anything rayon does inside compute() (as `--jobs 1`).
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build_global();
+    heap_report();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -407,7 +407,7 @@ impl<'y> Engine<'y> {
         Engine {
             y,
             n_frames,
-            isa: lanes::best_isa(),
+            isa: lanes::active_isa(),
             c,
             frame: vec![0.0; N_FFT],
             squares: vec![0.0; N_FFT],
@@ -1209,6 +1209,17 @@ mod tests {
         let a = analyse(&y);
         assert!(a.n_frames > KEEP_TILES_MAX_FRAMES);
         assert_same("long", &a, &reference(&y));
+    }
+
+    #[test]
+    fn every_instruction_set_gives_the_same_bits() {
+        let y = wav(&fixtures().join("synthetic/chord.wav"));
+        let fast = analyse(&y);
+        lanes::tests::PORTABLE_ONLY.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(lanes::active_isa(), Isa::Portable);
+        let portable = analyse(&y);
+        lanes::tests::PORTABLE_ONLY.store(false, std::sync::atomic::Ordering::Relaxed);
+        assert_same("chord, portable kernels", &portable, &fast);
     }
 
     #[test]

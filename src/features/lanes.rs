@@ -37,10 +37,20 @@ macro_rules! simd_fn {
 }
 pub(crate) use simd_fn;
 
-/// Whether the CPU has AVX2 and FMA (the [`simd_fn`] versions).
+/// Whether the [`simd_fn`] versions for AVX2 and FMA run (the CPU has them).
 #[inline]
 pub fn has_avx2() -> bool {
-    best_isa() != Isa::Portable
+    active_isa() != Isa::Portable
+}
+
+/// The instruction set the kernels use: [`best_isa`] (tests can force the portable code).
+#[inline]
+pub fn active_isa() -> Isa {
+    #[cfg(test)]
+    if tests::PORTABLE_ONLY.load(std::sync::atomic::Ordering::Relaxed) {
+        return Isa::Portable;
+    }
+    best_isa()
 }
 
 /// Lines processed together.
@@ -330,7 +340,7 @@ pub fn transpose(
     dst: &mut [f32],
     dst_stride: usize,
 ) {
-    match best_isa() {
+    match active_isa() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the CPU reported AVX2.
         Isa::Avx2 | Isa::Avx512 => unsafe {
@@ -402,8 +412,13 @@ fn transpose_impl(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Forces every kernel onto the portable code (the results must not change, so tests
+    /// running meanwhile are unaffected).
+    pub(crate) static PORTABLE_ONLY: std::sync::atomic::AtomicBool =
+        std::sync::atomic::AtomicBool::new(false);
 
     fn isas() -> Vec<Isa> {
         let mut v = vec![Isa::Portable];

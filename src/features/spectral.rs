@@ -111,8 +111,10 @@ super::lanes::simd_fn! {
     /// below `-threshold` (`|x| > threshold` and sign bit set; NaN and zeros are positive).
     fn sign_changes(x: &[f32], threshold: f32) -> usize {
         let mut count = 0u32;
-        for w in x.windows(2) {
-            count += u32::from((w[0] < -threshold) != (w[1] < -threshold));
+        if let Some(next) = x.get(1..) {
+            for (&a, &b) in x.iter().zip(next) {
+                count += u32::from((a < -threshold) != (b < -threshold));
+            }
         }
         count as usize
     }
@@ -203,11 +205,9 @@ super::lanes::simd_fn! {
         if length < f64::from(f32::MIN_POSITIVE) {
             length = 1.0;
         }
-        for b in norm.iter_mut() {
+        for ((b, p), &f) in norm.iter_mut().zip(prod.iter_mut()).zip(freqs) {
             *b = f64::from((*b / length) as f32);
-        }
-        for ((p, &f), &x) in prod.iter_mut().zip(freqs).zip(norm.iter()) {
-            *p = f * x;
+            *p = f * *b;
         }
         let centroid = super::summary::pairwise_sum_f64(prod);
         for ((p, &f), &x) in prod.iter_mut().zip(freqs).zip(norm.iter()) {

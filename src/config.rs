@@ -18,10 +18,21 @@ pub const HPSS_KERNEL: usize = 31;
 pub const ROLL_PERCENT: f64 = 0.85;
 /// Genre labels of GTZAN, in alphabetical order (the class index order everywhere).
 pub const GENRES: [&str; 10] = [
-    "blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock",
+    "blues",
+    "classical",
+    "country",
+    "disco",
+    "hiphop",
+    "jazz",
+    "metal",
+    "pop",
+    "reggae",
+    "rock",
 ];
 /// Audio file extensions that folder walks pick up (lower case).
-pub const AUDIO_EXTENSIONS: [&str; 9] = ["wav", "au", "snd", "mp3", "flac", "ogg", "oga", "aiff", "aif"];
+pub const AUDIO_EXTENSIONS: [&str; 9] = [
+    "wav", "au", "snd", "mp3", "flac", "ogg", "oga", "aiff", "aif",
+];
 /// Folder `tuneprint report` writes its figures and page into.
 pub const REPORT_DIR: &str = "report";
 /// Clip whose mel spectrogram `tuneprint report` draws (committed with the repository).
@@ -31,6 +42,8 @@ pub const REPORT_CLIP: &str = "audio/blues.00000.wav";
 pub const MODEL_DIR: &str = "models/cnn";
 /// Features table `train` and `baselines` read by default.
 pub const FEATURES_CSV: &str = "features/features_30_sec.csv";
+/// Folder of the artist-filtered split lists (relative to the crate root).
+pub const SPLITS_DIR: &str = "features/splits";
 /// Fraction of the songs (per genre) held out as the test set.
 pub const TEST_FRACTION: f64 = 0.30;
 /// Fraction of the training songs (per genre) held out for early stopping.

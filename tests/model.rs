@@ -245,6 +245,8 @@ fn train_small(dir: &Path, per_genre: usize, exclude: Vec<String>) -> Classifier
         seeds: 1,
         seed: 4,
         exclude,
+        splits: None,
+        arch: tuneprint::model::Arch::Paper,
         out_dir: dir.join("model"),
         config: cpu(3),
     };

@@ -14,7 +14,8 @@ pub struct Args {
     /// Features table (the 57 GTZAN columns plus filename and label).
     #[arg(long, default_value = FEATURES_CSV)]
     pub features: PathBuf,
-    /// Split protocol (as `train`; the baselines fit on the same 70% under both).
+    /// Split protocol (as `train`; the baselines fit on the same 70% under `holdout` and
+    /// `paper`, on train + valid under `filtered`).
     #[arg(long, value_enum, default_value_t = Protocol::Holdout)]
     pub protocol: Protocol,
     /// Number of splits (seeds S, S+1, ...).
@@ -26,6 +27,10 @@ pub struct Args {
     /// File of filename stems to leave out of everything (one per line, `#` comments).
     #[arg(long, value_name = "FILE")]
     pub exclude: Option<PathBuf>,
+    /// Folder of the split lists of `--protocol filtered` (fault_filtered_{train,valid,test}.txt);
+    /// default: `splits/` beside the features table, else the crate's `features/splits/`.
+    #[arg(long, value_name = "DIR")]
+    pub splits: Option<PathBuf>,
     /// Model directory to write `baselines.json` into.
     #[arg(short = 'o', long = "output", default_value = MODEL_DIR)]
     pub output: PathBuf,
@@ -40,7 +45,12 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         Some(p) => read_exclude(p)?,
         None => Vec::new(),
     };
-    let data = Dataset::load(&args.features, &exclude)?;
+    let data = Dataset::load_for(
+        &args.features,
+        &exclude,
+        args.protocol,
+        args.splits.as_deref(),
+    )?;
     let seeds: Vec<u64> = (0..args.seeds).map(|k| args.seed.wrapping_add(k)).collect();
     let pb = ProgressBar::with_draw_target(Some(seeds.len() as u64), ProgressDrawTarget::stderr());
     pb.set_style(

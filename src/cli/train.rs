@@ -15,8 +15,9 @@ pub struct Args {
     /// Features table (the 57 GTZAN columns plus filename and label).
     #[arg(long, default_value = FEATURES_CSV)]
     pub features: PathBuf,
-    /// Evaluation protocol: `holdout` (honest: early stopping on 15% of the training part) or
-    /// `paper` (the test set also drives early stopping: optimistic).
+    /// Evaluation protocol: `holdout` (honest: early stopping on 15% of the training part),
+    /// `paper` (the test set also drives early stopping: optimistic) or `filtered` (the fixed
+    /// artist-filtered split: train, valid for early stopping, test once).
     #[arg(long, value_enum, default_value_t = Protocol::Holdout)]
     pub protocol: Protocol,
     /// Number of evaluation runs (seeds S, S+1, ...); 0 only trains the saved model.
@@ -28,6 +29,14 @@ pub struct Args {
     /// File of filename stems to leave out of everything (one per line, `#` comments).
     #[arg(long, value_name = "FILE")]
     pub exclude: Option<PathBuf>,
+    /// Folder of the split lists of `--protocol filtered` (fault_filtered_{train,valid,test}.txt);
+    /// default: `splits/` beside the features table, else the crate's `features/splits/`.
+    #[arg(long, value_name = "DIR")]
+    pub splits: Option<PathBuf>,
+    /// Classifier: `paper` (the paper's CNN, unchanged) or `strong` (an ensemble of MLPs on
+    /// log-variance features, chosen on validation data only).
+    #[arg(long, value_enum, default_value_t = crate::model::Arch::Paper)]
+    pub arch: crate::model::Arch,
     /// Model directory to write.
     #[arg(short = 'o', long = "output", default_value = MODEL_DIR)]
     pub output: PathBuf,
@@ -60,6 +69,8 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         seeds: args.seeds,
         seed: args.seed,
         exclude: exclude.clone(),
+        splits: args.splits.clone(),
+        arch: args.arch,
         out_dir: args.output.clone(),
         config,
     };
@@ -103,8 +114,8 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         print!("{}", evaluation_json(ev));
     } else {
         println!(
-            "protocol {} · {} songs ({} excluded) · device {:?}",
-            ev.protocol, summary.n_songs, found, config.device
+            "protocol {} · arch {} · {} songs ({} excluded) · device {:?}",
+            ev.protocol, ev.arch, summary.n_songs, found, config.device
         );
         if let Some(note) = &ev.note {
             println!("note: {note}");

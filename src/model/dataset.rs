@@ -24,6 +24,9 @@ pub struct Dataset {
     pub labels: Vec<usize>,
     /// Stems of the exclusion list that were found in the table and removed.
     pub excluded: Vec<String>,
+    /// The fixed part of each song under [`Protocol::Filtered`] (set by
+    /// [`Dataset::restrict_to`]); `None` for the seeded protocols.
+    pub parts: Option<Vec<Part>>,
 }
 
 impl Dataset {
@@ -44,6 +47,10 @@ impl Dataset {
             features: idx.iter().map(|&i| self.features[i]).collect(),
             labels: idx.iter().map(|&i| self.labels[i]).collect(),
             excluded: Vec::new(),
+            parts: self
+                .parts
+                .as_ref()
+                .map(|p| idx.iter().map(|&i| p[i]).collect()),
         }
     }
 
@@ -62,6 +69,7 @@ impl Dataset {
             features: Vec::new(),
             labels: Vec::new(),
             excluded: Vec::new(),
+            parts: None,
         };
         for (r, rec) in records.into_iter().enumerate() {
             let stem = rec.stem().to_string();
@@ -90,6 +98,50 @@ impl Dataset {
     pub fn load(path: &Path, exclude: &[String]) -> Result<Dataset, ModelError> {
         let records = table::read_csv(path)?;
         Dataset::from_records(records, exclude, path)
+    }
+
+    /// Reads a features table for `protocol`: drops the songs in `exclude`, and under
+    /// [`Protocol::Filtered`] keeps only the songs of the split lists in `splits_dir` (see
+    /// [`FixedSplit::locate`] when it is `None`), each tagged with its part.
+    pub fn load_for(
+        path: &Path,
+        exclude: &[String],
+        protocol: Protocol,
+        splits_dir: Option<&Path>,
+    ) -> Result<Dataset, ModelError> {
+        let mut data = Dataset::load(path, exclude)?;
+        if protocol == Protocol::Filtered {
+            let fixed = FixedSplit::read(&FixedSplit::locate(path, splits_dir))?;
+            data = data.restrict_to(&fixed);
+        }
+        Ok(data)
+    }
+
+    /// Keeps only the songs named by `fixed` (the others join [`Dataset::excluded`]) and records
+    /// the part of each.
+    pub fn restrict_to(mut self, fixed: &FixedSplit) -> Dataset {
+        let part: std::collections::HashMap<&str, Part> = fixed
+            .train
+            .iter()
+            .map(|s| (s.as_str(), Part::Train))
+            .chain(fixed.valid.iter().map(|s| (s.as_str(), Part::Valid)))
+            .chain(fixed.test.iter().map(|s| (s.as_str(), Part::Test)))
+            .collect();
+        let mut keep = Vec::new();
+        let mut parts = Vec::new();
+        for (i, stem) in self.stems.iter().enumerate() {
+            match part.get(stem.as_str()) {
+                Some(&p) => {
+                    keep.push(i);
+                    parts.push(p);
+                }
+                None => self.excluded.push(stem.clone()),
+            }
+        }
+        let mut out = self.subset(&keep);
+        out.excluded = self.excluded;
+        out.parts = Some(parts);
+        out
     }
 
     /// Number of songs of each genre.
@@ -136,6 +188,10 @@ pub enum Protocol {
     /// Stratified 70/30 split where the test set also drives early stopping, as in the paper.
     /// Optimistic.
     Paper,
+    /// The fixed artist-filtered split (`features/splits/fault_filtered_{train,valid,test}.txt`:
+    /// 443/197/290 songs, no artist in two parts, 70 faulty clips left out): train on train,
+    /// early-stop and tune on valid, test once. The seed only changes the training's randomness.
+    Filtered,
 }
 
 impl Protocol {
@@ -144,13 +200,14 @@ impl Protocol {
         match self {
             Protocol::Holdout => "holdout",
             Protocol::Paper => "paper",
+            Protocol::Filtered => "filtered",
         }
     }
 
     /// A warning to print with every result of this protocol, if any.
     pub fn caveat(self) -> Option<&'static str> {
         match self {
-            Protocol::Holdout => None,
+            Protocol::Holdout | Protocol::Filtered => None,
             Protocol::Paper => Some(
                 "optimistic: the test set also drove early stopping (paper protocol); \
                  use --protocol holdout for an honest estimate",
@@ -181,7 +238,7 @@ impl Split {
     /// together (under the paper protocol, train alone). The classic baselines fit on this.
     pub fn fit_set(&self, protocol: Protocol) -> Vec<usize> {
         let mut v = self.train.clone();
-        if protocol == Protocol::Holdout {
+        if protocol != Protocol::Paper {
             v.extend_from_slice(&self.val);
         }
         v.sort_unstable();
@@ -225,8 +282,13 @@ pub fn stratified_split(
 }
 
 /// The split of one evaluation run: stratified 70/30 train/test, then (holdout) 15% of the
-/// training part as validation set, or (paper) the test set as validation set.
+/// training part as validation set, or (paper) the test set as validation set; (filtered) the
+/// parts recorded by [`Dataset::restrict_to`], whatever the seed (all empty when the dataset
+/// was not restricted: callers then refuse it as too small).
 pub fn split(data: &Dataset, protocol: Protocol, seed: u64) -> Split {
+    if protocol == Protocol::Filtered {
+        return fixed_parts(data);
+    }
     let mut rng = StdRng::seed_from_u64(seed);
     let all: Vec<usize> = (0..data.len()).collect();
     let (train_all, test) = stratified_split(data, &all, TEST_FRACTION, &mut rng);
@@ -240,6 +302,89 @@ pub fn split(data: &Dataset, protocol: Protocol, seed: u64) -> Split {
             val: test.clone(),
             test,
         },
+        Protocol::Filtered => fixed_parts(data),
+    }
+}
+
+fn fixed_parts(data: &Dataset) -> Split {
+    let of = |want: Part| -> Vec<usize> {
+        data.parts
+            .iter()
+            .flatten()
+            .enumerate()
+            .filter(|(_, &p)| p == want)
+            .map(|(i, _)| i)
+            .collect()
+    };
+    Split {
+        train: of(Part::Train),
+        val: of(Part::Valid),
+        test: of(Part::Test),
+    }
+}
+
+/// The part of the fixed split a song belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Part {
+    Train,
+    Valid,
+    Test,
+}
+
+/// The artist-filtered split lists: stems of each part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixedSplit {
+    pub train: Vec<String>,
+    pub valid: Vec<String>,
+    pub test: Vec<String>,
+}
+
+/// File names of the split lists inside their folder (train, valid, test).
+pub const FILTERED_FILES: [&str; 3] = [
+    "fault_filtered_train.txt",
+    "fault_filtered_valid.txt",
+    "fault_filtered_test.txt",
+];
+
+impl FixedSplit {
+    /// Reads the three lists of `dir` ([`FILTERED_FILES`], one stem per line, `#` comments);
+    /// refuses a stem listed twice or in two parts.
+    pub fn read(dir: &Path) -> Result<FixedSplit, ModelError> {
+        let mut lists = Vec::new();
+        let mut seen: std::collections::HashMap<String, &str> = Default::default();
+        for name in FILTERED_FILES {
+            let path = dir.join(name);
+            let stems = read_exclude(&path)?;
+            for s in &stems {
+                if let Some(other) = seen.insert(s.clone(), name) {
+                    return Err(ModelError::Data(format!(
+                        "{}: `{s}` is also listed in {other}",
+                        path.display()
+                    )));
+                }
+            }
+            lists.push(stems);
+        }
+        let test = lists.pop().unwrap_or_default();
+        let valid = lists.pop().unwrap_or_default();
+        let train = lists.pop().unwrap_or_default();
+        Ok(FixedSplit { train, valid, test })
+    }
+
+    /// Where the lists are: `explicit` when given, else `splits/` next to the features table
+    /// when it holds them, else the crate's committed `features/splits/`.
+    pub fn locate(features: &Path, explicit: Option<&Path>) -> std::path::PathBuf {
+        if let Some(d) = explicit {
+            return d.to_path_buf();
+        }
+        let beside = features
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .join("splits");
+        if beside.join(FILTERED_FILES[0]).is_file() {
+            return beside;
+        }
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(crate::config::SPLITS_DIR)
     }
 }
 
@@ -325,6 +470,7 @@ mod tests {
             features: Vec::new(),
             labels: Vec::new(),
             excluded: Vec::new(),
+            parts: None,
         };
         for (g, name) in GENRES.iter().enumerate() {
             for k in 0..n_per {

@@ -21,6 +21,7 @@
 pub mod baselines;
 pub mod cnn;
 pub mod dataset;
+pub mod strong;
 pub mod train;
 
 use crate::config::GENRES;
@@ -33,6 +34,7 @@ use std::path::{Path, PathBuf};
 use tch::{nn, Device, Tensor};
 
 pub use dataset::{Dataset, Protocol, Split};
+pub use strong::StrongSpec;
 pub use train::{Evaluation, GenreScores};
 
 /// Version of the model directory format this build writes and reads.
@@ -52,6 +54,32 @@ pub fn libtorch_smoke() -> f64 {
 pub fn set_cpu_threads(n: usize) {
     if n > 0 {
         tch::set_num_threads(n.min(i32::MAX as usize) as i32);
+    }
+}
+
+/// Which classifier: the paper's CNN, or the stronger ensemble of [`strong`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Arch {
+    /// The paper's 1-D CNN, exactly as published.
+    #[default]
+    Paper,
+    /// An ensemble of small MLPs on log-variance features, chosen on validation data only.
+    Strong,
+}
+
+impl Arch {
+    /// The name used on the command line and in `model.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Paper => cnn::ARCH,
+            Arch::Strong => strong::ARCH,
+        }
+    }
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -123,6 +151,13 @@ pub struct ModelInfo {
     /// Stems left out of training (`--exclude`) that were in the table.
     #[serde(default)]
     pub excluded: Vec<String>,
+    /// Stems the saved model was fitted on or stopped early with (sorted; empty in models
+    /// written before this field existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trained_on: Vec<String>,
+    /// Hyper-parameters of the `strong` architecture (absent for `paper`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strong: Option<StrongSpec>,
     /// `tuneprint <version>`.
     pub created_by: String,
     /// Weights file name, next to `model.json`.

@@ -446,6 +446,11 @@ pub struct TrainOptions {
     pub seed: u64,
     /// Stems removed from the table before anything else.
     pub exclude: Vec<String>,
+    /// Folder of the split lists under [`Protocol::Filtered`] (`None`: found by
+    /// [`super::dataset::FixedSplit::locate`]).
+    pub splits: Option<PathBuf>,
+    /// Which classifier to train.
+    pub arch: super::Arch,
     /// Model directory to write.
     pub out_dir: PathBuf,
     pub config: TrainConfig,
@@ -485,7 +490,12 @@ pub fn run(
     opts: &TrainOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<TrainSummary, ModelError> {
-    let data = Dataset::load(&opts.features, &opts.exclude)?;
+    let data = Dataset::load_for(
+        &opts.features,
+        &opts.exclude,
+        opts.protocol,
+        opts.splits.as_deref(),
+    )?;
     if data.is_empty() {
         return Err(ModelError::Data(format!(
             "{}: no songs left to train on",
@@ -515,7 +525,7 @@ pub fn run(
     let evaluation = summarise(opts.protocol, &runs);
 
     progress(Progress::FinalStart);
-    let (train_idx, val_idx) = final_split(&data, opts.seed);
+    let (train_idx, val_idx) = saved_model_split(&data, opts.protocol, opts.seed);
     let fitted = fit(
         &data,
         &train_idx,
@@ -541,6 +551,8 @@ pub fn run(
         n_val: val_idx.len(),
         features_csv: opts.features.display().to_string(),
         excluded: data.excluded.clone(),
+        trained_on: stems_of(&data, &train_idx, &val_idx),
+        strong: None,
         created_by: format!("tuneprint {}", env!("CARGO_PKG_VERSION")),
         weights: WEIGHTS_FILE.into(),
         metrics: if runs.is_empty() {
@@ -560,6 +572,29 @@ pub fn run(
         n_songs: data.len(),
         excluded: data.excluded,
     })
+}
+
+/// The songs the saved model is fitted on and stopped early with: under the seeded protocols
+/// every song ([`final_split`]); under [`Protocol::Filtered`] the train and valid lists (the test
+/// list is never seen).
+pub fn saved_model_split(
+    data: &Dataset,
+    protocol: Protocol,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
+    if protocol == Protocol::Filtered {
+        let s = split(data, protocol, seed);
+        (s.train, s.val)
+    } else {
+        final_split(data, seed)
+    }
+}
+
+/// The sorted stems of the songs `a` and `b`.
+pub fn stems_of(data: &Dataset, a: &[usize], b: &[usize]) -> Vec<String> {
+    let mut v: Vec<String> = a.iter().chain(b).map(|&i| data.stems[i].clone()).collect();
+    v.sort();
+    v
 }
 
 fn json_text<T: Serialize>(v: &T) -> String {
@@ -647,6 +682,8 @@ impl Fitted {
             n_val,
             features_csv: String::new(),
             excluded: Vec::new(),
+            trained_on: Vec::new(),
+            strong: None,
             created_by: format!("tuneprint {}", env!("CARGO_PKG_VERSION")),
             weights: WEIGHTS_FILE.into(),
             metrics: None,

@@ -1,0 +1,157 @@
+//! The artist-filtered protocol (`--protocol filtered`) and the strong classifier
+//! (`--arch strong`): the committed split lists, datasets restricted to them, models that never
+//! see a test stem, and a selection procedure that cannot read the test rows.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use tch::Device;
+use tuneprint::model::dataset::{split, Dataset, FixedSplit, Protocol, Scaler, FILTERED_FILES};
+use tuneprint::model::train::{TrainConfig, TrainOptions};
+use tuneprint::model::{Arch, Classifier, ModelError};
+
+const TABLE: &str = "features/features_30_sec.csv";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn lists() -> FixedSplit {
+    FixedSplit::read(&root().join("features/splits")).unwrap()
+}
+
+fn filtered() -> Dataset {
+    Dataset::load_for(&root().join(TABLE), &[], Protocol::Filtered, None).unwrap()
+}
+
+fn cpu(max_epochs: usize) -> TrainConfig {
+    tuneprint::model::set_cpu_threads(1);
+    TrainConfig {
+        max_epochs,
+        device: Device::Cpu,
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn filtered_lists_are_disjoint_and_hold_930_stems() {
+    let l = lists();
+    assert_eq!(
+        (l.train.len(), l.valid.len(), l.test.len()),
+        (443, 197, 290)
+    );
+    let all: HashSet<&String> = l.train.iter().chain(&l.valid).chain(&l.test).collect();
+    assert_eq!(all.len(), 930, "a stem is listed twice");
+    // Every listed stem is a song of the table.
+    let table: HashSet<String> = Dataset::load(&root().join(TABLE), &[])
+        .unwrap()
+        .stems
+        .into_iter()
+        .collect();
+    assert!(all.iter().all(|s| table.contains(*s)));
+}
+
+#[test]
+fn filtered_dataset_and_split() {
+    let d = filtered();
+    assert_eq!(d.len(), 930);
+    assert_eq!(d.excluded.len(), 70);
+    let l = lists();
+    let s = split(&d, Protocol::Filtered, 0);
+    let names = |idx: &[usize]| -> Vec<String> {
+        let mut v: Vec<String> = idx.iter().map(|&i| d.stems[i].clone()).collect();
+        v.sort();
+        v
+    };
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&s.train), sorted(&l.train));
+    assert_eq!(names(&s.val), sorted(&l.valid));
+    assert_eq!(names(&s.test), sorted(&l.test));
+    // The seed does not move the fixed split; train + valid is what the baselines fit on.
+    assert_eq!(split(&d, Protocol::Filtered, 7), s);
+    assert_eq!(s.fit_set(Protocol::Filtered).len(), 640);
+    // A table that was not restricted has no fixed parts: nothing to train on.
+    let plain = Dataset::load(&root().join(TABLE), &[]).unwrap();
+    assert!(split(&plain, Protocol::Filtered, 0).train.is_empty());
+    // Exclusions come first.
+    let ex = vec![l.test[0].clone(), "nope.00000".to_string()];
+    let d2 = Dataset::load_for(&root().join(TABLE), &ex, Protocol::Filtered, None).unwrap();
+    assert_eq!(d2.len(), 929);
+    assert_eq!(split(&d2, Protocol::Filtered, 0).test.len(), 289);
+}
+
+#[test]
+fn split_lists_with_a_stem_in_two_parts_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (k, name) in FILTERED_FILES.iter().enumerate() {
+        let body = if k == 2 {
+            "rock.00001\nblues.00002\n"
+        } else {
+            "# part\nrock.0000{k}\n"
+        };
+        std::fs::write(dir.path().join(name), body.replace("{k}", &k.to_string())).unwrap();
+    }
+    let err = FixedSplit::read(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("fault_filtered_test.txt")
+            && err.contains("rock.00001")
+            && err.contains("fault_filtered_valid.txt"),
+        "{err}"
+    );
+    std::fs::remove_file(dir.path().join(FILTERED_FILES[1])).unwrap();
+    let err = FixedSplit::read(dir.path()).unwrap_err();
+    assert!(matches!(err, ModelError::Read { .. }), "{err}");
+    assert!(err.to_string().contains("fault_filtered_valid.txt"));
+}
+
+fn train_filtered(arch: Arch, dir: &std::path::Path) -> Classifier {
+    let opts = TrainOptions {
+        features: root().join(TABLE),
+        protocol: Protocol::Filtered,
+        seeds: 1,
+        seed: 3,
+        exclude: Vec::new(),
+        splits: None,
+        arch,
+        out_dir: dir.join("model"),
+        config: cpu(2),
+    };
+    let s = tuneprint::model::train::run(&opts, &mut |_| {}).unwrap();
+    assert_eq!(s.evaluation.protocol, "filtered");
+    assert_eq!(s.evaluation.arch, arch.name());
+    assert_eq!(s.evaluation.test_size, 290);
+    assert_eq!(s.n_songs, 930);
+    s.model
+}
+
+/// The saved model was fitted on the train list alone (its scaler is the train list's) and
+/// stopped early on the valid list: no test stem reached it.
+fn assert_never_saw_test(clf: &Classifier, dir: &std::path::Path) {
+    let d = filtered();
+    let s = split(&d, Protocol::Filtered, 0);
+    let info = clf.info();
+    assert_eq!(info.protocol, "filtered");
+    assert_eq!((info.n_train, info.n_val), (443, 197));
+    let test: HashSet<&String> = s.test.iter().map(|&i| &d.stems[i]).collect();
+    assert!(info.trained_on.iter().all(|t| !test.contains(t)));
+    assert_eq!(info.trained_on.len(), 640);
+    let reloaded = Classifier::load_on(&dir.join("model"), Device::Cpu).unwrap();
+    assert_eq!(reloaded.info(), info);
+    assert_eq!(reloaded.info().arch, info.arch);
+    let _ = Scaler::fit_rows(&d, &s.train);
+}
+
+#[test]
+fn paper_model_trained_filtered_never_saw_a_test_stem() {
+    let dir = tempfile::tempdir().unwrap();
+    let clf = train_filtered(Arch::Paper, dir.path());
+    let d = filtered();
+    let s = split(&d, Protocol::Filtered, 0);
+    let sc = Scaler::fit_rows(&d, &s.train);
+    assert_eq!(clf.scaler().mean, sc.mean);
+    assert_eq!(clf.scaler().std, sc.std);
+    assert_never_saw_test(&clf, dir.path());
+}

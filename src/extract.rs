@@ -126,7 +126,8 @@ pub struct Options {
     pub window_seconds: Option<f64>,
 }
 
-/// Rows of one file: one per song, or one per window (`<stem>.<k>.<ext>`).
+/// Rows of one file: one per song, or one per window (`<stem>.<k>.<ext>`), the windows computed
+/// in parallel on the current rayon pool. The file is decoded once.
 pub fn extract_file(path: &Path, opts: &Options) -> Result<Vec<Record>, ExtractError> {
     let decoded = crate::audio::load(path)?;
     let y = decoded.samples;
@@ -157,8 +158,10 @@ pub fn extract_file(path: &Path, opts: &Options) -> Result<Vec<Record>, ExtractE
                 Some(i) if i > 0 => (&filename[..i], &filename[i..]),
                 _ => (filename.as_str(), ""),
             };
+            // Windows are independent: they share the worker threads with the other files
+            // (one long song cut into windows keeps every thread busy).
             windows(y.len(), w, min_tail)
-                .into_iter()
+                .into_par_iter()
                 .enumerate()
                 .map(|(k, r)| {
                     let seg = &y[r];

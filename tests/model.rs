@@ -246,6 +246,7 @@ fn train_small(dir: &Path, per_genre: usize, exclude: Vec<String>) -> Classifier
         seed: 4,
         exclude,
         splits: None,
+        strong: None,
         arch: tuneprint::model::Arch::Paper,
         out_dir: dir.join("model"),
         config: cpu(3),

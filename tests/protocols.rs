@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use tch::Device;
 use tuneprint::model::dataset::{split, Dataset, FixedSplit, Protocol, Scaler, FILTERED_FILES};
+use tuneprint::model::strong::{self, DevData, StrongSpec};
 use tuneprint::model::train::{TrainConfig, TrainOptions};
 use tuneprint::model::{Arch, Classifier, ModelError};
 
@@ -107,6 +108,15 @@ fn split_lists_with_a_stem_in_two_parts_are_refused() {
     assert!(err.to_string().contains("fault_filtered_valid.txt"));
 }
 
+fn small_spec() -> StrongSpec {
+    StrongSpec {
+        members: 2,
+        hidden: vec![32, 16],
+        max_epochs: 4,
+        ..StrongSpec::default()
+    }
+}
+
 fn train_filtered(arch: Arch, dir: &std::path::Path) -> Classifier {
     let opts = TrainOptions {
         features: root().join(TABLE),
@@ -115,6 +125,7 @@ fn train_filtered(arch: Arch, dir: &std::path::Path) -> Classifier {
         seed: 3,
         exclude: Vec::new(),
         splits: None,
+        strong: Some(small_spec()),
         arch,
         out_dir: dir.join("model"),
         config: cpu(2),
@@ -154,4 +165,113 @@ fn paper_model_trained_filtered_never_saw_a_test_stem() {
     assert_eq!(clf.scaler().mean, sc.mean);
     assert_eq!(clf.scaler().std, sc.std);
     assert_never_saw_test(&clf, dir.path());
+}
+
+#[test]
+fn strong_model_trained_filtered_never_saw_a_test_stem_and_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let clf = train_filtered(Arch::Strong, dir.path());
+    assert_eq!(clf.arch(), Arch::Strong);
+    assert_eq!(clf.info().arch, "strong");
+    assert_eq!(clf.info().strong.as_ref(), Some(&small_spec()));
+    assert_never_saw_test(&clf, dir.path());
+    // The saved ensemble predicts, classifies and embeds the same after a reload.
+    let d = filtered();
+    let rows = &d.features[..20];
+    let back = Classifier::load_on(&dir.path().join("model"), Device::Cpu).unwrap();
+    assert_eq!(back.arch(), Arch::Strong);
+    let (p, q) = (clf.predict_proba(rows), back.predict_proba(rows));
+    assert_eq!(p, q);
+    for r in &p {
+        assert_eq!(r.len(), 10);
+        assert!((r.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+    let e = back.embed_dense(rows);
+    assert_eq!(e[0].len(), 2 * 16);
+    assert_eq!(e, clf.embed(rows));
+    // model.json names the protocol and the architecture; a strong model without its settings
+    // is refused with a clear reason.
+    let json = std::fs::read_to_string(dir.path().join("model/model.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["protocol"], "filtered");
+    assert_eq!(v["metrics"]["arch"], "strong");
+    assert_eq!(v["metrics"]["val_accuracies"].as_array().unwrap().len(), 1);
+    v.as_object_mut().unwrap().remove("strong");
+    std::fs::write(dir.path().join("model/model.json"), v.to_string()).unwrap();
+    let err = Classifier::load_on(&dir.path().join("model"), Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("model.json") && err.contains("without its `strong` settings"),
+        "{err}"
+    );
+}
+
+/// Selection sees a copy of the train and valid rows only: the same run on a table whose test
+/// rows are poisoned (NaN features, shifted labels) selects exactly the same model, and the
+/// copy holds no test stem.
+#[test]
+fn strong_selection_uses_no_test_data() {
+    let d = filtered();
+    let s = split(&d, Protocol::Filtered, 0);
+    let dev = DevData::new(&d, &s.train, &s.val);
+    assert_eq!(dev.data.len(), 640);
+    let test: HashSet<&String> = s.test.iter().map(|&i| &d.stems[i]).collect();
+    assert!(dev.data.stems.iter().all(|t| !test.contains(t)));
+
+    let mut poisoned = d.clone();
+    for &i in &s.test {
+        poisoned.features[i] = [f64::NAN; 57];
+        poisoned.labels[i] = (poisoned.labels[i] + 1) % 10;
+    }
+    let spec = StrongSpec {
+        max_epochs: 30,
+        ..small_spec()
+    };
+    let cfg = cpu(30);
+    let val_rows: Vec<_> = s.val.iter().map(|&i| d.features[i]).collect();
+    let run = |data: &Dataset| {
+        let mut selected = None;
+        let (r, val) = strong::evaluate_seed(
+            data,
+            Protocol::Filtered,
+            5,
+            &spec,
+            &cfg,
+            &mut |_| {},
+            &mut |f| {
+                selected = Some((
+                    f.predict(&val_rows),
+                    f.best_epochs.clone(),
+                    f.scaler.clone(),
+                ))
+            },
+        )
+        .unwrap();
+        (r, val, selected.unwrap())
+    };
+    let (a, va, sa) = run(&d);
+    let (b, vb, sb) = run(&poisoned);
+    assert_eq!(va, vb);
+    assert_eq!(sa, sb);
+    assert_eq!(a.history, b.history);
+    assert!(a.accuracy > 0.3, "{}", a.accuracy);
+    // The poisoned test rows were read after selection, once: the test score moved.
+    assert_ne!(a.accuracy, b.accuracy);
+    // The strong arch refuses the paper protocol (it would early-stop on the test set).
+    let err = strong::evaluate_seed(
+        &d,
+        Protocol::Paper,
+        0,
+        &spec,
+        &cfg,
+        &mut |_| {},
+        &mut |_| {},
+    )
+    .err()
+    .unwrap();
+    assert!(
+        err.to_string().contains("--protocol holdout or filtered"),
+        "{err}"
+    );
 }

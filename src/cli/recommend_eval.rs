@@ -2,14 +2,18 @@
 //! never saw.
 //!
 //! For each seed: the holdout split of `train` (stratified 70/30, 15% of the training part for
-//! early stopping), a CNN trained on the training part, then every test song queries the whole
-//! library but itself; a recommendation counts when its genre equals the query's. The baseline
-//! ranks by the raw features standardized with the training songs' mean and deviation.
+//! early stopping), a CNN and the strong ensemble (`--arch strong`) trained on the training
+//! part, then every test song queries the whole library but itself; a recommendation counts
+//! when its genre equals the query's. The baseline ranks by the raw features standardized with
+//! the training songs' mean and deviation. The strong ensemble's embedding is its members'
+//! last hidden layers side by side (what `recommend` uses with a strong model); its class
+//! probabilities are reported too.
 
 use super::embed::{embed_records, Layer};
 use super::recommend::Args;
 use super::CliError;
 use crate::model::dataset::{split, Dataset, Protocol};
+use crate::model::strong::{self, DevData, StrongSpec};
 use crate::model::train::{fit, mean_std, TrainConfig};
 use crate::recommend::Library;
 use crate::table::{self, Record};
@@ -34,6 +38,8 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         "raw features (standardized)",
         "CNN flatten layer",
         "CNN dense layer",
+        "strong ensemble hidden layers",
+        "strong ensemble probabilities",
     ];
     let mut scores: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let pb = crate::extract::progress_bar(args.seeds as usize, "training");
@@ -63,10 +69,26 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
                 })
                 .collect(),
         };
+        let dev = DevData::new(&data, &sp.train, &sp.val);
+        let strong = strong::fit(
+            &dev,
+            seed,
+            &StrongSpec::default(),
+            &TrainConfig::default(),
+            &mut |_| {},
+        )?;
+        let feats: Vec<_> = rows.iter().map(|r| r.features).collect();
+        let with = |vectors: Vec<Vec<f32>>| Library {
+            filenames: rows.iter().map(|r| r.filename.clone()).collect(),
+            labels: rows.iter().map(|r| r.label.clone()).collect(),
+            vectors,
+        };
         let libs = [
             raw,
             embed_records(&clf, Layer::Flatten, &rows),
             embed_records(&clf, Layer::Dense, &rows),
+            with(strong.embed_rows(&feats)),
+            with(strong.proba_rows(&feats)),
         ];
         for (s, lib) in scores.iter_mut().zip(&libs) {
             s.push(lib.precision_at_k(&subset(lib, &sp.test), k)?);

@@ -37,6 +37,10 @@ pub struct Args {
     /// log-variance features, chosen on validation data only).
     #[arg(long, value_enum, default_value_t = crate::model::Arch::Paper)]
     pub arch: crate::model::Arch,
+    /// Settings of `--arch strong` as a JSON object overriding the defaults (e.g.
+    /// `{"members": 3, "input_noise": 0.1}`), for selection experiments on validation data.
+    #[arg(long, value_name = "JSON")]
+    pub strong_spec: Option<String>,
     /// Model directory to write.
     #[arg(short = 'o', long = "output", default_value = MODEL_DIR)]
     pub output: PathBuf,
@@ -50,6 +54,26 @@ pub struct Args {
     /// Print the evaluation as JSON on stdout (what `evaluation.json` holds).
     #[arg(long)]
     pub json: bool,
+}
+
+fn strong_spec(text: Option<&str>) -> Result<Option<crate::model::strong::StrongSpec>, CliError> {
+    let Some(text) = text else { return Ok(None) };
+    let bad = |e: String| CliError::Failed(format!("--strong-spec: {e}"));
+    let over: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let mut v = serde_json::to_value(crate::model::strong::StrongSpec::default())
+        .map_err(|e| bad(e.to_string()))?;
+    let (Some(obj), Some(base)) = (over.as_object(), v.as_object_mut()) else {
+        return Err(bad("expected a JSON object".into()));
+    };
+    for (k, x) in obj {
+        if !base.contains_key(k) {
+            return Err(bad(format!("unknown setting `{k}`")));
+        }
+        base.insert(k.clone(), x.clone());
+    }
+    serde_json::from_value(v)
+        .map(Some)
+        .map_err(|e| bad(e.to_string()))
 }
 
 /// Runs `tuneprint train`.
@@ -71,6 +95,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         exclude: exclude.clone(),
         splits: args.splits.clone(),
         arch: args.arch,
+        strong: strong_spec(args.strong_spec.as_deref())?,
         out_dir: args.output.clone(),
         config,
     };
@@ -124,6 +149,12 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             println!(
                 "seed {:>3}: test accuracy {:.4}  (epochs {}, best {})",
                 r.seed, r.accuracy, ev.epochs[k], ev.best_epochs[k]
+            );
+        }
+        if !ev.val_accuracies.is_empty() {
+            let (m, sd) = train::mean_std(&ev.val_accuracies);
+            println!(
+                "mean validation accuracy {m:.4} ± {sd:.4} (what the settings were chosen by)"
             );
         }
         if !summary.runs.is_empty() {

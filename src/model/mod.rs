@@ -167,10 +167,17 @@ pub struct ModelInfo {
     pub metrics: Option<Evaluation>,
 }
 
-/// A trained CNN with its scaler, ready to classify and embed songs (eval mode).
+/// The network of a [`Classifier`].
+enum Net {
+    Paper(Box<Cnn>),
+    Strong(strong::Ensemble, StrongSpec),
+}
+
+/// A trained CNN (or strong ensemble) with its scaler, ready to classify and embed songs
+/// (eval mode).
 pub struct Classifier {
     vs: nn::VarStore,
-    cnn: Cnn,
+    net: Net,
     scaler: Scaler,
     info: ModelInfo,
 }
@@ -196,8 +203,22 @@ impl Classifier {
     pub fn from_parts(vs: nn::VarStore, cnn: Cnn, scaler: Scaler, info: ModelInfo) -> Classifier {
         Classifier {
             vs,
-            cnn,
+            net: Net::Paper(Box::new(cnn)),
             scaler,
+            info,
+        }
+    }
+
+    /// Wraps a fitted strong ensemble (`info.arch` should be `strong`, `info.strong` its spec).
+    pub fn from_strong(fitted: strong::FittedStrong, mut info: ModelInfo) -> Classifier {
+        info.arch = strong::ARCH.into();
+        info.strong = Some(fitted.spec.clone());
+        info.scaler_mean = fitted.scaler.mean.clone();
+        info.scaler_std = fitted.scaler.std.clone();
+        Classifier {
+            vs: fitted.vs,
+            net: Net::Strong(fitted.ensemble, fitted.spec),
+            scaler: fitted.scaler,
             info,
         }
     }
@@ -235,14 +256,15 @@ impl Classifier {
             None => return Err(incompatible(&json_path, "no `format_version`")),
         }
         match value.get("arch").and_then(|v| v.as_str()) {
-            Some(cnn::ARCH) => {}
+            Some(cnn::ARCH) | Some(strong::ARCH) => {}
             other => {
                 return Err(incompatible(
                     &json_path,
                     format!(
-                        "architecture {}, this tuneprint knows `{}`",
+                        "architecture {}, this tuneprint knows `{}` and `{}`",
                         other.map_or("missing".to_string(), |a| format!("`{a}`")),
-                        cnn::ARCH
+                        cnn::ARCH,
+                        strong::ARCH
                     ),
                 ))
             }
@@ -313,7 +335,27 @@ impl Classifier {
             reason: e.to_string(),
         })?;
         let vs = nn::VarStore::new(device);
-        let cnn = Cnn::new(&vs.root());
+        let net = if info.arch == strong::ARCH {
+            let spec = info.strong.clone().ok_or_else(|| {
+                incompatible(
+                    &json_path,
+                    "architecture `strong` without its `strong` settings",
+                )
+            })?;
+            if spec.members == 0
+                || spec.members > 64
+                || spec.hidden.is_empty()
+                || spec.hidden.iter().any(|&h| h == 0 || h > 65536)
+            {
+                return Err(incompatible(
+                    &json_path,
+                    "`strong`: 1 to 64 members with hidden widths of 1 to 65536",
+                ));
+            }
+            Net::Strong(strong::Ensemble::new(&vs.root(), &spec), spec)
+        } else {
+            Net::Paper(Box::new(Cnn::new(&vs.root())))
+        };
         let vars = vs.variables();
         let loaded: std::collections::HashMap<String, Tensor> = tensors.into_iter().collect();
         let mut names: Vec<&String> = vars.keys().collect();
@@ -356,7 +398,7 @@ impl Classifier {
         };
         Ok(Classifier {
             vs,
-            cnn,
+            net,
             scaler,
             info,
         })
@@ -417,23 +459,48 @@ impl Classifier {
         &self.scaler
     }
 
-    fn activations(
-        &self,
-        rows: &[FeatureVector],
-        pick: impl Fn(&cnn::Activations) -> Tensor,
-    ) -> Vec<Vec<f32>> {
+    /// The architecture of the network.
+    pub fn arch(&self) -> Arch {
+        match self.net {
+            Net::Paper(_) => Arch::Paper,
+            Net::Strong(..) => Arch::Strong,
+        }
+    }
+
+    /// `which`: 0 = probabilities, 1 = flatten layer, 2 = dense layer.
+    fn activations(&self, rows: &[FeatureVector], which: u8) -> Vec<Vec<f32>> {
         let mut out = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(512) {
-            let x = cnn::input_tensor(&self.scaler.transform_f32(chunk), self.device());
-            let t = tch::no_grad(|| pick(&self.cnn.forward(&x, false, None)));
+            let t = match &self.net {
+                Net::Paper(cnn) => {
+                    let x = cnn::input_tensor(&self.scaler.transform_f32(chunk), self.device());
+                    tch::no_grad(|| {
+                        let a = cnn.forward(&x, false, None);
+                        match which {
+                            0 => a.logits.softmax(-1, tch::Kind::Float),
+                            1 => a.flat,
+                            _ => a.dense,
+                        }
+                    })
+                }
+                Net::Strong(ens, spec) => {
+                    let rows = strong::transform_rows(spec, chunk);
+                    let x = cnn::input_tensor(&self.scaler.transform_f32(&rows), self.device());
+                    match which {
+                        0 => ens.proba(&x),
+                        _ => ens.embed(&x),
+                    }
+                }
+            };
             out.extend(cnn::to_rows(&t));
         }
         out
     }
 
-    /// Class probabilities (softmax, 10 per row, [`Classifier::genres`] order) of raw feature rows.
+    /// Class probabilities (softmax, 10 per row, [`Classifier::genres`] order) of raw feature
+    /// rows (the strong ensemble: the mean of its members').
     pub fn predict_proba(&self, rows: &[FeatureVector]) -> Vec<Vec<f32>> {
-        self.activations(rows, |a| a.logits.softmax(-1, tch::Kind::Float))
+        self.activations(rows, 0)
     }
 
     /// Most probable class index of each row.
@@ -459,13 +526,15 @@ impl Classifier {
     }
 
     /// Flatten-layer activations (128 channels × 26 positions = 3328 values, channel-major) of
-    /// raw feature rows, in eval mode.
+    /// raw feature rows, in eval mode. The strong ensemble has no flatten layer: its members'
+    /// last hidden layers side by side, as [`Classifier::embed_dense`].
     pub fn embed(&self, rows: &[FeatureVector]) -> Vec<Vec<f32>> {
-        self.activations(rows, |a| a.flat.shallow_clone())
+        self.activations(rows, 1)
     }
 
-    /// Dense(128) activations after ReLU of raw feature rows, in eval mode.
+    /// Dense(128) activations after ReLU of raw feature rows, in eval mode (the strong
+    /// ensemble: its members' last hidden layers after ReLU, side by side).
     pub fn embed_dense(&self, rows: &[FeatureVector]) -> Vec<Vec<f32>> {
-        self.activations(rows, |a| a.dense.shallow_clone())
+        self.activations(rows, 2)
     }
 }

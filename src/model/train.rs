@@ -364,6 +364,10 @@ pub struct Evaluation {
     pub test_size: usize,
     /// Scores over all seeds' test predictions together.
     pub per_genre: BTreeMap<String, GenreScores>,
+    /// Validation accuracy of each seed's selected model (`strong` only: what its settings
+    /// were chosen by).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub val_accuracies: Vec<f64>,
 }
 
 /// Mean and population standard deviation.
@@ -432,6 +436,7 @@ pub fn summarise(protocol: Protocol, runs: &[RunResult]) -> Evaluation {
         best_epochs: runs.iter().map(|r| r.best_epoch).collect(),
         test_size: runs.first().map_or(0, |r| r.test_size),
         per_genre: total.per_genre(),
+        val_accuracies: Vec::new(),
     }
 }
 
@@ -451,6 +456,8 @@ pub struct TrainOptions {
     pub splits: Option<PathBuf>,
     /// Which classifier to train.
     pub arch: super::Arch,
+    /// Settings of `--arch strong` (`None`: [`super::strong::StrongSpec::default`]).
+    pub strong: Option<super::strong::StrongSpec>,
     /// Model directory to write.
     pub out_dir: PathBuf,
     pub config: TrainConfig,
@@ -505,6 +512,9 @@ pub fn run(
     let seeds: Vec<u64> = (0..opts.seeds as u64)
         .map(|k| opts.seed.wrapping_add(k))
         .collect();
+    if opts.arch == super::Arch::Strong {
+        return run_strong(opts, &data, &seeds, progress);
+    }
     let mut runs = Vec::new();
     for (index, &seed) in seeds.iter().enumerate() {
         progress(Progress::RunStart {
@@ -571,6 +581,90 @@ pub fn run(
         out_dir: opts.out_dir.clone(),
         n_songs: data.len(),
         excluded: data.excluded,
+    })
+}
+
+/// [`run`] for `--arch strong`.
+fn run_strong(
+    opts: &TrainOptions,
+    data: &Dataset,
+    seeds: &[u64],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<TrainSummary, ModelError> {
+    use super::strong::{self, DevData};
+    let spec = opts.strong.clone().unwrap_or_default();
+    let mut runs = Vec::new();
+    let mut vals = Vec::new();
+    for (index, &seed) in seeds.iter().enumerate() {
+        progress(Progress::RunStart {
+            index,
+            total: seeds.len(),
+            seed,
+        });
+        let (r, val) = strong::evaluate_seed(
+            data,
+            opts.protocol,
+            seed,
+            &spec,
+            &opts.config,
+            &mut |e| progress(Progress::Epoch(*e)),
+            &mut |_| {},
+        )
+        .map_err(|e| e.in_table(&opts.features))?;
+        progress(Progress::RunDone {
+            seed,
+            accuracy: r.accuracy,
+        });
+        runs.push(r);
+        vals.push(val);
+    }
+    let mut evaluation = summarise(opts.protocol, &runs);
+    evaluation.arch = strong::ARCH.into();
+    evaluation.val_accuracies = vals;
+
+    progress(Progress::FinalStart);
+    let (train_idx, val_idx) = saved_model_split(data, opts.protocol, opts.seed);
+    let dev = DevData::new(data, &train_idx, &val_idx);
+    let fitted = strong::fit(&dev, opts.seed, &spec, &opts.config, &mut |e| {
+        progress(Progress::Epoch(*e))
+    })
+    .map_err(|e| e.in_table(&opts.features))?;
+    let history = fitted.histories.first().cloned().unwrap_or_default();
+    let info = ModelInfo {
+        format_version: FORMAT_VERSION,
+        arch: strong::ARCH.into(),
+        feature_columns: FEATURE_COLUMNS.iter().map(|s| s.to_string()).collect(),
+        scaler_mean: fitted.scaler.mean.clone(),
+        scaler_std: fitted.scaler.std.clone(),
+        genres: GENRES.iter().map(|s| s.to_string()).collect(),
+        protocol: opts.protocol.name().into(),
+        seeds: seeds.to_vec(),
+        seed: opts.seed,
+        epochs_trained: history.len(),
+        best_epoch: fitted.best_epochs.first().copied().unwrap_or(0),
+        n_train: train_idx.len(),
+        n_val: val_idx.len(),
+        features_csv: opts.features.display().to_string(),
+        excluded: data.excluded.clone(),
+        trained_on: stems_of(data, &train_idx, &val_idx),
+        strong: Some(spec.clone()),
+        created_by: format!("tuneprint {}", env!("CARGO_PKG_VERSION")),
+        weights: WEIGHTS_FILE.into(),
+        metrics: if runs.is_empty() {
+            None
+        } else {
+            Some(evaluation.clone())
+        },
+    };
+    let model = Classifier::from_strong(fitted, info);
+    write_model_dir(&opts.out_dir, &model, &history, &evaluation, &runs)?;
+    Ok(TrainSummary {
+        evaluation,
+        runs,
+        model,
+        out_dir: opts.out_dir.clone(),
+        n_songs: data.len(),
+        excluded: data.excluded.clone(),
     })
 }
 

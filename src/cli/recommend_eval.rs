@@ -31,6 +31,8 @@ fn subset(lib: &Library, idx: &[usize]) -> Library {
 /// Runs the evaluation.
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let k = args.k.max(1);
+    // One libtorch thread: on a small network two threads mostly wait on each other (as `train`).
+    crate::model::set_cpu_threads(1);
     let rows: Vec<Record> = table::read_csv(&args.library)?;
     let data = Dataset::from_records(rows.clone(), &[], &args.library)?;
     // Dataset keeps every row (nothing excluded), so its indices are the table's.

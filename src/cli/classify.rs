@@ -142,11 +142,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             }
         );
     }
-    Ok(if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(super::batch_status(failed))
 }
 
 #[cfg(test)]

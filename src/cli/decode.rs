@@ -153,11 +153,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         write!(stdout, "{}", table(&rows))?;
     }
     stdout.flush()?;
-    Ok(if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(super::batch_status(failed))
 }
 
 #[cfg(test)]

@@ -97,9 +97,5 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             files.len()
         );
     }
-    Ok(if n_failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(super::batch_status(n_failed))
 }

@@ -76,6 +76,15 @@ pub enum CliError {
     Io(#[from] std::io::Error),
 }
 
+/// Exit status of a batch: success when nothing failed, 1 otherwise.
+pub fn batch_status(failed: usize) -> ExitCode {
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 /// Runs one subcommand; the exit code says whether everything succeeded.
 pub fn run(command: Command) -> Result<ExitCode, CliError> {
     match command {

@@ -295,6 +295,66 @@ fn one_pass_impl(mag: &[f32], freqs: &[f64]) -> f64 {
     out
 }
 
+/// Per frame, the bins where an f32 running sum is below a threshold (eight frames side by side,
+/// as the rolloff searches its running sums).
+fn running_sums(mag: &[f32], n_bins: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { running_sums_avx2(mag, n_bins) };
+    }
+    running_sums_impl(mag, n_bins)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn running_sums_avx2(mag: &[f32], n_bins: usize) -> usize {
+    running_sums_impl(mag, n_bins)
+}
+
+#[inline(always)]
+fn running_sums_impl(mag: &[f32], n_bins: usize) -> usize {
+    // `mag` read as bin-major tiles of eight frames (row k: bin k of the eight frames).
+    let mut out = 0;
+    for tile in mag.chunks_exact(8 * n_bins) {
+        let mut acc = [0.0f32; 8];
+        let mut hit = [0u32; 8];
+        for row in tile.chunks_exact(8) {
+            for ((a, h), &x) in acc.iter_mut().zip(hit.iter_mut()).zip(row) {
+                *a += x;
+                *h += u32::from(*a < 100.0);
+            }
+        }
+        out += hit.iter().sum::<u32>() as usize;
+    }
+    out
+}
+
+/// Sign changes between neighbouring samples (values below -1e-10 count as negative).
+fn sign_pass(y: &[f32]) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { sign_pass_avx2(y) };
+    }
+    sign_pass_impl(y)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn sign_pass_avx2(y: &[f32]) -> usize {
+    sign_pass_impl(y)
+}
+
+#[inline(always)]
+fn sign_pass_impl(y: &[f32]) -> usize {
+    let mut c = 0u32;
+    for (&a, &b) in y.iter().zip(&y[1..]) {
+        c += u32::from((a < -1e-10) != (b < -1e-10));
+    }
+    c as usize
+}
+
 /// The plain kernels behind each stage.
 fn bounds(c: &mut Criterion, y: &[f32]) {
     let frames = 1 + y.len() / HOP_LENGTH;
@@ -372,6 +432,15 @@ fn bounds(c: &mut Criterion, y: &[f32]) {
     g.bench_function(
         BenchmarkId::new("one f64 pass over |S| (divide, 2 mul-adds per bin)", frames),
         |b| b.iter(|| one_pass(black_box(&mag), &freqs)),
+    );
+    // The rolloff's running sums (one f32 pass over |S|) and the zero-crossing rate's sign
+    // comparisons (one pass over the signal).
+    g.bench_function(BenchmarkId::new("f32 running sum over |S|", frames), |b| {
+        b.iter(|| running_sums(black_box(&mag), n_bins))
+    });
+    g.bench_function(
+        BenchmarkId::new("sign pass over the signal", y.len()),
+        |b| b.iter(|| sign_pass(black_box(y))),
     );
     // The dB scaling's transcendental: one libm log10f per mel value.
     let mel_values: Vec<f32> = mag

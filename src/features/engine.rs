@@ -2,16 +2,21 @@
 //! the STFT frames, block by block, with the same arithmetic as the stage functions of the
 //! sibling modules (results identical bit for bit; checked by the tests below).
 //!
-//! Frames are computed [`BLOCK`] at a time into a ring of the last [`RING`] frames (complex
+//! Frames are computed [`BLOCK`] at a time into a ring of the last `RING` frames (complex
 //! spectrum, magnitude, percussive median). Each block feeds, while it is in cache:
 //! RMS (same frames as the STFT), centroid and bandwidth (per frame), the pitch tracker of the
-//! tuning estimate, and through one transposed tile (bins × frames) the rolloff, the mel
-//! spectrogram and the percussive median, sixteen frames per SIMD lane group. The harmonic
-//! median runs along time, sixteen bins per lane group, 15 frames behind the newest frame; the
-//! masked spectra of those frames are inverted and overlap-added straight into the harmonic and
-//! percussive signals. Nothing the size of the whole spectrogram is ever allocated: HPSS's
-//! medians, masks and inverse STFT are local in time, so blocks give exactly the whole-matrix
-//! result.
+//! tuning estimate, and through one transposed tile (bins × frames) the rolloff and the mel
+//! spectrogram (the block's frames side by side in SIMD lanes, each with its own sequential
+//! sums) and the percussive median (sixteen frames per lane group). The harmonic median runs
+//! along time, sixteen bins per lane group, 15 frames behind the newest frame; the masked spectra
+//! of those frames are inverted and overlap-added straight into the harmonic and percussive
+//! signals. Nothing the size of the whole spectrogram is ever allocated: HPSS's medians, masks
+//! and inverse STFT are local in time, so blocks give exactly the whole-matrix result.
+//!
+//! Constants (FFT plans, windows, filter banks) are built once per process; the large buffers
+//! are pooled per thread (up to `POOL_MAX_BYTES`) so that a batch does not pay fresh page
+//! faults for every signal. The hot loops have AVX2 versions (`lanes::simd_fn!`) and the
+//! medians AVX-512/AVX2 kernels, chosen at run time; every version computes the same bits.
 //!
 //! What needs the whole clip comes after the pass: the chroma (its filter bank depends on the
 //! tuning estimated from all frames) from the magnitude tiles kept for clips up to

@@ -37,7 +37,7 @@ macro_rules! simd_fn {
 }
 pub(crate) use simd_fn;
 
-/// Whether the [`simd_fn`] versions for AVX2 and FMA run (the CPU has them).
+/// Whether the `simd_fn!` versions for AVX2 and FMA run (the CPU has them).
 #[inline]
 pub fn has_avx2() -> bool {
     active_isa() != Isa::Portable

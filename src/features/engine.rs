@@ -102,9 +102,10 @@ pub struct Analysis {
 /// Wall time spent in each stage of one [`analyse_timed`] call.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StageTimes {
-    /// Framing, window, forward FFT, complex64 and magnitude.
+    /// Framing, window, forward FFT, complex64 and magnitude (and each frame's RMS, computed
+    /// from the same framed samples).
     pub stft: Duration,
-    /// RMS, centroid, bandwidth, rolloff, zero-crossing rate.
+    /// Centroid, bandwidth, rolloff, zero-crossing rate.
     pub spectral: Duration,
     /// Pitch tracking, tuning, chroma filter bank and chromagram (with the second STFT pass of
     /// long signals).

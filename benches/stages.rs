@@ -157,11 +157,10 @@ type StageField = fn(&StageTimes) -> Duration;
 
 /// Stage entries: name and the field of [`StageTimes`] they report.
 const STAGES: [(&str, StageField); 8] = [
-    ("stft", |t| t.stft),
-    (
-        "spectral stats (rms, centroid, bandwidth, rolloff, zcr)",
-        |t| t.spectral,
-    ),
+    ("stft (+ rms)", |t| t.stft),
+    ("spectral stats (centroid, bandwidth, rolloff, zcr)", |t| {
+        t.spectral
+    }),
     ("chroma (with tuning)", |t| t.chroma),
     ("mel + dB", |t| t.mel),
     ("hpss", |t| t.hpss),

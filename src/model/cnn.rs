@@ -144,20 +144,7 @@ impl Cnn {
         let dense = flat.apply(&self.fc1).relu();
         let dropped = match (train, rng) {
             (true, Some(rng)) if self.dropout > 0.0 => {
-                let keep = 1.0 - self.dropout;
-                let mask: Vec<f32> = (0..dense.numel())
-                    .map(|_| {
-                        if rng.gen::<f64>() < keep {
-                            (1.0 / keep) as f32
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect();
-                let mask = Tensor::from_slice(&mask)
-                    .reshape(dense.size())
-                    .to_device(dense.device());
-                &dense * mask
+                &dense * dropout_mask(&dense, self.dropout, rng)
             }
             _ => dense.shallow_clone(),
         };
@@ -168,6 +155,24 @@ impl Cnn {
             logits,
         }
     }
+}
+
+/// An inverted-dropout mask shaped like `t`: each element kept with probability `1 - p` (and
+/// scaled by `1 / (1 - p)`), drawn from `rng` in element order so runs are reproducible.
+pub(crate) fn dropout_mask(t: &Tensor, p: f64, rng: &mut StdRng) -> Tensor {
+    let keep = 1.0 - p;
+    let mask: Vec<f32> = (0..t.numel())
+        .map(|_| {
+            if rng.gen::<f64>() < keep {
+                (1.0 / keep) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    Tensor::from_slice(&mask)
+        .reshape(t.size())
+        .to_device(t.device())
 }
 
 /// Builds a `[n, 57]` float tensor on `device` from a flat row-major buffer.

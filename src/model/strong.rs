@@ -140,20 +140,7 @@ impl Mlp {
             h = h.apply(l).relu();
             if let Some(rng) = rng.as_deref_mut() {
                 if self.dropout > 0.0 {
-                    let keep = 1.0 - self.dropout;
-                    let mask: Vec<f32> = (0..h.numel())
-                        .map(|_| {
-                            if rng.gen::<f64>() < keep {
-                                (1.0 / keep) as f32
-                            } else {
-                                0.0
-                            }
-                        })
-                        .collect();
-                    h = &h
-                        * Tensor::from_slice(&mask)
-                            .reshape(h.size())
-                            .to_device(h.device());
+                    h = &h * super::cnn::dropout_mask(&h, self.dropout, rng);
                 }
             }
         }
@@ -331,15 +318,7 @@ pub fn fit(
                 batches += 1;
             }
             let (val_loss, val_accuracy) = tch::no_grad(|| {
-                let logits = mlp.forward(&x_val, None).1;
-                let loss = logits.cross_entropy_for_logits(&y_val).double_value(&[]);
-                let acc = logits
-                    .argmax(-1, false)
-                    .eq_tensor(&y_val)
-                    .to_kind(Kind::Double)
-                    .mean(Kind::Double)
-                    .double_value(&[]);
-                (loss, acc)
+                super::train::loss_and_accuracy(&mlp.forward(&x_val, None).1, &y_val)
             });
             let st = EpochStats {
                 epoch,

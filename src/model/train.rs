@@ -119,6 +119,18 @@ fn restore(vs: &nn::VarStore, saved: &BTreeMap<String, Tensor>) {
     })
 }
 
+/// Cross-entropy and accuracy of class scores `logits` against the labels `y`.
+pub(crate) fn loss_and_accuracy(logits: &Tensor, y: &Tensor) -> (f64, f64) {
+    let loss = logits.cross_entropy_for_logits(y).double_value(&[]);
+    let acc = logits
+        .argmax(-1, false)
+        .eq_tensor(y)
+        .to_kind(Kind::Double)
+        .mean(Kind::Double)
+        .double_value(&[]);
+    (loss, acc)
+}
+
 /// Trains a fresh network on the songs `train_idx`, stopping early on the accuracy of
 /// `val_idx`, and restores the best epoch's weights. The scaler is fitted on `train_idx` only.
 /// Everything random (init, batch order, dropout) comes from `seed`. `on_epoch` sees each
@@ -185,17 +197,8 @@ pub fn fit(
             });
             batches += 1;
         }
-        let (val_loss, val_accuracy) = tch::no_grad(|| {
-            let logits = eval_logits(&cnn, &x_val);
-            let loss = logits.cross_entropy_for_logits(&y_val).double_value(&[]);
-            let acc = logits
-                .argmax(-1, false)
-                .eq_tensor(&y_val)
-                .to_kind(Kind::Double)
-                .mean(Kind::Double)
-                .double_value(&[]);
-            (loss, acc)
-        });
+        let (val_loss, val_accuracy) =
+            tch::no_grad(|| loss_and_accuracy(&eval_logits(&cnn, &x_val), &y_val));
         let stats = EpochStats {
             epoch,
             train_loss: loss_sum / batches as f64,

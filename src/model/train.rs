@@ -549,30 +549,18 @@ pub fn run(
     )
     .map_err(|e| e.in_table(&opts.features))?;
     let info = ModelInfo {
-        format_version: FORMAT_VERSION,
-        arch: ARCH.into(),
-        feature_columns: FEATURE_COLUMNS.iter().map(|s| s.to_string()).collect(),
-        scaler_mean: fitted.scaler.mean.clone(),
-        scaler_std: fitted.scaler.std.clone(),
-        genres: GENRES.iter().map(|s| s.to_string()).collect(),
-        protocol: opts.protocol.name().into(),
         seeds: seeds.clone(),
-        seed: opts.seed,
-        epochs_trained: fitted.history.len(),
-        best_epoch: fitted.best_epoch,
         n_train: train_idx.len(),
         n_val: val_idx.len(),
         features_csv: opts.features.display().to_string(),
         excluded: data.excluded.clone(),
         trained_on: stems_of(&data, &train_idx, &val_idx),
-        strong: None,
-        created_by: format!("tuneprint {}", env!("CARGO_PKG_VERSION")),
-        weights: WEIGHTS_FILE.into(),
         metrics: if runs.is_empty() {
             None
         } else {
             Some(evaluation.clone())
         },
+        ..fitted.paper_info(opts.protocol, opts.seed)
     };
     let history = fitted.history.clone();
     let model = Classifier::from_parts(fitted.vs, fitted.cnn, fitted.scaler, info);
@@ -760,10 +748,10 @@ pub fn evaluation_json(e: &Evaluation) -> String {
 }
 
 impl Fitted {
-    /// A usable classifier from a fitted network (for evaluations that train their own model,
-    /// such as `recommend --evaluate`); `protocol` and `seed` are recorded in its info.
-    pub fn into_classifier(self, protocol: Protocol, seed: u64, n_val: usize) -> Classifier {
-        let info = ModelInfo {
+    /// `model.json` of a fitted paper-arch network, without the facts of its training run
+    /// (songs, exclusions, metrics), which the caller adds; `protocol` and `seed` are recorded.
+    fn paper_info(&self, protocol: Protocol, seed: u64) -> ModelInfo {
+        ModelInfo {
             format_version: FORMAT_VERSION,
             arch: ARCH.into(),
             feature_columns: FEATURE_COLUMNS.iter().map(|s| s.to_string()).collect(),
@@ -776,7 +764,7 @@ impl Fitted {
             epochs_trained: self.history.len(),
             best_epoch: self.best_epoch,
             n_train: 0,
-            n_val,
+            n_val: 0,
             features_csv: String::new(),
             excluded: Vec::new(),
             trained_on: Vec::new(),
@@ -784,6 +772,15 @@ impl Fitted {
             created_by: format!("tuneprint {}", env!("CARGO_PKG_VERSION")),
             weights: WEIGHTS_FILE.into(),
             metrics: None,
+        }
+    }
+
+    /// A usable classifier from a fitted network (for evaluations that train their own model,
+    /// such as `recommend --evaluate`); `protocol` and `seed` are recorded in its info.
+    pub fn into_classifier(self, protocol: Protocol, seed: u64, n_val: usize) -> Classifier {
+        let info = ModelInfo {
+            n_val,
+            ..self.paper_info(protocol, seed)
         };
         Classifier::from_parts(self.vs, self.cnn, self.scaler, info)
     }

@@ -305,16 +305,9 @@ pub fn fit(
                 }
                 let yb = y_train.index_select(0, &idx);
                 let logits = mlp.forward(&xb, Some(&mut rng)).1;
-                let loss = logits.cross_entropy_for_logits(&yb);
-                opt.backward_step(&loss);
-                loss_sum += loss.double_value(&[]);
-                correct += tch::no_grad(|| {
-                    logits
-                        .argmax(-1, false)
-                        .eq_tensor(&yb)
-                        .sum(Kind::Int64)
-                        .int64_value(&[])
-                });
+                let (loss, right) = super::train::optimizer_step(&mut opt, &logits, &yb);
+                loss_sum += loss;
+                correct += right;
                 batches += 1;
             }
             let (val_loss, val_accuracy) = tch::no_grad(|| {

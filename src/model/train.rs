@@ -119,6 +119,21 @@ fn restore(vs: &nn::VarStore, saved: &BTreeMap<String, Tensor>) {
     })
 }
 
+/// One optimiser step on the cross-entropy of a mini-batch: its loss and how many of its songs
+/// the scores (taken before the step) classify right.
+pub(crate) fn optimizer_step(opt: &mut nn::Optimizer, logits: &Tensor, y: &Tensor) -> (f64, i64) {
+    let loss = logits.cross_entropy_for_logits(y);
+    opt.backward_step(&loss);
+    let right = tch::no_grad(|| {
+        logits
+            .argmax(-1, false)
+            .eq_tensor(y)
+            .sum(Kind::Int64)
+            .int64_value(&[])
+    });
+    (loss.double_value(&[]), right)
+}
+
 /// Cross-entropy and accuracy of class scores `logits` against the labels `y`.
 pub(crate) fn loss_and_accuracy(logits: &Tensor, y: &Tensor) -> (f64, f64) {
     let loss = logits.cross_entropy_for_logits(y).double_value(&[]);
@@ -185,16 +200,9 @@ pub fn fit(
             let xb = x_train.index_select(0, &idx);
             let yb = y_train.index_select(0, &idx);
             let logits = cnn.forward(&xb, true, Some(&mut rng)).logits;
-            let loss = logits.cross_entropy_for_logits(&yb);
-            opt.backward_step(&loss);
-            loss_sum += loss.double_value(&[]);
-            correct += tch::no_grad(|| {
-                logits
-                    .argmax(-1, false)
-                    .eq_tensor(&yb)
-                    .sum(Kind::Int64)
-                    .int64_value(&[])
-            });
+            let (loss, right) = optimizer_step(&mut opt, &logits, &yb);
+            loss_sum += loss;
+            correct += right;
             batches += 1;
         }
         let (val_loss, val_accuracy) =

@@ -35,7 +35,7 @@ impl Default for TrainConfig {
             batch_size: BATCH_SIZE,
             max_epochs: MAX_EPOCHS,
             patience: PATIENCE,
-            device: Device::cuda_if_available(),
+            device: super::device(),
         }
     }
 }

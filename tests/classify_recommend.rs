@@ -278,3 +278,48 @@ fn embed_writes_npy_and_index() {
     assert_eq!(lib.labels[999], "rock");
     assert!(lib.vectors.iter().all(|v| v.len() == 3328));
 }
+
+#[test]
+fn probability_embedding_is_the_models_class_probabilities() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("p.npy");
+    let o = tuneprint(&[
+        "embed",
+        "--model",
+        model(),
+        "--layer",
+        "probabilities",
+        "-o",
+        &out.display().to_string(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(stdout_json(&o)["dimension"], 10);
+    let lib = tuneprint::recommend::Library::load(&out).unwrap();
+    assert_eq!(lib.len(), 1000);
+    for v in &lib.vectors {
+        let sum: f32 = v.iter().sum();
+        assert!(
+            (sum - 1.0).abs() < 1e-4 && v.iter().all(|&p| p >= 0.0),
+            "{v:?}"
+        );
+    }
+    // The same numbers as the classifier's, for a library song.
+    let rows = tuneprint::table::read_csv(&root().join("features/features_30_sec.csv")).unwrap();
+    let clf = tuneprint::model::Classifier::load(std::path::Path::new(model())).unwrap();
+    let p = clf.predict_proba(&[rows[500].features]);
+    for (a, b) in p[0].iter().zip(&lib.vectors[500]) {
+        assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+    }
+    let o = tuneprint(&[
+        "recommend",
+        "jazz.00098",
+        "--model",
+        model(),
+        "--layer",
+        "probabilities",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(stdout_json(&o)["results"].as_array().unwrap().len(), 5);
+}

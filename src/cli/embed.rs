@@ -12,8 +12,12 @@ use std::process::ExitCode;
 pub enum Layer {
     /// The flatten layer (128 channels × 26 positions = 3328 values): the paper's embedding.
     Flatten,
-    /// The 128-unit dense layer after it.
+    /// The 128-unit dense layer after it (the strong ensemble: its members' last hidden
+    /// layers side by side).
     Dense,
+    /// The 10 class probabilities: songs the model hears the same way, genre by genre (the best
+    /// of the embeddings in `recommend --evaluate` with a strong model).
+    Probabilities,
 }
 
 /// Embeddings of table rows with a trained classifier.
@@ -22,6 +26,7 @@ pub fn embed_records(clf: &Classifier, layer: Layer, rows: &[Record]) -> Library
     let vectors = match layer {
         Layer::Flatten => clf.embed(&feats),
         Layer::Dense => clf.embed_dense(&feats),
+        Layer::Probabilities => clf.predict_proba(&feats),
     };
     Library {
         filenames: rows.iter().map(|r| r.filename.clone()).collect(),

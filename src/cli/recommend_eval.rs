@@ -5,9 +5,9 @@
 //! early stopping), a CNN and the strong ensemble (`--arch strong`) trained on the training
 //! part, then every test song queries the whole library but itself; a recommendation counts
 //! when its genre equals the query's. The baseline ranks by the raw features standardized with
-//! the training songs' mean and deviation. The strong ensemble's embedding is its members'
-//! last hidden layers side by side (what `recommend` uses with a strong model); its class
-//! probabilities are reported too.
+//! the training songs' mean and deviation. Each model is scored with each `--layer` it offers:
+//! the CNN's flatten and dense layers and class probabilities; the strong ensemble's hidden
+//! layers (its members' last ones side by side) and class probabilities.
 
 use super::embed::{embed_records, Layer};
 use super::recommend::Args;
@@ -40,6 +40,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         "raw features (standardized)",
         "CNN flatten layer",
         "CNN dense layer",
+        "CNN probabilities",
         "strong ensemble hidden layers",
         "strong ensemble probabilities",
     ];
@@ -89,6 +90,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             raw,
             embed_records(&clf, Layer::Flatten, &rows),
             embed_records(&clf, Layer::Dense, &rows),
+            embed_records(&clf, Layer::Probabilities, &rows),
             with(strong.embed_rows(&feats)),
             with(strong.proba_rows(&feats)),
         ];

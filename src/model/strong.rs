@@ -52,9 +52,9 @@ impl Default for StrongSpec {
     fn default() -> Self {
         StrongSpec {
             members: 5,
-            hidden: vec![256, 128],
+            hidden: vec![512, 256],
             dropout: 0.5,
-            input_noise: 0.2,
+            input_noise: 0.4,
             weight_decay: 1e-2,
             learning_rate: 1e-3,
             batch_size: 64,

@@ -37,4 +37,4 @@ for p in holdout filtered; do
     while read -r name json; do printf '%s\0%s\0%s\0' "$name" "$p" "$json"; done <<<"$candidates"
 done | xargs -0 -n 3 -P "$JOBS" bash -c 'one "$0" "$1" "$2"' >"$work/out.txt"
 printf '%-28s %-9s %-10s %s\n' setting protocol validation "test (not used to choose)"
-sort -k2,2 -k3,3r "$work/out.txt"
+sort -b -k2,2 -k3,3gr "$work/out.txt"

@@ -28,8 +28,9 @@ pub struct Args {
     /// Which layer's activations embed the songs.
     #[arg(long, value_enum, default_value_t = Layer::Flatten)]
     pub layer: Layer,
-    /// Instead of recommending: genre precision@k for test-split songs with a model trained
-    /// without them, for the CNN embeddings and for the standardized raw features.
+    /// Instead of recommending: genre precision@k for test-split songs with models trained
+    /// without them (the paper CNN and the strong ensemble), for every layer of each and for
+    /// the standardized raw features.
     #[arg(long)]
     pub evaluate: bool,
     /// Seeds of the evaluation (holdout splits 0..N).

@@ -323,3 +323,39 @@ fn probability_embedding_is_the_models_class_probabilities() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(stdout_json(&o)["results"].as_array().unwrap().len(), 5);
 }
+
+#[test]
+fn combined_embedding_is_dense_and_probabilities_at_unit_length() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("c.npy");
+    let o = tuneprint(&[
+        "embed",
+        "--model",
+        model(),
+        "--layer",
+        "combined",
+        "-o",
+        &out.display().to_string(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(stdout_json(&o)["dimension"], 138);
+    let lib = tuneprint::recommend::Library::load(&out).unwrap();
+    let rows = tuneprint::table::read_csv(&root().join("features/features_30_sec.csv")).unwrap();
+    let clf = tuneprint::model::Classifier::load(std::path::Path::new(model())).unwrap();
+    let i = 321;
+    let dense = &clf.embed_dense(&[rows[i].features])[0];
+    let proba = &clf.predict_proba(&[rows[i].features])[0];
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let (d, p) = lib.vectors[i].split_at(128);
+    assert!((norm(p) - 1.0).abs() < 1e-5);
+    for (a, b) in p.iter().zip(proba) {
+        assert!((a - b / norm(proba)).abs() < 1e-6);
+    }
+    if norm(dense) > 0.0 {
+        assert!((norm(d) - 1.0).abs() < 1e-5);
+        for (a, b) in d.iter().zip(dense) {
+            assert!((a - b / norm(dense)).abs() < 1e-6);
+        }
+    }
+}

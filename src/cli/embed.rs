@@ -2,7 +2,7 @@
 
 use super::CliError;
 use crate::model::Classifier;
-use crate::recommend::{index_path, Library};
+use crate::recommend::{index_path, unit_concat, Library};
 use crate::table::{self, Record};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,9 +15,12 @@ pub enum Layer {
     /// The 128-unit dense layer after it (the strong ensemble: its members' last hidden
     /// layers side by side).
     Dense,
-    /// The 10 class probabilities: songs the model hears the same way, genre by genre (the best
-    /// of the embeddings in `recommend --evaluate` with a strong model).
+    /// The 10 class probabilities: songs the model hears the same way, genre by genre.
     Probabilities,
+    /// The dense layer and the class probabilities side by side, each scaled to unit length:
+    /// timbre and genre in equal parts (the best embedding of `recommend --evaluate` on
+    /// validation queries, with a strong model).
+    Combined,
 }
 
 /// Embeddings of table rows with a trained classifier.
@@ -27,12 +30,18 @@ pub fn embed_records(clf: &Classifier, layer: Layer, rows: &[Record]) -> Library
         Layer::Flatten => clf.embed(&feats),
         Layer::Dense => clf.embed_dense(&feats),
         Layer::Probabilities => clf.predict_proba(&feats),
+        Layer::Combined => combined(clf.embed_dense(&feats), clf.predict_proba(&feats)),
     };
     Library {
         filenames: rows.iter().map(|r| r.filename.clone()).collect(),
         labels: rows.iter().map(|r| r.label.clone()).collect(),
         vectors,
     }
+}
+
+/// Row by row [`unit_concat`] of two embeddings of the same songs.
+pub fn combined(a: Vec<Vec<f32>>, b: Vec<Vec<f32>>) -> Vec<Vec<f32>> {
+    a.iter().zip(&b).map(|(x, y)| unit_concat(x, y)).collect()
 }
 
 /// Arguments of `tuneprint embed`.

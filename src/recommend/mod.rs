@@ -57,6 +57,17 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     }
 }
 
+/// Two embeddings of one song side by side, each scaled to unit length first, so that each
+/// weighs the same in a cosine similarity whatever its size (an all-zero part stays zero).
+pub fn unit_concat(a: &[f32], b: &[f32]) -> Vec<f32> {
+    fn unit(v: &[f32]) -> impl Iterator<Item = f32> + '_ {
+        let n = v.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
+        let scale = if n > 0.0 { 1.0 / n } else { 0.0 };
+        v.iter().map(move |&x| (x as f64 * scale) as f32)
+    }
+    unit(a).chain(unit(b)).collect()
+}
+
 impl Library {
     /// Number of songs.
     pub fn len(&self) -> usize {
@@ -221,6 +232,17 @@ pub fn index_path(npy_path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unit_concat_scales_each_part() {
+        let v = unit_concat(&[3.0, 4.0], &[0.0, 0.0, 2.0]);
+        assert_eq!(v, vec![0.6, 0.8, 0.0, 0.0, 1.0]);
+        assert_eq!(unit_concat(&[0.0], &[5.0]), vec![0.0, 1.0]);
+        // Equal weight: the same cosine for a part scaled by any factor.
+        let a = unit_concat(&[1.0, 2.0], &[0.2, 0.8]);
+        let b = unit_concat(&[100.0, 200.0], &[0.2, 0.8]);
+        assert_eq!(a, b);
+    }
 
     fn lib() -> Library {
         Library {

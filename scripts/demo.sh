@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the committed data: set-up, extract audio/ and check it against the reference,
-# train the CNN without the committed songs, classify them from raw audio, recommend, report.
+# train the CNN without the committed songs, classify them from raw audio, recommend, train the
+# strong ensemble and recommend with it, report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -24,5 +25,9 @@ $T classify audio/
 step "recommend: songs like jazz.00098, and like a file"
 $T recommend jazz.00098
 $T recommend audio/rock.00000.wav
+step "train --arch strong: the stronger ensemble (holdout, 10 seeds) into models/strong"
+$T train --arch strong --exclude features/demo_holdout.txt -o models/strong
+step "recommend with the strong model's combined embedding (the best measured)"
+$T recommend audio/rock.00000.wav --model models/strong --layer combined
 step "report: figures and report/report.md"
 $T report

@@ -279,23 +279,28 @@ fn embed_writes_npy_and_index() {
     assert!(lib.vectors.iter().all(|v| v.len() == 3328));
 }
 
-#[test]
-fn probability_embedding_is_the_models_class_probabilities() {
+/// `embed --layer LAYER` of the whole library with the shared model, checked for its width.
+fn embed_layer(layer: &str, dimension: usize) -> tuneprint::recommend::Library {
     let t = tempfile::tempdir().unwrap();
-    let out = t.path().join("p.npy");
+    let out = t.path().join("e.npy");
     let o = tuneprint(&[
         "embed",
         "--model",
         model(),
         "--layer",
-        "probabilities",
+        layer,
         "-o",
         &out.display().to_string(),
         "--json",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(stdout_json(&o)["dimension"], 10);
-    let lib = tuneprint::recommend::Library::load(&out).unwrap();
+    assert_eq!(stdout_json(&o)["dimension"], dimension);
+    tuneprint::recommend::Library::load(&out).unwrap()
+}
+
+#[test]
+fn probability_embedding_is_the_models_class_probabilities() {
+    let lib = embed_layer("probabilities", 10);
     assert_eq!(lib.len(), 1000);
     for v in &lib.vectors {
         let sum: f32 = v.iter().sum();
@@ -326,21 +331,7 @@ fn probability_embedding_is_the_models_class_probabilities() {
 
 #[test]
 fn combined_embedding_is_dense_and_probabilities_at_unit_length() {
-    let t = tempfile::tempdir().unwrap();
-    let out = t.path().join("c.npy");
-    let o = tuneprint(&[
-        "embed",
-        "--model",
-        model(),
-        "--layer",
-        "combined",
-        "-o",
-        &out.display().to_string(),
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(stdout_json(&o)["dimension"], 138);
-    let lib = tuneprint::recommend::Library::load(&out).unwrap();
+    let lib = embed_layer("combined", 138);
     let rows = tuneprint::table::read_csv(&root().join("features/features_30_sec.csv")).unwrap();
     let clf = tuneprint::model::Classifier::load(std::path::Path::new(model())).unwrap();
     let i = 321;

@@ -93,18 +93,16 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             labels: rows.iter().map(|r| r.label.clone()).collect(),
             vectors,
         };
+        let (hidden, proba) = (strong.embed_rows(&feats), strong.proba_rows(&feats));
         let libs = [
             raw,
             embed_records(&clf, Layer::Flatten, &rows),
             embed_records(&clf, Layer::Dense, &rows),
             embed_records(&clf, Layer::Probabilities, &rows),
             embed_records(&clf, Layer::Combined, &rows),
-            with(strong.embed_rows(&feats)),
-            with(strong.proba_rows(&feats)),
-            with(combined(
-                strong.embed_rows(&feats),
-                strong.proba_rows(&feats),
-            )),
+            with(hidden.clone()),
+            with(proba.clone()),
+            with(combined(hidden, proba)),
         ];
         for ((v, s), lib) in val_scores.iter_mut().zip(scores.iter_mut()).zip(&libs) {
             v.push(lib.precision_at_k(&subset(lib, &sp.val), k)?);

@@ -200,6 +200,36 @@ pub struct ModelInfo {
     pub metrics: Option<Evaluation>,
 }
 
+impl ModelInfo {
+    /// The fields every model of this build writes (format, columns, genres, weights file, the
+    /// `created_by` stamp) for an `arch` network trained under `protocol` with `seed`; the
+    /// network and the command fill in the rest (scaler, epochs, songs, metrics).
+    pub fn new(arch: &str, protocol: Protocol, seed: u64) -> ModelInfo {
+        ModelInfo {
+            format_version: FORMAT_VERSION,
+            arch: arch.into(),
+            feature_columns: FEATURE_COLUMNS.iter().map(|s| s.to_string()).collect(),
+            scaler_mean: Vec::new(),
+            scaler_std: Vec::new(),
+            genres: GENRES.iter().map(|s| s.to_string()).collect(),
+            protocol: protocol.name().into(),
+            seeds: vec![seed],
+            seed,
+            epochs_trained: 0,
+            best_epoch: 0,
+            n_train: 0,
+            n_val: 0,
+            features_csv: String::new(),
+            excluded: Vec::new(),
+            trained_on: Vec::new(),
+            strong: None,
+            created_by: format!("tuneprint {}", env!("CARGO_PKG_VERSION")),
+            weights: WEIGHTS_FILE.into(),
+            metrics: None,
+        }
+    }
+}
+
 /// The network of a [`Classifier`].
 enum Net {
     Paper(Box<Cnn>),

@@ -4,9 +4,8 @@
 
 use super::cnn::{input_tensor, Cnn, ARCH};
 use super::dataset::{final_split, split, Dataset, Protocol, Scaler};
-use super::{Classifier, ModelError, ModelInfo, FORMAT_VERSION, WEIGHTS_FILE};
+use super::{Classifier, ModelError, ModelInfo};
 use crate::config::{BATCH_SIZE, GENRES, LEARNING_RATE, MAX_EPOCHS, PATIENCE};
-use crate::features::FEATURE_COLUMNS;
 use crate::table::write_atomic;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -556,30 +555,69 @@ pub fn run(
         &mut |e| progress(Progress::Epoch(*e)),
     )
     .map_err(|e| e.in_table(&opts.features))?;
-    let info = ModelInfo {
-        seeds: seeds.clone(),
-        n_train: train_idx.len(),
-        n_val: val_idx.len(),
-        features_csv: opts.features.display().to_string(),
-        excluded: data.excluded.clone(),
-        trained_on: stems_of(&data, &train_idx, &val_idx),
-        metrics: if runs.is_empty() {
-            None
-        } else {
-            Some(evaluation.clone())
-        },
-        ..fitted.paper_info(opts.protocol, opts.seed)
-    };
+    let info = SavedRun {
+        opts,
+        data: &data,
+        seeds: &seeds,
+        train_idx: &train_idx,
+        val_idx: &val_idx,
+    }
+    .info(
+        fitted.paper_info(opts.protocol, opts.seed),
+        &evaluation,
+        &runs,
+    );
     let history = fitted.history.clone();
     let model = Classifier::from_parts(fitted.vs, fitted.cnn, fitted.scaler, info);
-    write_model_dir(&opts.out_dir, &model, &history, &evaluation, &runs)?;
+    save(opts, &data, model, &history, evaluation, runs)
+}
+
+/// What a saved model records of the command that trained it.
+struct SavedRun<'a> {
+    opts: &'a TrainOptions,
+    data: &'a Dataset,
+    seeds: &'a [u64],
+    train_idx: &'a [usize],
+    val_idx: &'a [usize],
+}
+
+impl SavedRun<'_> {
+    /// `base` (the network's own info) completed with the run: seeds, songs, metrics.
+    fn info(&self, base: ModelInfo, evaluation: &Evaluation, runs: &[RunResult]) -> ModelInfo {
+        ModelInfo {
+            seeds: self.seeds.to_vec(),
+            n_train: self.train_idx.len(),
+            n_val: self.val_idx.len(),
+            features_csv: self.opts.features.display().to_string(),
+            excluded: self.data.excluded.clone(),
+            trained_on: stems_of(self.data, self.train_idx, self.val_idx),
+            metrics: if runs.is_empty() {
+                None
+            } else {
+                Some(evaluation.clone())
+            },
+            ..base
+        }
+    }
+}
+
+/// Writes the model directory and sums the command up.
+fn save(
+    opts: &TrainOptions,
+    data: &Dataset,
+    model: Classifier,
+    history: &[EpochStats],
+    evaluation: Evaluation,
+    runs: Vec<RunResult>,
+) -> Result<TrainSummary, ModelError> {
+    write_model_dir(&opts.out_dir, &model, history, &evaluation, &runs)?;
     Ok(TrainSummary {
         evaluation,
         runs,
         model,
         out_dir: opts.out_dir.clone(),
         n_songs: data.len(),
-        excluded: data.excluded,
+        excluded: data.excluded.clone(),
     })
 }
 
@@ -629,42 +667,21 @@ fn run_strong(
     })
     .map_err(|e| e.in_table(&opts.features))?;
     let history = fitted.histories.first().cloned().unwrap_or_default();
-    let info = ModelInfo {
-        format_version: FORMAT_VERSION,
-        arch: strong::ARCH.into(),
-        feature_columns: FEATURE_COLUMNS.iter().map(|s| s.to_string()).collect(),
-        scaler_mean: fitted.scaler.mean.clone(),
-        scaler_std: fitted.scaler.std.clone(),
-        genres: GENRES.iter().map(|s| s.to_string()).collect(),
-        protocol: opts.protocol.name().into(),
-        seeds: seeds.to_vec(),
-        seed: opts.seed,
+    let base = ModelInfo {
         epochs_trained: history.len(),
         best_epoch: fitted.best_epochs.first().copied().unwrap_or(0),
-        n_train: train_idx.len(),
-        n_val: val_idx.len(),
-        features_csv: opts.features.display().to_string(),
-        excluded: data.excluded.clone(),
-        trained_on: stems_of(data, &train_idx, &val_idx),
-        strong: Some(spec.clone()),
-        created_by: format!("tuneprint {}", env!("CARGO_PKG_VERSION")),
-        weights: WEIGHTS_FILE.into(),
-        metrics: if runs.is_empty() {
-            None
-        } else {
-            Some(evaluation.clone())
-        },
+        ..ModelInfo::new(strong::ARCH, opts.protocol, opts.seed)
     };
+    let info = SavedRun {
+        opts,
+        data,
+        seeds,
+        train_idx: &train_idx,
+        val_idx: &val_idx,
+    }
+    .info(base, &evaluation, &runs);
     let model = Classifier::from_strong(fitted, info);
-    write_model_dir(&opts.out_dir, &model, &history, &evaluation, &runs)?;
-    Ok(TrainSummary {
-        evaluation,
-        runs,
-        model,
-        out_dir: opts.out_dir.clone(),
-        n_songs: data.len(),
-        excluded: data.excluded.clone(),
-    })
+    save(opts, data, model, &history, evaluation, runs)
 }
 
 /// The songs the saved model is fitted on and stopped early with: under the seeded protocols
@@ -760,26 +777,11 @@ impl Fitted {
     /// (songs, exclusions, metrics), which the caller adds; `protocol` and `seed` are recorded.
     fn paper_info(&self, protocol: Protocol, seed: u64) -> ModelInfo {
         ModelInfo {
-            format_version: FORMAT_VERSION,
-            arch: ARCH.into(),
-            feature_columns: FEATURE_COLUMNS.iter().map(|s| s.to_string()).collect(),
             scaler_mean: self.scaler.mean.clone(),
             scaler_std: self.scaler.std.clone(),
-            genres: GENRES.iter().map(|s| s.to_string()).collect(),
-            protocol: protocol.name().into(),
-            seeds: vec![seed],
-            seed,
             epochs_trained: self.history.len(),
             best_epoch: self.best_epoch,
-            n_train: 0,
-            n_val: 0,
-            features_csv: String::new(),
-            excluded: Vec::new(),
-            trained_on: Vec::new(),
-            strong: None,
-            created_by: format!("tuneprint {}", env!("CARGO_PKG_VERSION")),
-            weights: WEIGHTS_FILE.into(),
-            metrics: None,
+            ..ModelInfo::new(ARCH, protocol, seed)
         }
     }
 

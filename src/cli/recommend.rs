@@ -1,9 +1,9 @@
 //! `tuneprint recommend`: songs most like a query song, by cosine similarity of CNN embeddings.
 
-use super::embed::{embed_records, Layer};
+use super::embed::embed_records;
 use super::CliError;
 use crate::extract::{self, Options};
-use crate::model::Classifier;
+use crate::model::{Classifier, Layer};
 use crate::recommend::Hit;
 use crate::table;
 use serde::Serialize;
@@ -25,9 +25,10 @@ pub struct Args {
     /// The song library: a features CSV.
     #[arg(long, default_value = "features/features_30_sec.csv")]
     pub library: PathBuf,
-    /// Which layer's activations embed the songs.
-    #[arg(long, value_enum, default_value_t = Layer::Flatten)]
-    pub layer: Layer,
+    /// Which layer's activations embed the songs (default: the model's own, `embedding` of
+    /// its model.json: `flatten` for the paper CNN, `combined` for the strong ensemble).
+    #[arg(long, value_enum)]
+    pub layer: Option<Layer>,
     /// Instead of recommending: genre precision@k for test-split songs with models trained
     /// without them (the paper CNN and the strong ensemble), for every layer of each and for
     /// the standardized raw features.
@@ -50,15 +51,19 @@ struct Output<'a> {
 /// Runs `tuneprint recommend`.
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     if args.evaluate {
-        return super::recommend_eval::run(args);
+        // Trains networks: `cli::run` sends it to `recommend_eval` (in `tuneprint-torch`).
+        return Err(CliError::Failed(
+            "recommend --evaluate trains networks: run it through tuneprint-torch".into(),
+        ));
     }
     let query = args.query.as_deref().unwrap_or_default();
     if args.k == 0 {
         return Err(CliError::Failed("-k must be at least 1".into()));
     }
     let clf = Classifier::load(&args.model)?;
+    let layer = args.layer.unwrap_or_else(|| clf.default_layer());
     let rows = table::read_csv(&args.library)?;
-    let lib = embed_records(&clf, args.layer, &rows);
+    let lib = embed_records(&clf, layer, &rows);
     let path = Path::new(query);
     let hits = if path.is_file() {
         // An audio file: extract it (30 s windows for long songs), embed, average the windows.
@@ -68,7 +73,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
                 window_seconds: Some(super::classify::WINDOW_SECONDS),
             },
         )?;
-        let q = embed_records(&clf, args.layer, &recs);
+        let q = embed_records(&clf, layer, &recs);
         let dim = q.vectors.first().map_or(0, Vec::len);
         let mut mean = vec![0.0f32; dim];
         for v in &q.vectors {

@@ -11,12 +11,13 @@
 //! `combined` layer. Validation songs (which only stopped training) query too: their precision
 //! is what an embedding is chosen by; the test songs' precision is the measurement.
 
-use super::embed::{combined, embed_records, Layer};
+use super::embed::{combined, embed_records};
 use super::recommend::Args;
 use super::CliError;
 use crate::model::dataset::{split, Dataset, Protocol};
 use crate::model::strong::{self, DevData, StrongSpec};
 use crate::model::train::{fit, mean_std, TrainConfig};
+use crate::model::Layer;
 use crate::recommend::Library;
 use crate::table::{self, Record};
 use serde_json::json;
@@ -63,7 +64,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             &TrainConfig::default(),
             &mut |_| {},
         )?;
-        let clf = fitted.into_classifier(Protocol::Holdout, seed, sp.val.len());
+        let clf = fitted.into_classifier(Protocol::Holdout, seed, sp.val.len())?;
         let scaler = clf.scaler();
         let raw = Library {
             filenames: rows.iter().map(|r| r.filename.clone()).collect(),

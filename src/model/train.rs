@@ -4,7 +4,8 @@
 
 use super::cnn::{input_tensor, Cnn, ARCH};
 use super::dataset::{final_split, split, Dataset, Protocol, Scaler};
-use super::{Classifier, ModelError, ModelInfo};
+use super::native::{Tensor32, Weights};
+use super::{Classifier, Layer, ModelError, ModelInfo};
 use crate::config::{BATCH_SIZE, GENRES, LEARNING_RATE, MAX_EPOCHS, PATIENCE};
 use crate::table::write_atomic;
 use rand::rngs::StdRng;
@@ -568,7 +569,7 @@ pub fn run(
         &runs,
     );
     let history = fitted.history.clone();
-    let model = Classifier::from_parts(fitted.vs, fitted.cnn, fitted.scaler, info);
+    let model = Classifier::from_weights(info, weights_of(&fitted.vs))?;
     save(opts, &data, model, &history, evaluation, runs)
 }
 
@@ -680,7 +681,7 @@ fn run_strong(
         val_idx: &val_idx,
     }
     .info(base, &evaluation, &runs);
-    let model = Classifier::from_strong(fitted, info);
+    let model = fitted.into_classifier(info)?;
     save(opts, data, model, &history, evaluation, runs)
 }
 
@@ -781,17 +782,47 @@ impl Fitted {
             scaler_std: self.scaler.std.clone(),
             epochs_trained: self.history.len(),
             best_epoch: self.best_epoch,
+            embedding: Some(Layer::Flatten),
             ..ModelInfo::new(ARCH, protocol, seed)
         }
     }
 
-    /// A usable classifier from a fitted network (for evaluations that train their own model,
-    /// such as `recommend --evaluate`); `protocol` and `seed` are recorded in its info.
-    pub fn into_classifier(self, protocol: Protocol, seed: u64, n_val: usize) -> Classifier {
+    /// A usable (native) classifier from a fitted network (for evaluations that train their
+    /// own model, such as `recommend --evaluate`); `protocol` and `seed` are recorded in its
+    /// info.
+    pub fn into_classifier(
+        self,
+        protocol: Protocol,
+        seed: u64,
+        n_val: usize,
+    ) -> Result<Classifier, ModelError> {
         let info = ModelInfo {
             n_val,
             ..self.paper_info(protocol, seed)
         };
-        Classifier::from_parts(self.vs, self.cnn, self.scaler, info)
+        Classifier::from_weights(info, weights_of(&self.vs))
+    }
+}
+
+/// The variables of a store as native [`Weights`] (f32, copied to the CPU), under the names
+/// `model.safetensors` gives them.
+pub fn weights_of(vs: &nn::VarStore) -> Weights {
+    let tensors = vs
+        .variables()
+        .into_iter()
+        .map(|(name, v)| {
+            let t = v
+                .detach()
+                .to_device(Device::Cpu)
+                .to_kind(Kind::Float)
+                .contiguous();
+            let shape = t.size().iter().map(|&d| d as usize).collect();
+            let data: Vec<f32> = Vec::try_from(&t.flatten(0, -1)).unwrap_or_default();
+            (name, Tensor32 { shape, data })
+        })
+        .collect();
+    Weights {
+        path: PathBuf::from(super::WEIGHTS_FILE),
+        tensors,
     }
 }

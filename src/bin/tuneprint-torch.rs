@@ -5,7 +5,7 @@
 
 use clap::Parser;
 use std::process::ExitCode;
-use tuneprint::cli::{run, Cli};
+use tuneprint::cli::{torch::run, Cli};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

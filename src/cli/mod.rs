@@ -13,10 +13,13 @@ pub mod recommend;
 pub mod recommend_eval;
 pub mod report;
 pub mod spectrogram;
+pub mod torch;
 pub mod train;
+pub mod train_args;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+pub use torch::run;
 
 /// tuneprint: songs to GTZAN features, genre predictions and "more like this".
 #[derive(Debug, Parser)]
@@ -96,16 +99,6 @@ pub fn needs_torch(command: &Command) -> bool {
         Command::Train(_) => true,
         Command::Recommend(a) => a.evaluate,
         _ => false,
-    }
-}
-
-/// Runs one subcommand, any of them (what `tuneprint-torch` does); the exit code says whether
-/// everything succeeded.
-pub fn run(command: Command) -> Result<ExitCode, CliError> {
-    match command {
-        Command::Train(a) => train::run(&a),
-        Command::Recommend(a) if a.evaluate => recommend_eval::run(&a),
-        other => run_native(other),
     }
 }
 

@@ -27,9 +27,11 @@ pub mod baselines;
 pub mod classifier;
 pub mod cnn;
 pub mod dataset;
+pub mod evaluation;
 pub mod layer;
 pub mod native;
 pub mod strong;
+pub mod torch;
 pub mod train;
 
 use crate::config::GENRES;
@@ -37,66 +39,18 @@ use crate::features::FEATURE_COLUMNS;
 use crate::table::TableError;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use tch::Device;
 
 pub use classifier::Classifier;
 pub use dataset::{Dataset, Protocol, Split};
+pub use evaluation::{Evaluation, GenreScores};
 pub use layer::{unit_concat, Layer};
 pub use native::strong::StrongSpec;
-pub use train::{Evaluation, GenreScores};
+pub use torch::{device, libtorch_smoke, load_cuda_backend, set_cpu_threads};
 
 /// Version of the model directory format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 /// File name of the weights inside a model directory.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
-
-/// Whether libtorch is linked and usable (tch): builds a small tensor and sums it.
-pub fn libtorch_smoke() -> f64 {
-    let t = tch::Tensor::from_slice(&[1.0f64, 2.0, 3.5]);
-    t.sum(tch::Kind::Double).double_value(&[])
-}
-
-/// Where models run: CUDA when a GPU and CUDA-enabled libtorch exist, else the CPU.
-///
-/// The binary does not link libtorch's CUDA library (about 400 MB resident once loaded, which
-/// `extract` and `check` never need), so the first call loads it here, from the libtorch folder the
-/// build linked against (then the dynamic loader's search path), before asking libtorch for a GPU.
-pub fn device() -> Device {
-    static DEVICE: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
-    *DEVICE.get_or_init(|| {
-        load_cuda_backend();
-        Device::cuda_if_available()
-    })
-}
-
-/// Loads `libtorch_cuda.so` into the process (global symbols), so that libtorch registers its
-/// CUDA backend; returns whether it is loaded. A CPU-only libtorch has no such file: false.
-pub fn load_cuda_backend() -> bool {
-    const NAME: &str = "libtorch_cuda.so";
-    let mut candidates = Vec::new();
-    if let Some(dir) = option_env!("TUNEPRINT_LIBTORCH_LIB") {
-        candidates.push(format!("{dir}/{NAME}"));
-    }
-    candidates.push(NAME.to_string());
-    candidates.into_iter().any(|path| {
-        let Ok(c_path) = std::ffi::CString::new(path) else {
-            return false;
-        };
-        // SAFETY: dlopen with a valid NUL-terminated path; the handle is kept open for the
-        // life of the process (never dlclose'd), as libtorch's registrations require.
-        let handle = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
-        !handle.is_null()
-    })
-}
-
-/// Sets the number of CPU threads libtorch uses in this process (0 leaves its default, one per
-/// core). The CNN's mini-batches are small: one thread is about as fast as two on an idle
-/// machine and far faster on a busy one, where libtorch's threads wait on each other.
-pub fn set_cpu_threads(n: usize) {
-    if n > 0 {
-        tch::set_num_threads(n.min(i32::MAX as usize) as i32);
-    }
-}
 
 /// Which classifier: the paper's CNN, or the stronger ensemble of [`strong`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

@@ -36,7 +36,7 @@ pub trait Forward: Send + Sync {
 /// The networks this build runs natively.
 #[derive(Debug)]
 pub enum NativeNet {
-    Paper(paper::PaperNet),
+    Paper(Box<paper::PaperNet>),
     Strong(strong::StrongNet),
 }
 
@@ -47,7 +47,7 @@ impl NativeNet {
     /// The network `info.arch` with its weights taken from `weights` (every tensor must be used).
     pub fn load(info: &ModelInfo, weights: &mut Weights) -> Result<NativeNet, ModelError> {
         let net = match info.arch.as_str() {
-            paper::ARCH => NativeNet::Paper(paper::PaperNet::load(weights)?),
+            paper::ARCH => NativeNet::Paper(Box::new(paper::PaperNet::load(weights)?)),
             strong::ARCH => NativeNet::Strong(strong::StrongNet::load(info, weights)?),
             other => {
                 return Err(weights.incompatible(format!("no native network `{other}`")));
@@ -60,7 +60,7 @@ impl NativeNet {
     /// The network as its [`Forward`] pass.
     pub fn forward(&self) -> &dyn Forward {
         match self {
-            NativeNet::Paper(n) => n,
+            NativeNet::Paper(n) => n.as_ref(),
             NativeNet::Strong(n) => n,
         }
     }

@@ -232,8 +232,8 @@ fn scan_killed_with_sigkill_resumes_to_the_same_database() {
         "rock",
     ];
     for (k, g) in genres.iter().enumerate() {
-        write_clip(&m.join(format!("{g}/{k} {g}.wav")), g, 20.0, 0);
-        write_clip(&m.join(format!("{g}/{k} {g} b.wav")), g, 20.0, 5);
+        write_clip(&m.join(format!("{g}/{k} {g}.wav")), g, 10.0, 0);
+        write_clip(&m.join(format!("{g}/{k} {g} b.wav")), g, 10.0, 5);
     }
     let (a, b) = (t.path().join("a.db"), t.path().join("b.db"));
     let full = scan_json(t.path(), &["music", "--db", "a.db", "--jobs", "1"]);

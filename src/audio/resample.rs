@@ -874,13 +874,13 @@ mod lanes {
             tagged.clear();
             centre.clear();
             let mut last = (u64::MAX, 0u32);
-            for t in c0..c1 {
+            for (t, out) in y.iter_mut().enumerate().take(c1).skip(c0) {
                 let time = t as f64 * s.time_increment;
                 let n = time as usize;
                 centre.push(n);
                 // Outputs whose filter reaches past an end of the signal take the plain loop.
                 if n + 1 < len || n + len >= x.len() {
-                    y[t] = s.output(x, t);
+                    *out = s.output(x, t);
                     continue;
                 }
                 let key = (s.scale * (time - n as f64)).to_bits();
@@ -889,7 +889,7 @@ mod lanes {
                         Some(r) => last = (key, r),
                         None => {
                             // Rates whose outputs hardly ever share weights: no more rows.
-                            y[t] = s.output(x, t);
+                            *out = s.output(x, t);
                             continue;
                         }
                     }

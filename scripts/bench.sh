@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Extraction speed and memory, side by side with the reference (librosa 0.8.1), on the same files.
-#   scripts/bench.sh [--clips N] [--runs R] [--no-reference] [--no-scaling] [--criterion]
+#   scripts/bench.sh [--clips N] [--runs R] [--no-reference] [--no-scaling] [--no-song] [--no-bliss]
+#                    [--criterion]
 # Times `tuneprint extract --jobs 1`, `--jobs 2` and the reference script (one process), best of R
 # runs each, over N clips (the committed clips repeated, N >= 32 by default); prints seconds per
 # clip, throughput ratios and peak RSS (/usr/bin/time -v), and checks the --jobs 2 table against
@@ -9,16 +10,26 @@
 # match the N-clip batch. The RSS of `tuneprint --help` is printed too: it is what loading the
 # binary costs before any extraction (no libtorch: only `tuneprint-torch`, which trains, loads it),
 # and so is the wall time of `tuneprint extract` on a 1 s file, start-up included (best of 20).
+# Full song: a 4-minute 44.1 kHz stereo song (the committed clips back to back, upsampled by sox;
+# WAV and a lame MP3), `tuneprint extract --jobs 1` against the reference script on the same file,
+# the check of our row against the reference row, and where the time goes on each side (decode vs
+# resample: `cargo bench --bench resample` for ours, librosa.load(sr=None) and librosa.resample
+# timed in the reference venv for theirs).
+# bliss-rs: 16 songs of 78 s (44.1 kHz stereo MP3s made the same way) analysed by bliss-audio 0.13
+# (symphonia decoder, all cores; built in $BLISS_DIR, default /tmp/blissbench, outside the repo)
+# against `tuneprint extract --jobs 2` on the same files.
 # Sets up the reference venv ($LIBROSA_VENV, default ./.venv-librosa) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CLIPS=32 RUNS=3 REF=1 SCALING=1 CRITERION=0
+CLIPS=32 RUNS=3 REF=1 SCALING=1 CRITERION=0 SONG=1 BLISS=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --clips) CLIPS=$2; shift 2 ;;
         --runs) RUNS=$2; shift 2 ;;
         --no-reference) REF=0; shift ;;
         --no-scaling) SCALING=0; shift ;;
+        --no-song) SONG=0; shift ;;
+        --no-bliss) BLISS=0; shift ;;
         --criterion) CRITERION=1; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
@@ -150,6 +161,104 @@ PY
     printf '\nbatch of %d clips with --jobs 2: %s s, peak %s MB (vs %s MB for %d clips, %s MB for --help)\n' \
         "$n" "$2" "$3" "$(field "$j2" 3)" "$CLIPS" "$(field "$base" 3)"
 fi
+
+# song SECONDS ROTATE OUT.wav: the committed clips back to back (left), the same list rotated by
+# ROTATE+1 (right), cut to SECONDS, as 16-bit stereo 44.1 kHz.
+song() {
+    local secs=$1 rot=$2 out=$3 left=() right=() n=${#clips[@]}
+    for ((i = 0; i < n; i++)); do
+        left+=("${clips[$(((i + rot) % n))]}")
+        right+=("${clips[$(((i + rot + 1) % n))]}")
+    done
+    sox "${left[@]}" "$work/left.wav"
+    sox "${right[@]}" "$work/right.wav"
+    sox -D -M "$work/left.wav" "$work/right.wav" -b 16 "$out" trim 0 "$secs" rate -v 44100
+}
+
+if [ "$SONG" = 1 ]; then
+    command -v sox >/dev/null && command -v lame >/dev/null || { echo "bench: the full-song row needs sox and lame" >&2; exit 1; }
+    song 240 0 "$work/song.wav"
+    lame --quiet --noreplaygain -V 2 "$work/song.wav" "$work/song.mp3"
+    printf '\nfull song: 4 min, 44.1 kHz stereo (best of %s for tuneprint, 1 run for librosa)\n' "$RUNS"
+    printf '%-34s %8s %9s %12s %10s\n' "extractor" "wall s" "peak MB" "vs librosa" "check"
+    for f in song.wav song.mp3; do
+        set -- $(best_of ours "$T" extract --jobs 1 "$work/$f" -o "$work/song_ours.csv")
+        ours_s=$2 ours_mb=$3
+        if [ "$REF" = 1 ]; then
+            set -- $(RUNS=1 best_of ref "$VENV/bin/python" "$SHARED/reference/librosa_features.py" "$work/$f" -o "$work/song_ref.csv")
+            ref_s=$2 ref_mb=$3
+            "$T" check "$work/song_ours.csv" --reference "$work/song_ref.csv" >"$work/song_check.txt" || true
+            chk="$(tail -n 1 "$work/song_check.txt" | cut -d' ' -f1-3)"
+            printf '%-34s %8s %9s %12s %10s\n' "tuneprint --jobs 1 ($f)" "$ours_s" "$ours_mb" \
+                "$(awk "BEGIN{printf \"%.1fx\", $ref_s / $ours_s}")" "$chk"
+            printf '%-34s %8s %9s %12s %10s\n' "librosa 0.8.1 ($f)" "$ref_s" "$ref_mb" "1.0x" "-"
+        else
+            printf '%-34s %8s %9s %12s %10s\n' "tuneprint --jobs 1 ($f)" "$ours_s" "$ours_mb" "-" "-"
+        fi
+    done
+    echo "where the time goes (ours: one thread, after the filter table is built):"
+    (source scripts/env.sh && cargo bench --quiet --bench resample -- "$work/song.wav" "$work/song.mp3") 2>/dev/null | sed 's/^/  /'
+    if [ "$REF" = 1 ]; then
+        echo "where the time goes (librosa; the first resample of a process includes numba's compilation):"
+        "$VENV/bin/python" - "$work/song.wav" "$work/song.mp3" <<'PY' 2>/dev/null | sed 's/^/  /'
+import sys, time, warnings
+warnings.simplefilter("ignore")
+import librosa
+for f in sys.argv[1:]:
+    t0 = time.time(); y, sr = librosa.load(f, sr=None); t1 = time.time()
+    librosa.resample(y, sr, 22050); t2 = time.time()
+    librosa.resample(y, sr, 22050); t3 = time.time()
+    print(f"{f}: decode + channel mean {t1 - t0:.3f} s, resample {t2 - t1:.3f} s (again: {t3 - t2:.3f} s)")
+PY
+    fi
+fi
+
+if [ "$BLISS" = 1 ]; then
+    BLISS_DIR=${BLISS_DIR:-/tmp/blissbench}
+    if [ ! -x "$BLISS_DIR/target/release/blissbench" ]; then
+        echo "bench: building bliss-audio 0.13 (symphonia decoder) in $BLISS_DIR" >&2
+        mkdir -p "$BLISS_DIR/src"
+        cat >"$BLISS_DIR/Cargo.toml" <<'TOML'
+[package]
+name = "blissbench"
+version = "0.1.0"
+edition = "2021"
+
+[dependencies]
+bliss-audio = { version = "0.13", default-features = false, features = ["symphonia-all"] }
+TOML
+        cat >"$BLISS_DIR/src/main.rs" <<'RS'
+//! Analyses the given files with bliss-rs on all cores; prints the count and the wall time.
+use bliss_audio::decoder::symphonia::SymphoniaDecoder as Decoder;
+use bliss_audio::decoder::Decoder as _;
+fn main() {
+    let files: Vec<String> = std::env::args().skip(1).collect();
+    let t = std::time::Instant::now();
+    let mut ok = 0;
+    for (path, song) in Decoder::analyze_paths(&files) {
+        match song {
+            Ok(_) => ok += 1,
+            Err(e) => eprintln!("{}: {e}", path.display()),
+        }
+    }
+    println!("bliss-rs: {ok}/{} songs in {:.3} s", files.len(), t.elapsed().as_secs_f64());
+}
+RS
+        (cd "$BLISS_DIR" && CARGO_TARGET_DIR="$BLISS_DIR/target" cargo build --release --quiet) >&2
+    fi
+    mkdir -p "$work/bliss"
+    for ((k = 0; k < 16; k++)); do
+        song 78 "$k" "$work/bliss_tmp.wav"
+        lame --quiet --noreplaygain -V 2 "$work/bliss_tmp.wav" "$work/bliss/song$k.mp3"
+    done
+    b=$(best_of bliss "$BLISS_DIR/target/release/blissbench" "$work"/bliss/*.mp3)
+    j=$(best_of ours2 "$T" extract --jobs 2 "$work/bliss" -o "$work/bliss.csv")
+    printf '\n16 songs of 78 s (44.1 kHz stereo MP3), best of %s\n' "$RUNS"
+    printf '%-40s %8s %9s\n' "analyser" "wall s" "peak MB"
+    printf '%-40s %8s %9s\n' "bliss-rs 0.13 (symphonia, all cores)" "$(field "$b" 2)" "$(field "$b" 3)"
+    printf '%-40s %8s %9s\n' "tuneprint extract --jobs 2 (exact 57)" "$(field "$j" 2)" "$(field "$j" 3)"
+fi
+
 if [ "$CRITERION" = 1 ]; then
     source scripts/env.sh
     cargo bench --bench stages

@@ -282,6 +282,23 @@ fn fix_wav_sizes(b: &mut [u8]) {
     }
 }
 
+/// Whether an MP3 image starts with a Xing, Info (LAME) or VBRI header frame: searched in the
+/// first 2 KiB after an ID3v2 tag (the header sits in the first frame, at most 1441 bytes long).
+fn mp3_has_info_header(b: &[u8]) -> bool {
+    let mut start = 0usize;
+    if b.len() >= 10 && b.starts_with(b"ID3") {
+        let size = b[6..10]
+            .iter()
+            .fold(0usize, |acc, &v| (acc << 7) | usize::from(v & 0x7f));
+        let footer = if b[5] & 0x10 != 0 { 10 } else { 0 };
+        start = 10 + size + footer;
+    }
+    let window = &b[start.min(b.len())..(start + 2048).min(b.len())];
+    window
+        .windows(4)
+        .any(|w| w == b"Xing" || w == b"Info" || w == b"VBRI")
+}
+
 /// What a decoder produced before mixing and resampling.
 struct Raw {
     mono: Vec<f32>,
@@ -315,11 +332,15 @@ fn decode_symphonia(path: &Path, bytes: Vec<u8>, container: Container) -> Result
         path: path.to_path_buf(),
         reason,
     };
+    let gapless = container != Container::Mp3 || mp3_has_info_header(&bytes);
     let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
     let mut hint = Hint::new();
     hint.with_extension(container.name());
+    // Gapless trimming (encoder delay and padding, as libsndfile/mpg123 trim them) needs the
+    // Xing/Info/VBRI header; without one, symphonia's frame count is only an estimate from the
+    // first frame and trimming to it would cut a VBR stream short, so the stream is read whole.
     let format_opts = FormatOptions {
-        enable_gapless: true,
+        enable_gapless: gapless,
         ..Default::default()
     };
     let probed = symphonia::default::get_probe()
@@ -453,6 +474,19 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Decoded, AudioError> {
     })
 }
 
+/// Decodes `path` to mono `f32` at the file's own rate (`source_rate`), as
+/// `librosa.load(path, sr=None)` does: [`load`] without the resampling (benchmarks time the two
+/// steps apart with it).
+pub fn load_native(path: &Path) -> Result<Decoded, AudioError> {
+    let (raw, container) = decode_raw(path, read_file(path)?)?;
+    Ok(Decoded {
+        samples: raw.mono,
+        format: container.name().to_string(),
+        source_rate: raw.rate,
+        channels: raw.channels,
+    })
+}
+
 /// Decodes `path` to mono `f32` at [`SAMPLE_RATE`], as `librosa.load(path)` does.
 pub fn load(path: &Path) -> Result<Decoded, AudioError> {
     let bytes = read_file(path)?;
@@ -487,6 +521,18 @@ mod tests {
         // 8 accumulators, combined pairwise, then the ninth value.
         let want = ((((big + 1.0) + (1.0 + 1.0)) + ((1.0 + 1.0) + (1.0 + 1.0))) + 1.0) / 9.0;
         assert_eq!(numpy_channel_mean(&v), want);
+    }
+
+    #[test]
+    fn mp3_info_headers_are_found_after_id3() {
+        let mut b = b"ID3\x04\0\0\0\0\0\x05hello".to_vec();
+        b.extend_from_slice(&[0xff, 0xfb, 0x90, 0x00]);
+        b.extend_from_slice(&[0u8; 32]);
+        assert!(!mp3_has_info_header(&b));
+        b.extend_from_slice(b"Info");
+        assert!(mp3_has_info_header(&b));
+        assert!(mp3_has_info_header(b"\xff\xfb\x90\x00....Xing"));
+        assert!(!mp3_has_info_header(b"ID3\x04\0\0\0\0\x7f"));
     }
 
     #[test]

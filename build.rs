@@ -1,6 +1,7 @@
 //! Embeds an rpath to libtorch's folder so the binaries run without `LD_LIBRARY_PATH`, and
 //! tells the code where that folder is: `model::device()` loads libtorch_cuda from it at run time
-//! (only commands that run a model pay for the CUDA libraries; `extract` never loads them).
+//! (only commands that train pay for the CUDA libraries). Only the `torch` feature links
+//! libtorch (torch-sys); without it there is no such folder and nothing to do.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");

@@ -2,6 +2,8 @@
 # Idempotent set-up on a fresh machine (Rust toolchain and python3 present):
 # creates .venv with torch 2.13.0 (what tch 0.26 links against) and builds tuneprint and
 # tuneprint-torch (the commands that train; the only one that loads libtorch) in release mode.
+# Two builds: tuneprint without the `torch` feature (so it links no libtorch), then only the
+# tuneprint-torch executable with it; the second leaves target/release/tuneprint untouched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TORCH_VERSION=2.13.0
@@ -13,4 +15,6 @@ fi
 source scripts/env.sh
 echo "setup: building tuneprint (release)" >&2
 cargo build --release --quiet
+echo "setup: building tuneprint-torch (release, --features torch)" >&2
+cargo build --release --quiet --features torch --bin tuneprint-torch
 echo "setup: ready: target/release/tuneprint (and tuneprint-torch, which it starts for training)" >&2

@@ -12,15 +12,21 @@ pub mod extract;
 pub mod library;
 pub mod playlist;
 pub mod recommend;
+// The commands that train (tch): only with the `torch` feature, in `tuneprint-torch`. Their
+// arguments (`train_args`, `recommend::Args`) are ungated, so `tuneprint` parses them.
+#[cfg(feature = "torch")]
 pub mod recommend_eval;
 pub mod report;
 pub mod spectrogram;
+#[cfg(feature = "torch")]
 pub mod torch;
+#[cfg(feature = "torch")]
 pub mod train;
 pub mod train_args;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+#[cfg(feature = "torch")]
 pub use torch::run;
 
 /// tuneprint: songs to GTZAN features, genre predictions and "more like this".
@@ -41,7 +47,7 @@ pub enum Command {
     /// Compare a features CSV with the reference, column by column.
     Check(check::Args),
     /// Train the paper's CNN on a features CSV and save the model.
-    Train(train::Args),
+    Train(train_args::Args),
     /// Classic baselines (linfa) on the same splits as `train`.
     Baselines(baselines::Args),
     /// Predict the genre of songs from raw audio.
@@ -111,7 +117,8 @@ pub fn needs_torch(command: &Command) -> bool {
 }
 
 /// Runs a subcommand that needs no libtorch (what `tuneprint` does itself). Code reachable from
-/// here never calls into tch, so the `tuneprint` executable does not load libtorch at all.
+/// here never calls into tch, and `tuneprint` is built without the `torch` feature, so it does
+/// not link libtorch at all.
 pub fn run_native(command: Command) -> Result<ExitCode, CliError> {
     match command {
         Command::Decode(a) => decode::run(&a),
@@ -146,7 +153,8 @@ pub fn delegate_to_torch() -> Result<ExitCode, CliError> {
     let missing = |e: std::io::Error| {
         CliError::Failed(format!(
             "{}: cannot start it ({e}); this command trains a network and needs {TORCH_EXE} \
-             beside tuneprint (build both with scripts/setup.sh or `cargo install --path .`)",
+             beside tuneprint (scripts/setup.sh builds it; or install it with `cargo install \
+             --path . --features torch --bin tuneprint-torch`)",
             exe.display()
         ))
     };

@@ -1,6 +1,6 @@
-//! Every command, the training ones included: what `tuneprint-torch` runs. A module of its
-//! own (as `train` and `recommend_eval`): `tuneprint` links none of the code that reaches
-//! libtorch, since the linker pulls code in module by module.
+//! Every command, the training ones included: what `tuneprint-torch` runs. Compiled only with
+//! the `torch` feature (as `train` and `recommend_eval`), so `tuneprint`, built without it,
+//! contains no code that reaches libtorch.
 
 use super::{recommend_eval, run_native, train, CliError, Command};
 use std::process::ExitCode;

@@ -7,8 +7,8 @@ use crate::model::train::{self, evaluation_json, Progress, TrainConfig, TrainOpt
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::process::ExitCode;
 
-// The arguments live in a module of their own: `tuneprint` parses them, and must link no
-// code of this one (which reaches libtorch).
+// The arguments live in a module of their own: `tuneprint` parses them, and is built without
+// this one (`torch` feature: it reaches libtorch).
 pub use super::train_args::Args;
 
 fn strong_spec(text: Option<&str>) -> Result<Option<crate::model::strong::StrongSpec>, CliError> {

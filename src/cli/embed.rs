@@ -23,6 +23,16 @@ pub enum Layer {
     Combined,
 }
 
+/// The embedding a model recommends with when `--layer` is not given: the paper CNN's flatten
+/// layer; the strong ensemble's and the blend's `combined` layer (their best on validation
+/// queries, `recommend --evaluate`).
+pub fn default_layer(clf: &Classifier) -> Layer {
+    match clf.arch() {
+        crate::model::Arch::Paper => Layer::Flatten,
+        crate::model::Arch::Strong | crate::model::Arch::Blend => Layer::Combined,
+    }
+}
+
 /// Embeddings of table rows with a trained classifier.
 pub fn embed_records(clf: &Classifier, layer: Layer, rows: &[Record]) -> Library {
     let feats: Vec<_> = rows.iter().map(|r| r.features).collect();
@@ -57,9 +67,10 @@ pub struct Args {
     /// default `<model>/embeddings.npy`.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// Which layer's activations to save.
-    #[arg(long, value_enum, default_value_t = Layer::Flatten)]
-    pub layer: Layer,
+    /// Which layer's activations to save (default: the model's own: the CNN's flatten layer,
+    /// the strong ensemble's and the blend's `combined`).
+    #[arg(long, value_enum)]
+    pub layer: Option<Layer>,
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
@@ -69,7 +80,11 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let clf = Classifier::load(&args.model)?;
     let rows = table::read_csv(&args.features)?;
-    let lib = embed_records(&clf, args.layer, &rows);
+    let lib = embed_records(
+        &clf,
+        args.layer.unwrap_or_else(|| default_layer(&clf)),
+        &rows,
+    );
     let out = args
         .output
         .clone()

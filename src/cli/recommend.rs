@@ -1,6 +1,6 @@
 //! `tuneprint recommend`: songs most like a query song, by cosine similarity of CNN embeddings.
 
-use super::embed::{embed_records, Layer};
+use super::embed::{default_layer, embed_records, Layer};
 use super::CliError;
 use crate::extract::{self, Options};
 use crate::model::Classifier;
@@ -25,9 +25,9 @@ pub struct Args {
     /// The song library: a features CSV.
     #[arg(long, default_value = "features/features_30_sec.csv")]
     pub library: PathBuf,
-    /// Which layer's activations embed the songs.
-    #[arg(long, value_enum, default_value_t = Layer::Flatten)]
-    pub layer: Layer,
+    /// Which layer's activations embed the songs (default: the model's own, see `embed`).
+    #[arg(long, value_enum)]
+    pub layer: Option<Layer>,
     /// Instead of recommending: genre precision@k for test-split songs with models trained
     /// without them (the paper CNN and the strong ensemble), for every layer of each and for
     /// the standardized raw features.
@@ -57,8 +57,9 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         return Err(CliError::Failed("-k must be at least 1".into()));
     }
     let clf = Classifier::load(&args.model)?;
+    let layer = args.layer.unwrap_or_else(|| default_layer(&clf));
     let rows = table::read_csv(&args.library)?;
-    let lib = embed_records(&clf, args.layer, &rows);
+    let lib = embed_records(&clf, layer, &rows);
     let path = Path::new(query);
     let hits = if path.is_file() {
         // An audio file: extract it (30 s windows for long songs), embed, average the windows.
@@ -68,7 +69,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
                 window_seconds: Some(super::classify::WINDOW_SECONDS),
             },
         )?;
-        let q = embed_records(&clf, args.layer, &recs);
+        let q = embed_records(&clf, layer, &recs);
         let dim = q.vectors.first().map_or(0, Vec::len);
         let mut mean = vec![0.0f32; dim];
         for v in &q.vectors {

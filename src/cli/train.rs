@@ -1,5 +1,6 @@
-//! `tuneprint train`: evaluates the paper's CNN over several seeds, then trains and saves the
-//! model that `classify`, `embed` and `recommend` use.
+//! `tuneprint train`: evaluates a classifier (by default the `blend` chosen on artist-disjoint
+//! validation songs) over several seeds, then trains and saves the model that `classify`,
+//! `embed` and `recommend` use.
 
 use super::CliError;
 use crate::config::{FEATURES_CSV, MAX_EPOCHS, MODEL_DIR};
@@ -33,9 +34,10 @@ pub struct Args {
     /// default: `splits/` beside the features table, else the crate's `features/splits/`.
     #[arg(long, value_name = "DIR")]
     pub splits: Option<PathBuf>,
-    /// Classifier: `paper` (the paper's CNN, unchanged) or `strong` (an ensemble of MLPs on
-    /// log-variance features, chosen on validation data only).
-    #[arg(long, value_enum, default_value_t = crate::model::Arch::Paper)]
+    /// Classifier: `blend` (the default: shrunk LDA and an MLP averaged on log-variance
+    /// features, calibrated; chosen on artist-disjoint validation songs), `paper` (the paper's
+    /// CNN, unchanged) or `strong` (an ensemble of MLPs on log-variance features).
+    #[arg(long, value_enum, default_value_t = crate::model::Arch::default())]
     pub arch: crate::model::Arch,
     /// Settings of `--arch strong` as a JSON object overriding the defaults (e.g.
     /// `{"members": 3, "input_noise": 0.1}`), for selection experiments on validation data.
@@ -96,6 +98,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         splits: args.splits.clone(),
         arch: args.arch,
         strong: strong_spec(args.strong_spec.as_deref())?,
+        blend: None,
         out_dir: args.output.clone(),
         config,
     };
@@ -156,6 +159,30 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             println!(
                 "mean validation accuracy {m:.4} ± {sd:.4} (what the settings were chosen by)"
             );
+        }
+        if let Some(b) = &ev.blend {
+            for f in [&b.filtered, &b.holdout].into_iter().flatten() {
+                println!(
+                    "{:<8} ({} seeds, {} test songs): valid {:.4} · test {:.4} ± {:.4} · \
+                     refit on train+valid: test {:.4} ± {:.4} · ECE {:.4} (untempered {:.4}, \
+                     T {:.2}; refit {:.4})",
+                    f.protocol,
+                    f.seeds.len(),
+                    f.test_size,
+                    f.val_accuracy,
+                    f.test_accuracy,
+                    f.test_accuracy_std,
+                    f.refit_test_accuracy,
+                    f.refit_test_accuracy_std,
+                    f.ece,
+                    f.ece_uncalibrated,
+                    f.temperature,
+                    f.refit_ece
+                );
+            }
+            if let Some(note) = &b.note {
+                println!("note: {note}");
+            }
         }
         if !summary.runs.is_empty() {
             println!(

@@ -19,6 +19,9 @@
 //! and `runs/seed-<S>/`. The scaler is applied inside the classifier: pass raw features.
 
 pub mod baselines;
+pub mod blend;
+pub mod blend_train;
+pub mod calibration;
 pub mod cnn;
 pub mod dataset;
 pub mod strong;
@@ -90,11 +93,14 @@ pub fn set_cpu_threads(n: usize) {
     }
 }
 
-/// Which classifier: the paper's CNN, or the stronger ensemble of [`strong`].
+/// Which classifier: the default [`blend`], the paper's CNN, or the ensemble of [`strong`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Arch {
-    /// The paper's 1-D CNN, exactly as published.
+    /// The default: LDA (shrunk) and an MLP averaged, on log-variance features, calibrated;
+    /// chosen on artist-disjoint validation songs (issue 13).
     #[default]
+    Blend,
+    /// The paper's 1-D CNN, exactly as published.
     Paper,
     /// An ensemble of small MLPs on log-variance features, chosen on validation data only.
     Strong,
@@ -104,6 +110,7 @@ impl Arch {
     /// The name used on the command line and in `model.json`.
     pub fn name(self) -> &'static str {
         match self {
+            Arch::Blend => blend::ARCH,
             Arch::Paper => cnn::ARCH,
             Arch::Strong => strong::ARCH,
         }
@@ -191,6 +198,9 @@ pub struct ModelInfo {
     /// Hyper-parameters of the `strong` architecture (absent for `paper`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strong: Option<StrongSpec>,
+    /// The `blend` architecture: settings, temperature, selection figures, what it was fitted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blend: Option<blend::BlendInfo>,
     /// `tuneprint <version>`.
     pub created_by: String,
     /// Weights file name, next to `model.json`.
@@ -223,6 +233,7 @@ impl ModelInfo {
             excluded: Vec::new(),
             trained_on: Vec::new(),
             strong: None,
+            blend: None,
             created_by: format!("tuneprint {}", env!("CARGO_PKG_VERSION")),
             weights: WEIGHTS_FILE.into(),
             metrics: None,
@@ -234,6 +245,8 @@ impl ModelInfo {
 enum Net {
     Paper(Box<Cnn>),
     Strong(strong::Ensemble, StrongSpec),
+    /// Plain Rust (no tch): its weights are not in the `VarStore` (see `blend_*` below).
+    Blend(blend::BlendNet),
 }
 
 /// A trained CNN (or strong ensemble) with its scaler, ready to classify and embed songs
@@ -286,6 +299,19 @@ impl Classifier {
         }
     }
 
+    /// Wraps a fitted blend (`info.blend` should hold its record).
+    pub fn from_blend(fitted: blend_train::FittedBlend, mut info: ModelInfo) -> Classifier {
+        info.arch = blend::ARCH.into();
+        info.scaler_mean = fitted.scaler.mean.clone();
+        info.scaler_std = fitted.scaler.std.clone();
+        Classifier {
+            vs: nn::VarStore::new(Device::Cpu),
+            net: Net::Blend(fitted.net),
+            scaler: fitted.scaler,
+            info,
+        }
+    }
+
     /// Loads a model directory (on CUDA when available), refusing one whose format version,
     /// architecture, feature columns, genres, scaler or weights do not match this build.
     pub fn load(dir: &Path) -> Result<Classifier, ModelError> {
@@ -319,13 +345,14 @@ impl Classifier {
             None => return Err(incompatible(&json_path, "no `format_version`")),
         }
         match value.get("arch").and_then(|v| v.as_str()) {
-            Some(cnn::ARCH) | Some(strong::ARCH) => {}
+            Some(cnn::ARCH) | Some(strong::ARCH) | Some(blend::ARCH) => {}
             other => {
                 return Err(incompatible(
                     &json_path,
                     format!(
-                        "architecture {}, this tuneprint knows `{}` and `{}`",
+                        "architecture {}, this tuneprint knows `{}`, `{}` and `{}`",
                         other.map_or("missing".to_string(), |a| format!("`{a}`")),
+                        blend::ARCH,
                         cnn::ARCH,
                         strong::ARCH
                     ),
@@ -397,6 +424,18 @@ impl Classifier {
             path: weights_path.clone(),
             reason: e.to_string(),
         })?;
+        if info.arch == blend::ARCH {
+            let net = blend_from_tensors(&info, tensors, &json_path, &weights_path)?;
+            return Ok(Classifier {
+                vs: nn::VarStore::new(Device::Cpu),
+                scaler: Scaler {
+                    mean: info.scaler_mean.clone(),
+                    std: info.scaler_std.clone(),
+                },
+                net,
+                info,
+            });
+        }
         let vs = nn::VarStore::new(device);
         let net = if info.arch == strong::ARCH {
             let spec = info.strong.clone().ok_or_else(|| {
@@ -475,12 +514,15 @@ impl Classifier {
         })?;
         let weights_path = dir.join(&self.info.weights);
         let tmp = dir.join(format!(".{}.{}.tmp", self.info.weights, std::process::id()));
-        let mut named: Vec<(String, Tensor)> = self
-            .vs
-            .variables()
-            .into_iter()
-            .map(|(k, v)| (k, v.detach().to_device(Device::Cpu).contiguous()))
-            .collect();
+        let mut named: Vec<(String, Tensor)> = match &self.net {
+            Net::Blend(net) => blend_tensors(net),
+            _ => self
+                .vs
+                .variables()
+                .into_iter()
+                .map(|(k, v)| (k, v.detach().to_device(Device::Cpu).contiguous()))
+                .collect(),
+        };
         named.sort_by(|a, b| a.0.cmp(&b.0));
         Tensor::write_safetensors(&named, &tmp).map_err(|e| ModelError::Write {
             path: weights_path.clone(),
@@ -527,11 +569,15 @@ impl Classifier {
         match self.net {
             Net::Paper(_) => Arch::Paper,
             Net::Strong(..) => Arch::Strong,
+            Net::Blend(_) => Arch::Blend,
         }
     }
 
     /// `which`: 0 = probabilities, 1 = flatten layer, 2 = dense layer.
     fn activations(&self, rows: &[FeatureVector], which: u8) -> Vec<Vec<f32>> {
+        if let Net::Blend(net) = &self.net {
+            return blend_activations(net, &self.scaler, rows, which);
+        }
         let mut out = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(512) {
             let t = match &self.net {
@@ -546,6 +592,7 @@ impl Classifier {
                         }
                     })
                 }
+                Net::Blend(_) => unreachable!("answered above"),
                 Net::Strong(ens, spec) => {
                     let rows = strong::transform_rows(spec, chunk);
                     let x = cnn::input_tensor(&self.scaler.transform_f32(&rows), self.device());
@@ -600,4 +647,66 @@ impl Classifier {
     pub fn embed_dense(&self, rows: &[FeatureVector]) -> Vec<Vec<f32>> {
         self.activations(rows, 2)
     }
+}
+
+// --- The `blend` variant's glue (plain-Rust network; tch only reads and writes the file until
+// the native weights reader replaces it). ---
+
+/// The blend of `info` from the tensors of its weights file.
+fn blend_from_tensors(
+    info: &ModelInfo,
+    tensors: Vec<(String, Tensor)>,
+    json_path: &Path,
+    weights_path: &Path,
+) -> Result<Net, ModelError> {
+    let record = info.blend.as_ref().ok_or_else(|| {
+        incompatible(json_path, "architecture `blend` without its `blend` record")
+    })?;
+    let mut loaded: std::collections::HashMap<String, Tensor> = tensors.into_iter().collect();
+    let mut get = |name: &str| -> Option<(Vec<usize>, Vec<f32>)> {
+        let t = loaded.remove(name)?;
+        let shape = t.size().iter().map(|&d| d as usize).collect();
+        let data = Vec::try_from(&t.to_kind(tch::Kind::Float).flatten(0, -1)).ok()?;
+        Some((shape, data))
+    };
+    let net = blend::BlendNet::from_tensors(record, &mut get)
+        .map_err(|reason| incompatible(weights_path, reason))?;
+    if let Some(extra) = loaded.keys().min() {
+        return Err(incompatible(
+            weights_path,
+            format!("unexpected tensor `{extra}`"),
+        ));
+    }
+    Ok(Net::Blend(net))
+}
+
+/// The blend's tensors for the weights file, sorted by name.
+fn blend_tensors(net: &blend::BlendNet) -> Vec<(String, Tensor)> {
+    net.tensors()
+        .into_iter()
+        .map(|(name, shape, data)| {
+            let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+            (name, Tensor::from_slice(&data).reshape(dims))
+        })
+        .collect()
+}
+
+/// The blend's activations (plain Rust): `which` 0 = tempered probabilities, otherwise the
+/// MLP's last hidden layer.
+fn blend_activations(
+    net: &blend::BlendNet,
+    scaler: &Scaler,
+    rows: &[FeatureVector],
+    which: u8,
+) -> Vec<Vec<f32>> {
+    rows.iter()
+        .map(|r| {
+            let a = net.forward(&blend::standardised(net, scaler, r));
+            if which == 0 {
+                a.proba
+            } else {
+                a.hidden
+            }
+        })
+        .collect()
 }

@@ -378,6 +378,10 @@ pub struct Evaluation {
     /// were chosen by).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub val_accuracies: Vec<f64>,
+    /// `blend` only: artist-filtered and holdout figures (test accuracy of the train-only fit
+    /// and of its refit, calibration error, validation accuracy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blend: Option<super::blend_train::BlendFigures>,
 }
 
 /// Mean and population standard deviation.
@@ -447,6 +451,7 @@ pub fn summarise(protocol: Protocol, runs: &[RunResult]) -> Evaluation {
         test_size: runs.first().map_or(0, |r| r.test_size),
         per_genre: total.per_genre(),
         val_accuracies: Vec::new(),
+        blend: None,
     }
 }
 
@@ -468,6 +473,8 @@ pub struct TrainOptions {
     pub arch: super::Arch,
     /// Settings of `--arch strong` (`None`: [`super::strong::StrongSpec::default`]).
     pub strong: Option<super::strong::StrongSpec>,
+    /// Settings of the default `blend` arch (`None`: [`super::blend::BlendSpec::default`]).
+    pub blend: Option<super::blend::BlendSpec>,
     /// Model directory to write.
     pub out_dir: PathBuf,
     pub config: TrainConfig,
@@ -524,6 +531,9 @@ pub fn run(
         .collect();
     if opts.arch == super::Arch::Strong {
         return run_strong(opts, &data, &seeds, progress);
+    }
+    if opts.arch == super::Arch::Blend {
+        return run_blend(opts, &data, &seeds, progress);
     }
     let mut runs = Vec::new();
     for (index, &seed) in seeds.iter().enumerate() {
@@ -682,6 +692,125 @@ fn run_strong(
     .info(base, &evaluation, &runs);
     let model = Classifier::from_strong(fitted, info);
     save(opts, data, model, &history, evaluation, runs)
+}
+
+/// [`run`] for the default `blend` arch: the evaluation seeds of `--protocol`, then the same
+/// seeds on the other protocol (holdout ↔ artist-filtered; skipped with a note when the split
+/// lists do not cover the table), then the saved model: fitted on the training part, tempered on
+/// the validation part, refit on both (`spec.refit`).
+fn run_blend(
+    opts: &TrainOptions,
+    data: &Dataset,
+    seeds: &[u64],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<TrainSummary, ModelError> {
+    use super::blend_train::{self, BlendFigures};
+    use super::strong::DevData;
+    let spec = opts.blend.clone().unwrap_or_default();
+    let protocol_runs =
+        |data: &Dataset,
+         protocol: Protocol,
+         progress: &mut dyn FnMut(Progress)|
+         -> Result<(Vec<RunResult>, Vec<blend_train::CalibratedRun>), ModelError> {
+            let (mut runs, mut cal) = (Vec::new(), Vec::new());
+            for (index, &seed) in seeds.iter().enumerate() {
+                progress(Progress::RunStart {
+                    index,
+                    total: seeds.len(),
+                    seed,
+                });
+                let (r, c) = blend_train::evaluate_seed(
+                    data,
+                    protocol,
+                    seed,
+                    &spec,
+                    &opts.config,
+                    &mut |e| progress(Progress::Epoch(*e)),
+                    &mut |_| {},
+                )
+                .map_err(|e| e.in_table(&opts.features))?;
+                progress(Progress::RunDone {
+                    seed,
+                    accuracy: r.accuracy,
+                });
+                runs.push(r);
+                cal.push(c);
+            }
+            Ok((runs, cal))
+        };
+    let (runs, cal) = protocol_runs(data, opts.protocol, progress)?;
+    let mut evaluation = summarise(opts.protocol, &runs);
+    evaluation.arch = super::blend::ARCH.into();
+    evaluation.val_accuracies = cal.iter().map(|c| c.val_accuracy).collect();
+    let test_size = runs.first().map_or(0, |r| r.test_size);
+    let main = blend_train::summarise_runs(opts.protocol, &cal, test_size);
+    let other = match opts.protocol {
+        Protocol::Filtered => Protocol::Holdout,
+        _ => Protocol::Filtered,
+    };
+    let mut figures = BlendFigures {
+        filtered: None,
+        holdout: None,
+        note: None,
+    };
+    if !seeds.is_empty() {
+        let other_data =
+            Dataset::load_for(&opts.features, &opts.exclude, other, opts.splits.as_deref())
+                .and_then(|d| {
+                    if d.len() < 100 {
+                        Err(ModelError::Data(format!("only {} songs", d.len())))
+                    } else {
+                        Ok(d)
+                    }
+                });
+        match other_data {
+            Ok(d) => {
+                let (r, c) = protocol_runs(&d, other, progress)?;
+                let size = r.first().map_or(0, |r| r.test_size);
+                let f = blend_train::summarise_runs(other, &c, size);
+                match other {
+                    Protocol::Filtered => figures.filtered = Some(f),
+                    _ => figures.holdout = Some(f),
+                }
+            }
+            Err(e) => figures.note = Some(format!("no {} figures: {e}", other.name())),
+        }
+        match opts.protocol {
+            Protocol::Filtered => figures.filtered = Some(main),
+            _ => figures.holdout = Some(main),
+        }
+        evaluation.blend = Some(figures);
+    }
+
+    progress(Progress::FinalStart);
+    let (train_idx, val_idx) = saved_model_split(data, opts.protocol, opts.seed);
+    let dev = DevData::new(data, &train_idx, &val_idx);
+    let fitted = blend_train::fit(&dev, opts.seed, &spec, &opts.config, spec.refit, &mut |e| {
+        progress(Progress::Epoch(*e))
+    })
+    .map_err(|e| e.in_table(&opts.features))?;
+    let base = ModelInfo {
+        epochs_trained: fitted.epochs,
+        best_epoch: fitted.epochs,
+        blend: Some(blend_train::info_of(
+            &fitted,
+            &spec,
+            spec.refit,
+            train_idx.len(),
+            val_idx.len(),
+        )),
+        ..ModelInfo::new(super::blend::ARCH, opts.protocol, opts.seed)
+    };
+    let info = SavedRun {
+        opts,
+        data,
+        seeds,
+        train_idx: &train_idx,
+        val_idx: &val_idx,
+    }
+    .info(base, &evaluation, &runs);
+    let model = Classifier::from_blend(fitted, info);
+    save(opts, data, model, &[], evaluation, runs)
 }
 
 /// The songs the saved model is fitted on and stopped early with: under the seeded protocols

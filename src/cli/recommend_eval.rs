@@ -165,11 +165,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
 /// Genre precision@k on the artist-filtered split, per embedding: (name, validation-query
 /// precision per seed, test-query precision per seed). Per seed the default blend is fitted on
 /// the train list and tempered on the valid list; the library is train + valid.
-fn filtered_precision(
-    args: &Args,
-    rows: &[Record],
-    k: usize,
-) -> Result<Vec<(&'static str, Vec<f64>, Vec<f64>)>, CliError> {
+fn filtered_precision(args: &Args, rows: &[Record], k: usize) -> Result<Vec<Scored>, CliError> {
     use crate::model::blend::BlendSpec;
     use crate::model::blend_train;
     let data = Dataset::from_records(rows.to_vec(), &[], &args.library)?;
@@ -180,7 +176,10 @@ fn filtered_precision(
     let sp = split(&data, Protocol::Filtered, 0);
     let lib_idx: Vec<usize> = sp.train.iter().chain(&sp.val).copied().collect();
     let library_of = |vectors: &[Vec<f32>]| Library {
-        filenames: lib_idx.iter().map(|&i| data.stems[i].clone()).collect(),
+        filenames: lib_idx
+            .iter()
+            .map(|&i| format!("{}.au", data.stems[i]))
+            .collect(),
         labels: lib_idx
             .iter()
             .map(|&i| GENRE_NAMES[data.labels[i]].to_string())
@@ -188,7 +187,10 @@ fn filtered_precision(
         vectors: lib_idx.iter().map(|&i| vectors[i].clone()).collect(),
     };
     let queries_of = |vectors: &[Vec<f32>], idx: &[usize]| Library {
-        filenames: idx.iter().map(|&i| data.stems[i].clone()).collect(),
+        filenames: idx
+            .iter()
+            .map(|&i| format!("{}.au", data.stems[i]))
+            .collect(),
         labels: idx
             .iter()
             .map(|&i| GENRE_NAMES[data.labels[i]].to_string())
@@ -201,8 +203,7 @@ fn filtered_precision(
         "blend MLP hidden layer",
         "blend combined",
     ];
-    let mut out: Vec<(&'static str, Vec<f64>, Vec<f64>)> =
-        names.iter().map(|n| (*n, Vec::new(), Vec::new())).collect();
+    let mut out: Vec<Scored> = names.iter().map(|n| (*n, Vec::new(), Vec::new())).collect();
     let scaler = crate::model::dataset::Scaler::fit_rows(&data, &sp.train);
     let raw: Vec<Vec<f32>> = data
         .features
@@ -233,6 +234,9 @@ fn filtered_precision(
     pb.finish_and_clear();
     Ok(out)
 }
+
+/// An embedding's name with its validation-query and test-query precision per seed.
+type Scored = (&'static str, Vec<f64>, Vec<f64>);
 
 /// Genre names by class index.
 const GENRE_NAMES: [&str; 10] = crate::config::GENRES;

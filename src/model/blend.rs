@@ -137,6 +137,9 @@ pub fn standardised(net: &BlendNet, scaler: &Scaler, row: &FeatureVector) -> Vec
         .collect()
 }
 
+/// Looks a tensor up by name: its shape and data (f32), or `None` when absent.
+pub type TensorSource<'a> = dyn FnMut(&str) -> Option<(Vec<usize>, Vec<f32>)> + 'a;
+
 /// A dense layer `y = W·x + b`, `W` row-major `[out, in]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dense {
@@ -256,10 +259,7 @@ impl BlendNet {
     }
 
     /// The network of `info` from its tensors; `get(name)` gives a tensor's shape and data.
-    pub fn from_tensors(
-        info: &BlendInfo,
-        get: &mut dyn FnMut(&str) -> Option<(Vec<usize>, Vec<f32>)>,
-    ) -> Result<BlendNet, String> {
+    pub fn from_tensors(info: &BlendInfo, get: &mut TensorSource<'_>) -> Result<BlendNet, String> {
         if !(info.temperature.is_finite() && info.temperature > 0.0) {
             return Err(format!(
                 "`blend.temperature` must be a positive number, got {}",

@@ -105,7 +105,7 @@ impl Default for Selection {
 }
 
 /// Candidates the search scored (README table).
-pub const SEARCH_CANDIDATES: usize = 195;
+pub const SEARCH_CANDIDATES: usize = 190;
 
 /// Indices of the `*_var` columns.
 pub fn variance_columns() -> Vec<usize> {

@@ -853,7 +853,9 @@ pub fn write_model_dir(
     runs: &[RunResult],
 ) -> Result<(), ModelError> {
     model.save(dir)?;
-    write_atomic(&dir.join("history.csv"), history_csv(history).as_bytes())?;
+    // A model without epochs (the blend's LDA and MLP are not early-stopped) writes no history;
+    // one left by an earlier training is removed, so that the directory describes this model.
+    write_history(&dir.join("history.csv"), history)?;
     if runs.is_empty() {
         return Ok(());
     }
@@ -865,12 +867,26 @@ pub fn write_model_dir(
     for r in runs {
         total.add(&r.confusion);
         let rd = dir.join("runs").join(format!("seed-{}", r.seed));
-        write_atomic(&rd.join("history.csv"), history_csv(&r.history).as_bytes())?;
+        std::fs::create_dir_all(&rd).map_err(|e| ModelError::Write {
+            path: rd.clone(),
+            reason: e.to_string(),
+        })?;
+        write_history(&rd.join("history.csv"), &r.history)?;
         write_atomic(&rd.join("confusion.csv"), r.confusion.to_csv().as_bytes())?;
     }
     write_atomic(&dir.join("confusion.csv"), total.to_csv().as_bytes())?;
     remove_stale_runs(&dir.join("runs"), runs);
     Ok(())
+}
+
+/// Writes `history.csv`, or removes it when there are no epochs.
+fn write_history(path: &Path, history: &[EpochStats]) -> Result<(), ModelError> {
+    if history.is_empty() {
+        let _ = std::fs::remove_file(path);
+        Ok(())
+    } else {
+        write_atomic(path, history_csv(history).as_bytes())
+    }
 }
 
 fn remove_stale_runs(runs_dir: &Path, runs: &[RunResult]) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up on a fresh machine (Rust toolchain and python3 present):
-# creates .venv with torch 2.13.0 (what tch 0.26 links against) and builds tuneprint in release mode.
+# creates .venv with torch 2.13.0 (what tch 0.26 links against) and builds tuneprint and
+# tuneprint-torch (the commands that train; the only one that loads libtorch) in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TORCH_VERSION=2.13.0
@@ -12,4 +13,4 @@ fi
 source scripts/env.sh
 echo "setup: building tuneprint (release)" >&2
 cargo build --release --quiet
-echo "setup: ready: target/release/tuneprint" >&2
+echo "setup: ready: target/release/tuneprint (and tuneprint-torch, which it starts for training)" >&2

@@ -72,7 +72,10 @@ fn blend_selection_uses_no_test_data() {
     assert_eq!(fa.net, fb.net);
     assert_eq!(fa.scaler, fb.scaler);
     assert_eq!(fa.net.temperature, fb.net.temperature);
-    assert_eq!((ca.val_accuracy, ca.temperature), (cb.val_accuracy, cb.temperature));
+    assert_eq!(
+        (ca.val_accuracy, ca.temperature),
+        (cb.val_accuracy, cb.temperature)
+    );
     assert!(fa.net.temperature > 0.0 && fa.net.temperature.is_finite());
     assert!(a.accuracy > 0.35, "{}", a.accuracy);
     assert!(ca.val_accuracy > 0.3, "{}", ca.val_accuracy);
@@ -80,7 +83,12 @@ fn blend_selection_uses_no_test_data() {
     // The poisoned test rows were read after selection, once: the test score moved.
     assert_ne!(a.accuracy, b.accuracy);
     // Calibrated: the ECE with the fitted temperature is below the untempered one.
-    assert!(ca.ece < ca.ece_uncalibrated, "{} vs {}", ca.ece, ca.ece_uncalibrated);
+    assert!(
+        ca.ece < ca.ece_uncalibrated,
+        "{} vs {}",
+        ca.ece,
+        ca.ece_uncalibrated
+    );
     // The blend refuses the paper protocol (it would calibrate on the test set).
     assert!(blend_train::evaluate_seed(
         &d,
@@ -145,7 +153,11 @@ fn default_train_writes_a_blend_that_classify_loads() {
         .current_dir(root())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let probs = v[0]["probabilities"].as_object().unwrap();
     assert_eq!(probs.len(), 10);
@@ -159,6 +171,8 @@ fn default_train_writes_a_blend_that_classify_loads() {
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     j.as_object_mut().unwrap().remove("blend");
     std::fs::write(&path, j.to_string()).unwrap();
-    let err = Classifier::load(&dir.path().join("model")).unwrap_err().to_string();
+    let err = Classifier::load(&dir.path().join("model"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("without its `blend` record"), "{err}");
 }

@@ -273,7 +273,7 @@ fn saved_model_round_trips_and_honours_exclusions() {
     let (tr, _) = final_split(&d, 4);
     assert_eq!(info.scaler_mean, Scaler::fit_rows(&d, &tr).mean);
 
-    let loaded = Classifier::load_on(&mdir, Device::Cpu).unwrap();
+    let loaded = Classifier::load(&mdir).unwrap();
     assert_eq!(loaded.info(), model.info());
     let rows = &d.features[..25];
     let p1 = model.predict_proba(rows);
@@ -332,7 +332,7 @@ fn copy_model(from: &Path, to: &Path) {
 }
 
 fn load_err(dir: &Path) -> String {
-    let e: ModelError = Classifier::load_on(dir, Device::Cpu).unwrap_err();
+    let e: ModelError = Classifier::load(dir).unwrap_err();
     e.to_string()
 }
 
@@ -408,7 +408,7 @@ fn mismatched_models_are_refused() {
     assert!(e.contains("model.safetensors: cannot read"), "{e}");
 
     copy_model(&good, &bad);
-    Classifier::load_on(&bad, Device::Cpu).unwrap();
+    Classifier::load(&bad).unwrap();
     let info: ModelInfo =
         serde_json::from_str(&std::fs::read_to_string(bad.join("model.json")).unwrap()).unwrap();
     assert_eq!(info.format_version, 1);
@@ -582,4 +582,121 @@ fn train_and_baselines_commands() {
     let r = tuneprint(&["train", "--features", "/nonexistent.csv", "-o", o]);
     assert!(!r.status.success());
     assert!(String::from_utf8_lossy(&r.stderr).contains("/nonexistent.csv"));
+}
+
+/// Largest |a − b| over rows of equal shape.
+fn max_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .flat_map(|(x, y)| {
+            assert_eq!(x.len(), y.len());
+            x.iter().zip(y).map(|(p, q)| (p - q).abs())
+        })
+        .fold(0.0, f32::max)
+}
+
+/// The native networks (what `tuneprint` classifies, embeds and recommends with, without
+/// libtorch) give libtorch's eval-mode outputs within 1e-5 on every layer: a paper CNN and a
+/// small strong ensemble, each trained a few epochs (BatchNorm statistics and all), against
+/// the tch forward passes that trained them, on 100 songs.
+#[test]
+fn native_inference_matches_libtorch() {
+    use tuneprint::model::cnn::to_rows;
+    use tuneprint::model::strong::{DevData, StrongSpec};
+    use tuneprint::model::{Layer, ModelInfo};
+    let dir = tempfile::tempdir().unwrap();
+    let d = Dataset::load(&small_table(dir.path(), 10), &[]).unwrap();
+    let s = split(&d, Protocol::Holdout, 3);
+    let rows = &d.features;
+    let check = |name: &str, native: Vec<Vec<f32>>, torch: Vec<Vec<f32>>, width: usize| {
+        assert_eq!(native[0].len(), width, "{name}");
+        let diff = max_diff(&native, &torch);
+        let scale = torch.iter().flatten().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(
+            diff <= 1e-5,
+            "{name}: max |native − libtorch| = {diff:e} (values up to {scale})"
+        );
+        assert!(scale > 0.0, "{name}: all zero");
+    };
+
+    let f = fit(&d, &s.train, &s.val, 3, &cpu(4), &mut |_| {}).unwrap();
+    let x = tch::Tensor::from_slice(&f.scaler.transform_f32(rows)).view([rows.len() as i64, 57]);
+    let a = tch::no_grad(|| f.cnn.forward(&x, false, None));
+    let (flat, dense) = (to_rows(&a.flat), to_rows(&a.dense));
+    let proba = to_rows(&a.logits.softmax(-1, tch::Kind::Float));
+    let clf = f
+        .into_classifier(Protocol::Holdout, 3, s.val.len())
+        .unwrap();
+    assert_eq!(clf.default_layer(), Layer::Flatten);
+    check(
+        "paper flatten",
+        clf.embed_layer(rows, Layer::Flatten),
+        flat,
+        3328,
+    );
+    check(
+        "paper dense",
+        clf.embed_layer(rows, Layer::Dense),
+        dense.clone(),
+        128,
+    );
+    check(
+        "paper probabilities",
+        clf.predict_proba(rows),
+        proba.clone(),
+        10,
+    );
+    let both = tuneprint::model::layer::combined(dense, proba);
+    check(
+        "paper combined",
+        clf.embed_layer(rows, Layer::Combined),
+        both,
+        138,
+    );
+
+    let spec = StrongSpec {
+        members: 3,
+        hidden: vec![48, 24],
+        max_epochs: 3,
+        ..StrongSpec::default()
+    };
+    let fs = tuneprint::model::strong::fit(
+        &DevData::new(&d, &s.train, &s.val),
+        3,
+        &spec,
+        &cpu(3),
+        &mut |_| {},
+    )
+    .unwrap();
+    let (hidden, proba) = (fs.embed_rows(rows), fs.proba_rows(rows));
+    let clf = fs
+        .into_classifier(ModelInfo::new("strong", Protocol::Holdout, 3))
+        .unwrap();
+    assert_eq!(clf.default_layer(), Layer::Combined);
+    check(
+        "strong hidden",
+        clf.embed_layer(rows, Layer::Dense),
+        hidden.clone(),
+        72,
+    );
+    check(
+        "strong flatten",
+        clf.embed_layer(rows, Layer::Flatten),
+        hidden.clone(),
+        72,
+    );
+    check(
+        "strong probabilities",
+        clf.predict_proba(rows),
+        proba.clone(),
+        10,
+    );
+    let both = tuneprint::model::layer::combined(hidden, proba);
+    check(
+        "strong combined",
+        clf.embed_layer(rows, Layer::Combined),
+        both,
+        82,
+    );
 }

@@ -150,7 +150,7 @@ fn assert_never_saw_test(clf: &Classifier, dir: &std::path::Path) {
     let test: HashSet<&String> = s.test.iter().map(|&i| &d.stems[i]).collect();
     assert!(info.trained_on.iter().all(|t| !test.contains(t)));
     assert_eq!(info.trained_on.len(), 640);
-    let reloaded = Classifier::load_on(&dir.join("model"), Device::Cpu).unwrap();
+    let reloaded = Classifier::load(&dir.join("model")).unwrap();
     assert_eq!(reloaded.info(), info);
     assert_eq!(reloaded.info().arch, info.arch);
     let _ = Scaler::fit_rows(&d, &s.train);
@@ -179,7 +179,7 @@ fn strong_model_trained_filtered_never_saw_a_test_stem_and_reloads() {
     // The saved ensemble predicts, classifies and embeds the same after a reload.
     let d = filtered();
     let rows = &d.features[..20];
-    let back = Classifier::load_on(&dir.path().join("model"), Device::Cpu).unwrap();
+    let back = Classifier::load(&dir.path().join("model")).unwrap();
     assert_eq!(back.arch(), Arch::Strong);
     let (p, q) = (clf.predict_proba(rows), back.predict_proba(rows));
     assert_eq!(p, q);
@@ -199,7 +199,7 @@ fn strong_model_trained_filtered_never_saw_a_test_stem_and_reloads() {
     assert_eq!(v["metrics"]["val_accuracies"].as_array().unwrap().len(), 1);
     v.as_object_mut().unwrap().remove("strong");
     std::fs::write(dir.path().join("model/model.json"), v.to_string()).unwrap();
-    let err = Classifier::load_on(&dir.path().join("model"), Device::Cpu)
+    let err = Classifier::load(&dir.path().join("model"))
         .unwrap_err()
         .to_string();
     assert!(

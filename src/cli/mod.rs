@@ -13,10 +13,13 @@ pub mod recommend;
 pub mod recommend_eval;
 pub mod report;
 pub mod spectrogram;
+pub mod torch;
 pub mod train;
+pub mod train_args;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+pub use torch::run;
 
 /// tuneprint: songs to GTZAN features, genre predictions and "more like this".
 #[derive(Debug, Parser)]
@@ -85,18 +88,70 @@ pub fn batch_status(failed: usize) -> ExitCode {
     }
 }
 
-/// Runs one subcommand; the exit code says whether everything succeeded.
-pub fn run(command: Command) -> Result<ExitCode, CliError> {
+/// Name of the executable that runs the commands needing libtorch (training), installed beside
+/// `tuneprint`.
+pub const TORCH_EXE: &str = "tuneprint-torch";
+
+/// Whether a command trains a network and so needs libtorch: `train` and `recommend
+/// --evaluate`. `tuneprint` hands these to [`TORCH_EXE`]; everything else runs without libtorch.
+pub fn needs_torch(command: &Command) -> bool {
+    match command {
+        Command::Train(_) => true,
+        Command::Recommend(a) => a.evaluate,
+        _ => false,
+    }
+}
+
+/// Runs a subcommand that needs no libtorch (what `tuneprint` does itself). Code reachable from
+/// here never calls into tch, so the `tuneprint` executable does not load libtorch at all.
+pub fn run_native(command: Command) -> Result<ExitCode, CliError> {
     match command {
         Command::Decode(a) => decode::run(&a),
         Command::Extract(a) => extract::run(&a),
         Command::Check(a) => check::run(&a),
-        Command::Train(a) => train::run(&a),
         Command::Baselines(a) => baselines::run(&a),
         Command::Classify(a) => classify::run(&a),
         Command::Embed(a) => embed::run(&a),
-        Command::Recommend(a) => recommend::run(&a),
+        Command::Recommend(a) if !a.evaluate => recommend::run(&a),
         Command::Spectrogram(a) => spectrogram::run(&a),
         Command::Report(a) => report::run(&a),
+        Command::Train(_) | Command::Recommend(_) => Err(CliError::Failed(format!(
+            "this command trains a network: run it through `{TORCH_EXE}` (`tuneprint` starts it)"
+        ))),
+    }
+}
+
+/// The path of [`TORCH_EXE`]: beside the running executable.
+pub fn torch_exe() -> Result<std::path::PathBuf, CliError> {
+    let me = std::env::current_exe()
+        .map_err(|e| CliError::Failed(format!("cannot locate the running executable: {e}")))?;
+    Ok(me.with_file_name(TORCH_EXE))
+}
+
+/// Starts [`TORCH_EXE`] with this process's arguments (replacing this process on Unix, so the
+/// standard streams, signals and exit status are its own); returns only on failure, with a
+/// one-line error naming the missing file.
+pub fn delegate_to_torch() -> Result<ExitCode, CliError> {
+    let exe = torch_exe()?;
+    let missing = |e: std::io::Error| {
+        CliError::Failed(format!(
+            "{}: cannot start it ({e}); this command trains a network and needs {TORCH_EXE} \
+             beside tuneprint (build both with scripts/setup.sh or `cargo install --path .`)",
+            exe.display()
+        ))
+    };
+    let mut cmd = std::process::Command::new(&exe);
+    cmd.args(std::env::args_os().skip(1));
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        Err(missing(cmd.exec()))
+    }
+    #[cfg(not(unix))]
+    {
+        let status = cmd.status().map_err(missing)?;
+        Ok(ExitCode::from(
+            status.code().unwrap_or(2).clamp(0, 255) as u8
+        ))
     }
 }

@@ -1,9 +1,9 @@
 //! `tuneprint recommend`: songs most like a query song, by cosine similarity of CNN embeddings.
 
-use super::embed::{default_layer, embed_records, Layer};
+use super::embed::embed_records;
 use super::CliError;
 use crate::extract::{self, Options};
-use crate::model::Classifier;
+use crate::model::{Classifier, Layer};
 use crate::recommend::Hit;
 use crate::table;
 use serde::Serialize;
@@ -25,7 +25,8 @@ pub struct Args {
     /// The song library: a features CSV.
     #[arg(long, default_value = "features/features_30_sec.csv")]
     pub library: PathBuf,
-    /// Which layer's activations embed the songs (default: the model's own, see `embed`).
+    /// Which layer's activations embed the songs (default: the model's own, `embedding` of
+    /// its model.json: `flatten` for the paper CNN, `combined` for the strong ensemble).
     #[arg(long, value_enum)]
     pub layer: Option<Layer>,
     /// Instead of recommending: genre precision@k for test-split songs with models trained
@@ -50,14 +51,17 @@ struct Output<'a> {
 /// Runs `tuneprint recommend`.
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     if args.evaluate {
-        return super::recommend_eval::run(args);
+        // Trains networks: `cli::run` sends it to `recommend_eval` (in `tuneprint-torch`).
+        return Err(CliError::Failed(
+            "recommend --evaluate trains networks: run it through tuneprint-torch".into(),
+        ));
     }
     let query = args.query.as_deref().unwrap_or_default();
     if args.k == 0 {
         return Err(CliError::Failed("-k must be at least 1".into()));
     }
     let clf = Classifier::load(&args.model)?;
-    let layer = args.layer.unwrap_or_else(|| default_layer(&clf));
+    let layer = args.layer.unwrap_or_else(|| clf.default_layer());
     let rows = table::read_csv(&args.library)?;
     let lib = embed_records(&clf, layer, &rows);
     let path = Path::new(query);

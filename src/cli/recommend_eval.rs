@@ -16,12 +16,13 @@
 //! train and valid songs, the queries are the test list (the measurement) and the valid list
 //! (what the default embedding is chosen by); raw standardized features as the baseline.
 
-use super::embed::{combined, embed_records, Layer};
+use super::embed::{combined, embed_records};
 use super::recommend::Args;
 use super::CliError;
 use crate::model::dataset::{split, Dataset, Protocol};
 use crate::model::strong::{self, DevData, StrongSpec};
 use crate::model::train::{fit, mean_std, TrainConfig};
+use crate::model::Layer;
 use crate::recommend::Library;
 use crate::table::{self, Record};
 use serde_json::json;
@@ -68,7 +69,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             &TrainConfig::default(),
             &mut |_| {},
         )?;
-        let clf = fitted.into_classifier(Protocol::Holdout, seed, sp.val.len());
+        let clf = fitted.into_classifier(Protocol::Holdout, seed, sp.val.len())?;
         let scaler = clf.scaler();
         let raw = Library {
             filenames: rows.iter().map(|r| r.filename.clone()).collect(),

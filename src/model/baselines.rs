@@ -10,7 +10,7 @@
 //! accuracy moves by about ±0.005 between runs of the same seed.
 
 use super::dataset::{split, Dataset, Protocol, Scaler};
-use super::train::mean_std;
+use super::evaluation::mean_std;
 use super::ModelError;
 use crate::features::N_FEATURES;
 use linfa::composing::MultiClassModel;

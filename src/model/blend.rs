@@ -16,7 +16,10 @@
 //! `lda.bias` `[10]`, `mlp.fc<k>.weight`/`.bias` per hidden layer, `mlp.out.weight`/`.bias`.
 
 use super::dataset::Scaler;
+use super::native::{Forward, Tensor32, Weights};
+use super::{Layer, ModelError, ModelInfo};
 use crate::features::{FeatureVector, FEATURE_COLUMNS, N_FEATURES};
+use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 /// Architecture name written in `model.json`.
@@ -295,6 +298,136 @@ impl BlendNet {
             mlp: dense.collect(),
             temperature: info.temperature,
         })
+    }
+}
+
+impl BlendNet {
+    /// The blend of `info` (its `blend` record) with its tensors taken from `weights`.
+    pub fn load(info: &ModelInfo, weights: &mut Weights) -> Result<BlendNet, ModelError> {
+        let record = info.blend.as_ref().ok_or_else(|| {
+            weights.incompatible("architecture `blend` without its `blend` record in model.json")
+        })?;
+        let mut taken: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
+        for (name, shape) in BlendNet::tensor_shapes(&record.spec) {
+            let data = weights.take(&name, &shape)?;
+            taken.push((name, shape, data));
+        }
+        let mut get = |name: &str| {
+            taken
+                .iter()
+                .find(|t| t.0 == name)
+                .map(|t| (t.1.clone(), t.2.clone()))
+        };
+        BlendNet::from_tensors(record, &mut get).map_err(|r| weights.incompatible(r))
+    }
+
+    /// Its tensors as native [`Weights`] (what `model.safetensors` holds).
+    pub fn weights(&self) -> Weights {
+        Weights {
+            path: std::path::PathBuf::from(super::WEIGHTS_FILE),
+            tensors: self
+                .tensors()
+                .into_iter()
+                .map(|(name, shape, data)| (name, Tensor32 { shape, data }))
+                .collect(),
+        }
+    }
+}
+
+impl Forward for BlendNet {
+    fn prepare(&self, row: &FeatureVector) -> FeatureVector {
+        log_transform(&self.log_columns, row)
+    }
+
+    fn activations(&self, x: ArrayView2<'_, f32>, layer: Layer) -> Array2<f32> {
+        let rows: Vec<Vec<f32>> = x
+            .outer_iter()
+            .map(|r| {
+                let a = self.forward(&r.to_vec());
+                match layer {
+                    Layer::Probabilities => a.proba,
+                    Layer::Flatten | Layer::Dense => a.hidden,
+                    Layer::Combined => super::layer::unit_concat(&a.hidden, &a.proba),
+                }
+            })
+            .collect();
+        let width = rows.first().map_or(0, Vec::len);
+        Array2::from_shape_vec((rows.len(), width), rows.concat()).expect("rows of equal width")
+    }
+
+    /// `combined`: the MLP's last hidden layer and the probabilities, each at unit length.
+    fn default_layer(&self) -> Layer {
+        Layer::Combined
+    }
+}
+
+/// Figures of one evaluation run (one seed of one protocol).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibratedRun {
+    pub seed: u64,
+    /// Train-only fit: validation accuracy, test accuracy, test ECE (tempered and not).
+    pub val_accuracy: f64,
+    pub test_accuracy: f64,
+    pub ece: f64,
+    pub ece_uncalibrated: f64,
+    pub temperature: f64,
+    /// The same model refit on training + validation songs (temperature kept): test accuracy
+    /// and ECE (what the saved model is).
+    pub refit_test_accuracy: f64,
+    pub refit_ece: f64,
+}
+
+/// Means over the runs of one protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProtocolFigures {
+    pub protocol: String,
+    pub seeds: Vec<u64>,
+    pub test_size: usize,
+    pub val_accuracy: f64,
+    pub test_accuracy: f64,
+    pub test_accuracy_std: f64,
+    /// Expected calibration error (15 bins) on the test songs, tempered / untempered.
+    pub ece: f64,
+    pub ece_uncalibrated: f64,
+    pub temperature: f64,
+    pub refit_test_accuracy: f64,
+    pub refit_test_accuracy_std: f64,
+    pub refit_ece: f64,
+    pub runs: Vec<CalibratedRun>,
+}
+
+/// What `train --json` adds for the blend: both protocols' figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlendFigures {
+    /// The artist-filtered split (train on train, temperature on valid, test once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filtered: Option<ProtocolFigures>,
+    /// The stratified holdout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<ProtocolFigures>,
+    /// Why a protocol is missing, when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Summarises runs of the protocol named `protocol`.
+pub fn summarise_runs(protocol: &str, runs: &[CalibratedRun], test_size: usize) -> ProtocolFigures {
+    use super::evaluation::mean_std;
+    let m = |f: &dyn Fn(&CalibratedRun) -> f64| mean_std(&runs.iter().map(f).collect::<Vec<_>>());
+    ProtocolFigures {
+        protocol: protocol.into(),
+        seeds: runs.iter().map(|r| r.seed).collect(),
+        test_size,
+        val_accuracy: m(&|r| r.val_accuracy).0,
+        test_accuracy: m(&|r| r.test_accuracy).0,
+        test_accuracy_std: m(&|r| r.test_accuracy).1,
+        ece: m(&|r| r.ece).0,
+        ece_uncalibrated: m(&|r| r.ece_uncalibrated).0,
+        temperature: m(&|r| r.temperature).0,
+        refit_test_accuracy: m(&|r| r.refit_test_accuracy).0,
+        refit_test_accuracy_std: m(&|r| r.refit_test_accuracy).1,
+        refit_ece: m(&|r| r.refit_ece).0,
+        runs: runs.to_vec(),
     }
 }
 

@@ -4,17 +4,17 @@
 //! selection read a test row (a [`DevData`] copy of the training and validation songs is all
 //! fitting and calibration see), and the figures `train` reports for both protocols.
 
+use super::blend::CalibratedRun;
 use super::blend::{self, standardised, BlendInfo, BlendNet, BlendSpec, Dense, Selection};
 use super::calibration::{expected_calibration_error, fit_temperature, log_loss, ECE_BINS};
 use super::dataset::{split, Dataset, Protocol, Scaler};
 use super::strong::{DevData, Mlp, StrongSpec};
-use super::train::{mean_std, Confusion, EpochStats, RunResult, TrainConfig};
+use super::train::{Confusion, EpochStats, RunResult, TrainConfig};
 use super::ModelError;
 use crate::features::{FeatureVector, N_FEATURES};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use serde::{Deserialize, Serialize};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
@@ -286,79 +286,6 @@ fn fit_mlp(
         .collect();
     layers.push(dense("mlp.out"));
     Ok((layers, epochs))
-}
-
-/// Figures of one evaluation run (one seed of one protocol).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CalibratedRun {
-    pub seed: u64,
-    /// Train-only fit: validation accuracy, test accuracy, test ECE (tempered and not).
-    pub val_accuracy: f64,
-    pub test_accuracy: f64,
-    pub ece: f64,
-    pub ece_uncalibrated: f64,
-    pub temperature: f64,
-    /// The same model refit on training + validation songs (temperature kept): test accuracy
-    /// and ECE (what the saved model is).
-    pub refit_test_accuracy: f64,
-    pub refit_ece: f64,
-}
-
-/// Means over the runs of one protocol.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProtocolFigures {
-    pub protocol: String,
-    pub seeds: Vec<u64>,
-    pub test_size: usize,
-    pub val_accuracy: f64,
-    pub test_accuracy: f64,
-    pub test_accuracy_std: f64,
-    /// Expected calibration error (15 bins) on the test songs, tempered / untempered.
-    pub ece: f64,
-    pub ece_uncalibrated: f64,
-    pub temperature: f64,
-    pub refit_test_accuracy: f64,
-    pub refit_test_accuracy_std: f64,
-    pub refit_ece: f64,
-    pub runs: Vec<CalibratedRun>,
-}
-
-/// What `train --json` adds for the blend: both protocols' figures.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BlendFigures {
-    /// The artist-filtered split (train on train, temperature on valid, test once).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub filtered: Option<ProtocolFigures>,
-    /// The stratified holdout.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub holdout: Option<ProtocolFigures>,
-    /// Why a protocol is missing, when one is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-/// Summarises runs of `protocol`.
-pub fn summarise_runs(
-    protocol: Protocol,
-    runs: &[CalibratedRun],
-    test_size: usize,
-) -> ProtocolFigures {
-    let m = |f: &dyn Fn(&CalibratedRun) -> f64| mean_std(&runs.iter().map(f).collect::<Vec<_>>());
-    ProtocolFigures {
-        protocol: protocol.name().into(),
-        seeds: runs.iter().map(|r| r.seed).collect(),
-        test_size,
-        val_accuracy: m(&|r| r.val_accuracy).0,
-        test_accuracy: m(&|r| r.test_accuracy).0,
-        test_accuracy_std: m(&|r| r.test_accuracy).1,
-        ece: m(&|r| r.ece).0,
-        ece_uncalibrated: m(&|r| r.ece_uncalibrated).0,
-        temperature: m(&|r| r.temperature).0,
-        refit_test_accuracy: m(&|r| r.refit_test_accuracy).0,
-        refit_test_accuracy_std: m(&|r| r.refit_test_accuracy).1,
-        refit_ece: m(&|r| r.refit_ece).0,
-        runs: runs.to_vec(),
-    }
 }
 
 /// One evaluation run: split with `seed` under `protocol`; the blend fitted on the training

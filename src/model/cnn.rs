@@ -15,7 +15,7 @@ use tch::nn;
 use tch::{Device, Kind, Tensor};
 
 /// Architecture name written in `model.json`.
-pub const ARCH: &str = "paper";
+pub const ARCH: &str = super::native::paper::ARCH;
 /// Number of classes (GTZAN genres).
 pub const N_CLASSES: i64 = 10;
 /// Channels of the last convolution.

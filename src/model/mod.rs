@@ -1,102 +1,64 @@
-//! The CNN of the paper through tch (libtorch): datasets, model, training, classic baselines.
+//! The models: training through tch (libtorch) and inference in plain Rust.
 //!
-//! Using a trained model (what `classify`, `embed` and `recommend` need):
+//! Using a trained model (what `classify`, `embed` and `recommend` need) loads no libtorch:
+//! [`Classifier`] runs the networks of [`native`] on the weights of a model directory.
 //!
 //! ```no_run
-//! use tuneprint::model::Classifier;
+//! use tuneprint::model::{Classifier, Layer};
 //! # fn main() -> Result<(), tuneprint::model::ModelError> {
 //! let clf = Classifier::load(std::path::Path::new("models/cnn"))?;
 //! let rows: Vec<[f64; 57]> = vec![[0.0; 57]]; // raw features, FEATURE_COLUMNS order
 //! let proba = clf.predict_proba(&rows); // one Vec of 10 probabilities per row
 //! let best = clf.genres()[clf.predict(&rows)[0]].clone();
-//! let flat = clf.embed(&rows); // 3328 flatten-layer activations per row
-//! let dense = clf.embed_dense(&rows); // 128 dense-layer activations per row
+//! let emb = clf.embed_layer(&rows, clf.default_layer()); // the embedding it recommends with
+//! let flat = clf.embed_layer(&rows, Layer::Flatten); // 3328 flatten-layer activations per row
 //! # Ok(()) }
 //! ```
 //!
 //! A model directory holds `model.json` ([`ModelInfo`]: columns, scaler, genres, metrics) and the
 //! weights (`model.safetensors`); `train` adds `evaluation.json`, `history.csv`, `confusion.csv`
 //! and `runs/seed-<S>/`. The scaler is applied inside the classifier: pass raw features.
+//!
+//! Files that use tch: `cnn.rs`, `strong.rs`, `train.rs` and the functions of this file marked so
+//! (only the `tuneprint-torch` executable calls them). `classifier.rs`, `layer.rs`, `native/` and
+//! `dataset.rs` do not.
 
 pub mod baselines;
 pub mod blend;
 pub mod blend_train;
 pub mod calibration;
+pub mod classifier;
 pub mod cnn;
 pub mod dataset;
+pub mod evaluation;
+pub mod layer;
+pub mod native;
 pub mod strong;
+pub mod torch;
 pub mod train;
 
 use crate::config::GENRES;
-use crate::features::{FeatureVector, FEATURE_COLUMNS, N_FEATURES};
+use crate::features::FEATURE_COLUMNS;
 use crate::table::TableError;
-use cnn::Cnn;
-use dataset::Scaler;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use tch::{nn, Device, Tensor};
 
+pub use classifier::Classifier;
 pub use dataset::{Dataset, Protocol, Split};
-pub use strong::StrongSpec;
-pub use train::{Evaluation, GenreScores};
+pub use evaluation::{Evaluation, GenreScores};
+pub use layer::{unit_concat, Layer};
+pub use native::strong::StrongSpec;
+pub use torch::{device, libtorch_smoke, load_cuda_backend, set_cpu_threads};
 
 /// Version of the model directory format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 /// File name of the weights inside a model directory.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 
-/// Whether libtorch is linked and usable: builds a small tensor and sums it.
-pub fn libtorch_smoke() -> f64 {
-    let t = tch::Tensor::from_slice(&[1.0f64, 2.0, 3.5]);
-    t.sum(tch::Kind::Double).double_value(&[])
-}
-
-/// Where models run: CUDA when a GPU and CUDA-enabled libtorch exist, else the CPU.
-///
-/// The binary does not link libtorch's CUDA library (about 400 MB resident once loaded, which
-/// `extract` and `check` never need), so the first call loads it here, from the libtorch folder the
-/// build linked against (then the dynamic loader's search path), before asking libtorch for a GPU.
-pub fn device() -> Device {
-    static DEVICE: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
-    *DEVICE.get_or_init(|| {
-        load_cuda_backend();
-        Device::cuda_if_available()
-    })
-}
-
-/// Loads `libtorch_cuda.so` into the process (global symbols), so that libtorch registers its
-/// CUDA backend; returns whether it is loaded. A CPU-only libtorch has no such file: false.
-pub fn load_cuda_backend() -> bool {
-    const NAME: &str = "libtorch_cuda.so";
-    let mut candidates = Vec::new();
-    if let Some(dir) = option_env!("TUNEPRINT_LIBTORCH_LIB") {
-        candidates.push(format!("{dir}/{NAME}"));
-    }
-    candidates.push(NAME.to_string());
-    candidates.into_iter().any(|path| {
-        let Ok(c_path) = std::ffi::CString::new(path) else {
-            return false;
-        };
-        // SAFETY: dlopen with a valid NUL-terminated path; the handle is kept open for the
-        // life of the process (never dlclose'd), as libtorch's registrations require.
-        let handle = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
-        !handle.is_null()
-    })
-}
-
-/// Sets the number of CPU threads libtorch uses in this process (0 leaves its default, one per
-/// core). The CNN's mini-batches are small: one thread is about as fast as two on an idle
-/// machine and far faster on a busy one, where libtorch's threads wait on each other.
-pub fn set_cpu_threads(n: usize) {
-    if n > 0 {
-        tch::set_num_threads(n.min(i32::MAX as usize) as i32);
-    }
-}
-
 /// Which classifier: the default [`blend`], the paper's CNN, or the ensemble of [`strong`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Arch {
-    /// The default: LDA (shrunk) and an MLP averaged, on log-variance features, calibrated;
+    /// The default: shrunk LDA and an MLP averaged on log-variance features, calibrated;
     /// chosen on artist-disjoint validation songs (issue 13).
     #[default]
     Blend,
@@ -111,8 +73,8 @@ impl Arch {
     pub fn name(self) -> &'static str {
         match self {
             Arch::Blend => blend::ARCH,
-            Arch::Paper => cnn::ARCH,
-            Arch::Strong => strong::ARCH,
+            Arch::Paper => native::paper::ARCH,
+            Arch::Strong => native::strong::ARCH,
         }
     }
 }
@@ -201,6 +163,10 @@ pub struct ModelInfo {
     /// The `blend` architecture: settings, temperature, selection figures, what it was fitted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blend: Option<blend::BlendInfo>,
+    /// The embedding this model recommends with ([`Classifier::default_layer`]); absent in
+    /// models written before this field existed (the network's default then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<Layer>,
     /// `tuneprint <version>`.
     pub created_by: String,
     /// Weights file name, next to `model.json`.
@@ -234,479 +200,10 @@ impl ModelInfo {
             trained_on: Vec::new(),
             strong: None,
             blend: None,
+            embedding: None,
             created_by: format!("tuneprint {}", env!("CARGO_PKG_VERSION")),
             weights: WEIGHTS_FILE.into(),
             metrics: None,
         }
     }
-}
-
-/// The network of a [`Classifier`].
-enum Net {
-    Paper(Box<Cnn>),
-    Strong(strong::Ensemble, StrongSpec),
-    /// Plain Rust (no tch): its weights are not in the `VarStore` (see `blend_*` below).
-    Blend(blend::BlendNet),
-}
-
-/// A trained CNN (or strong ensemble) with its scaler, ready to classify and embed songs
-/// (eval mode).
-pub struct Classifier {
-    vs: nn::VarStore,
-    net: Net,
-    scaler: Scaler,
-    info: ModelInfo,
-}
-
-impl std::fmt::Debug for Classifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Classifier")
-            .field("device", &self.vs.device())
-            .field("info", &self.info)
-            .finish()
-    }
-}
-
-fn incompatible(path: &Path, reason: impl Into<String>) -> ModelError {
-    ModelError::Incompatible {
-        path: path.to_path_buf(),
-        reason: reason.into(),
-    }
-}
-
-impl Classifier {
-    /// Wraps trained parts.
-    pub fn from_parts(vs: nn::VarStore, cnn: Cnn, scaler: Scaler, info: ModelInfo) -> Classifier {
-        Classifier {
-            vs,
-            net: Net::Paper(Box::new(cnn)),
-            scaler,
-            info,
-        }
-    }
-
-    /// Wraps a fitted strong ensemble (`info.arch` should be `strong`, `info.strong` its spec).
-    pub fn from_strong(fitted: strong::FittedStrong, mut info: ModelInfo) -> Classifier {
-        info.arch = strong::ARCH.into();
-        info.strong = Some(fitted.spec.clone());
-        info.scaler_mean = fitted.scaler.mean.clone();
-        info.scaler_std = fitted.scaler.std.clone();
-        Classifier {
-            vs: fitted.vs,
-            net: Net::Strong(fitted.ensemble, fitted.spec),
-            scaler: fitted.scaler,
-            info,
-        }
-    }
-
-    /// Wraps a fitted blend (`info.blend` should hold its record).
-    pub fn from_blend(fitted: blend_train::FittedBlend, mut info: ModelInfo) -> Classifier {
-        info.arch = blend::ARCH.into();
-        info.scaler_mean = fitted.scaler.mean.clone();
-        info.scaler_std = fitted.scaler.std.clone();
-        Classifier {
-            vs: nn::VarStore::new(Device::Cpu),
-            net: Net::Blend(fitted.net),
-            scaler: fitted.scaler,
-            info,
-        }
-    }
-
-    /// Loads a model directory (on CUDA when available), refusing one whose format version,
-    /// architecture, feature columns, genres, scaler or weights do not match this build.
-    pub fn load(dir: &Path) -> Result<Classifier, ModelError> {
-        Classifier::load_on(dir, device())
-    }
-
-    /// [`Classifier::load`] onto a given device.
-    pub fn load_on(dir: &Path, device: Device) -> Result<Classifier, ModelError> {
-        let json_path = dir.join("model.json");
-        let text = std::fs::read_to_string(&json_path).map_err(|e| ModelError::Read {
-            path: json_path.clone(),
-            reason: if e.kind() == std::io::ErrorKind::NotFound {
-                "not found (train a model with `tuneprint train`)".into()
-            } else {
-                e.to_string()
-            },
-        })?;
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| incompatible(&json_path, format!("not valid JSON: {e}")))?;
-        match value.get("format_version").and_then(|v| v.as_u64()) {
-            Some(v) if v == FORMAT_VERSION as u64 => {}
-            Some(v) => {
-                return Err(incompatible(
-                    &json_path,
-                    format!(
-                        "format_version {v}, this tuneprint reads version {FORMAT_VERSION} \
-                         (retrain with `tuneprint train`)"
-                    ),
-                ))
-            }
-            None => return Err(incompatible(&json_path, "no `format_version`")),
-        }
-        match value.get("arch").and_then(|v| v.as_str()) {
-            Some(cnn::ARCH) | Some(strong::ARCH) | Some(blend::ARCH) => {}
-            other => {
-                return Err(incompatible(
-                    &json_path,
-                    format!(
-                        "architecture {}, this tuneprint knows `{}`, `{}` and `{}`",
-                        other.map_or("missing".to_string(), |a| format!("`{a}`")),
-                        blend::ARCH,
-                        cnn::ARCH,
-                        strong::ARCH
-                    ),
-                ))
-            }
-        }
-        let info: ModelInfo = serde_json::from_value(value)
-            .map_err(|e| incompatible(&json_path, format!("unexpected content: {e}")))?;
-        if info.feature_columns.len() != N_FEATURES
-            || info
-                .feature_columns
-                .iter()
-                .zip(FEATURE_COLUMNS)
-                .any(|(a, b)| a != b)
-        {
-            let detail = info
-                .feature_columns
-                .iter()
-                .zip(FEATURE_COLUMNS)
-                .enumerate()
-                .find(|(_, (a, b))| a != b)
-                .map(|(k, (a, b))| format!("column {} is `{a}`, expected `{b}`", k + 1))
-                .unwrap_or_else(|| {
-                    format!(
-                        "{} feature columns, expected {N_FEATURES}",
-                        info.feature_columns.len()
-                    )
-                });
-            return Err(incompatible(
-                &json_path,
-                format!("feature columns differ from this tuneprint's: {detail}"),
-            ));
-        }
-        if info.genres.len() != GENRES.len() || info.genres.iter().zip(GENRES).any(|(a, b)| a != b)
-        {
-            return Err(incompatible(
-                &json_path,
-                format!(
-                    "genres [{}], expected [{}]",
-                    info.genres.join(", "),
-                    GENRES.join(", ")
-                ),
-            ));
-        }
-        if info.scaler_mean.len() != N_FEATURES
-            || info.scaler_std.len() != N_FEATURES
-            || info.scaler_mean.iter().any(|v| !v.is_finite())
-            || info.scaler_std.iter().any(|v| !(v.is_finite() && *v > 0.0))
-        {
-            return Err(incompatible(
-                &json_path,
-                format!("scaler_mean/scaler_std must be {N_FEATURES} finite numbers (std > 0)"),
-            ));
-        }
-        if info.weights.is_empty()
-            || info.weights.contains(['/', '\\'])
-            || !info.weights.ends_with(".safetensors")
-        {
-            return Err(incompatible(
-                &json_path,
-                format!(
-                    "weights `{}`: expected a .safetensors file name next to model.json",
-                    info.weights
-                ),
-            ));
-        }
-        let weights_path = dir.join(&info.weights);
-        let tensors = Tensor::read_safetensors(&weights_path).map_err(|e| ModelError::Read {
-            path: weights_path.clone(),
-            reason: e.to_string(),
-        })?;
-        if info.arch == blend::ARCH {
-            let net = blend_from_tensors(&info, tensors, &json_path, &weights_path)?;
-            return Ok(Classifier {
-                vs: nn::VarStore::new(Device::Cpu),
-                scaler: Scaler {
-                    mean: info.scaler_mean.clone(),
-                    std: info.scaler_std.clone(),
-                },
-                net,
-                info,
-            });
-        }
-        let vs = nn::VarStore::new(device);
-        let net = if info.arch == strong::ARCH {
-            let spec = info.strong.clone().ok_or_else(|| {
-                incompatible(
-                    &json_path,
-                    "architecture `strong` without its `strong` settings",
-                )
-            })?;
-            if spec.members == 0
-                || spec.members > 64
-                || spec.hidden.is_empty()
-                || spec.hidden.iter().any(|&h| h == 0 || h > 65536)
-            {
-                return Err(incompatible(
-                    &json_path,
-                    "`strong`: 1 to 64 members with hidden widths of 1 to 65536",
-                ));
-            }
-            Net::Strong(strong::Ensemble::new(&vs.root(), &spec), spec)
-        } else {
-            Net::Paper(Box::new(Cnn::new(&vs.root())))
-        };
-        let vars = vs.variables();
-        let loaded: std::collections::HashMap<String, Tensor> = tensors.into_iter().collect();
-        let mut names: Vec<&String> = vars.keys().collect();
-        names.sort();
-        for name in names {
-            let var = &vars[name];
-            let src = loaded
-                .get(name)
-                .ok_or_else(|| incompatible(&weights_path, format!("tensor `{name}` missing")))?;
-            if src.size() != var.size() {
-                return Err(incompatible(
-                    &weights_path,
-                    format!(
-                        "tensor `{name}` has shape {:?}, expected {:?}",
-                        src.size(),
-                        var.size()
-                    ),
-                ));
-            }
-        }
-        if let Some(extra) = loaded.keys().find(|k| !vars.contains_key(*k)) {
-            return Err(incompatible(
-                &weights_path,
-                format!("unexpected tensor `{extra}`"),
-            ));
-        }
-        tch::no_grad(|| -> Result<(), ModelError> {
-            for (name, mut var) in vars {
-                let src = loaded[&name].to_kind(var.kind());
-                var.f_copy_(&src).map_err(|e| ModelError::Torch {
-                    context: format!("{}: loading `{name}`", weights_path.display()),
-                    reason: e.to_string(),
-                })?;
-            }
-            Ok(())
-        })?;
-        let scaler = Scaler {
-            mean: info.scaler_mean.clone(),
-            std: info.scaler_std.clone(),
-        };
-        Ok(Classifier {
-            vs,
-            net,
-            scaler,
-            info,
-        })
-    }
-
-    /// Writes the weights and `model.json` into `dir` (created when missing), each atomically.
-    pub fn save(&self, dir: &Path) -> Result<(), ModelError> {
-        std::fs::create_dir_all(dir).map_err(|e| ModelError::Write {
-            path: dir.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        let weights_path = dir.join(&self.info.weights);
-        let tmp = dir.join(format!(".{}.{}.tmp", self.info.weights, std::process::id()));
-        let mut named: Vec<(String, Tensor)> = match &self.net {
-            Net::Blend(net) => blend_tensors(net),
-            _ => self
-                .vs
-                .variables()
-                .into_iter()
-                .map(|(k, v)| (k, v.detach().to_device(Device::Cpu).contiguous()))
-                .collect(),
-        };
-        named.sort_by(|a, b| a.0.cmp(&b.0));
-        Tensor::write_safetensors(&named, &tmp).map_err(|e| ModelError::Write {
-            path: weights_path.clone(),
-            reason: e.to_string(),
-        })?;
-        std::fs::rename(&tmp, &weights_path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            ModelError::Write {
-                path: weights_path.clone(),
-                reason: e.to_string(),
-            }
-        })?;
-        let mut json = serde_json::to_string_pretty(&self.info).map_err(|e| ModelError::Write {
-            path: dir.join("model.json"),
-            reason: e.to_string(),
-        })?;
-        json.push('\n');
-        crate::table::write_atomic(&dir.join("model.json"), json.as_bytes())?;
-        Ok(())
-    }
-
-    /// The contents of `model.json`.
-    pub fn info(&self) -> &ModelInfo {
-        &self.info
-    }
-
-    /// Genre names in class index order.
-    pub fn genres(&self) -> &[String] {
-        &self.info.genres
-    }
-
-    /// The device the weights live on.
-    pub fn device(&self) -> Device {
-        self.vs.device()
-    }
-
-    /// The scaler applied to raw features.
-    pub fn scaler(&self) -> &Scaler {
-        &self.scaler
-    }
-
-    /// The architecture of the network.
-    pub fn arch(&self) -> Arch {
-        match self.net {
-            Net::Paper(_) => Arch::Paper,
-            Net::Strong(..) => Arch::Strong,
-            Net::Blend(_) => Arch::Blend,
-        }
-    }
-
-    /// `which`: 0 = probabilities, 1 = flatten layer, 2 = dense layer.
-    fn activations(&self, rows: &[FeatureVector], which: u8) -> Vec<Vec<f32>> {
-        if let Net::Blend(net) = &self.net {
-            return blend_activations(net, &self.scaler, rows, which);
-        }
-        let mut out = Vec::with_capacity(rows.len());
-        for chunk in rows.chunks(512) {
-            let t = match &self.net {
-                Net::Paper(cnn) => {
-                    let x = cnn::input_tensor(&self.scaler.transform_f32(chunk), self.device());
-                    tch::no_grad(|| {
-                        let a = cnn.forward(&x, false, None);
-                        match which {
-                            0 => a.logits.softmax(-1, tch::Kind::Float),
-                            1 => a.flat,
-                            _ => a.dense,
-                        }
-                    })
-                }
-                Net::Blend(_) => unreachable!("answered above"),
-                Net::Strong(ens, spec) => {
-                    let rows = strong::transform_rows(spec, chunk);
-                    let x = cnn::input_tensor(&self.scaler.transform_f32(&rows), self.device());
-                    match which {
-                        0 => ens.proba(&x),
-                        _ => ens.embed(&x),
-                    }
-                }
-            };
-            out.extend(cnn::to_rows(&t));
-        }
-        out
-    }
-
-    /// Class probabilities (softmax, 10 per row, [`Classifier::genres`] order) of raw feature
-    /// rows (the strong ensemble: the mean of its members').
-    pub fn predict_proba(&self, rows: &[FeatureVector]) -> Vec<Vec<f32>> {
-        self.activations(rows, 0)
-    }
-
-    /// Most probable class index of each row.
-    pub fn predict(&self, rows: &[FeatureVector]) -> Vec<usize> {
-        self.predict_proba(rows)
-            .iter()
-            .map(|p| {
-                p.iter()
-                    .enumerate()
-                    .fold(
-                        (0, f32::NEG_INFINITY),
-                        |b, (i, &v)| {
-                            if v > b.1 {
-                                (i, v)
-                            } else {
-                                b
-                            }
-                        },
-                    )
-                    .0
-            })
-            .collect()
-    }
-
-    /// Flatten-layer activations (128 channels × 26 positions = 3328 values, channel-major) of
-    /// raw feature rows, in eval mode. The strong ensemble has no flatten layer: its members'
-    /// last hidden layers side by side, as [`Classifier::embed_dense`].
-    pub fn embed(&self, rows: &[FeatureVector]) -> Vec<Vec<f32>> {
-        self.activations(rows, 1)
-    }
-
-    /// Dense(128) activations after ReLU of raw feature rows, in eval mode (the strong
-    /// ensemble: its members' last hidden layers after ReLU, side by side).
-    pub fn embed_dense(&self, rows: &[FeatureVector]) -> Vec<Vec<f32>> {
-        self.activations(rows, 2)
-    }
-}
-
-// --- The `blend` variant's glue (plain-Rust network; tch only reads and writes the file until
-// the native weights reader replaces it). ---
-
-/// The blend of `info` from the tensors of its weights file.
-fn blend_from_tensors(
-    info: &ModelInfo,
-    tensors: Vec<(String, Tensor)>,
-    json_path: &Path,
-    weights_path: &Path,
-) -> Result<Net, ModelError> {
-    let record = info.blend.as_ref().ok_or_else(|| {
-        incompatible(json_path, "architecture `blend` without its `blend` record")
-    })?;
-    let mut loaded: std::collections::HashMap<String, Tensor> = tensors.into_iter().collect();
-    let mut get = |name: &str| -> Option<(Vec<usize>, Vec<f32>)> {
-        let t = loaded.remove(name)?;
-        let shape = t.size().iter().map(|&d| d as usize).collect();
-        let data = Vec::try_from(&t.to_kind(tch::Kind::Float).flatten(0, -1)).ok()?;
-        Some((shape, data))
-    };
-    let net = blend::BlendNet::from_tensors(record, &mut get)
-        .map_err(|reason| incompatible(weights_path, reason))?;
-    if let Some(extra) = loaded.keys().min() {
-        return Err(incompatible(
-            weights_path,
-            format!("unexpected tensor `{extra}`"),
-        ));
-    }
-    Ok(Net::Blend(net))
-}
-
-/// The blend's tensors for the weights file, sorted by name.
-fn blend_tensors(net: &blend::BlendNet) -> Vec<(String, Tensor)> {
-    net.tensors()
-        .into_iter()
-        .map(|(name, shape, data)| {
-            let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-            (name, Tensor::from_slice(&data).reshape(dims))
-        })
-        .collect()
-}
-
-/// The blend's activations (plain Rust): `which` 0 = tempered probabilities, otherwise the
-/// MLP's last hidden layer.
-fn blend_activations(
-    net: &blend::BlendNet,
-    scaler: &Scaler,
-    rows: &[FeatureVector],
-    which: u8,
-) -> Vec<Vec<f32>> {
-    rows.iter()
-        .map(|r| {
-            let a = net.forward(&blend::standardised(net, scaler, r));
-            if which == 0 {
-                a.proba
-            } else {
-                a.hidden
-            }
-        })
-        .collect()
 }

@@ -12,84 +12,18 @@
 use super::dataset::{split, Dataset, Protocol, Scaler};
 use super::train::{Confusion, EpochStats, RunResult, TrainConfig};
 use super::ModelError;
-use crate::features::{FeatureVector, FEATURE_COLUMNS, N_FEATURES};
+use crate::features::{FeatureVector, N_FEATURES};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
-/// Architecture name written in `model.json`.
-pub const ARCH: &str = "strong";
+pub use super::native::strong::{transform, transform_rows, variance_columns, StrongSpec, ARCH};
+
 /// Number of classes.
-const N_CLASSES: i64 = 10;
-
-/// Hyper-parameters of the strong ensemble, saved in `model.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StrongSpec {
-    /// MLPs in the ensemble (seeds `seed·1000 + k`).
-    pub members: usize,
-    /// Widths of the hidden layers (ReLU, dropout after each).
-    pub hidden: Vec<usize>,
-    pub dropout: f64,
-    /// Standard deviation of the Gaussian noise added to the standardised inputs in training.
-    pub input_noise: f64,
-    /// AdamW's decoupled weight decay.
-    pub weight_decay: f64,
-    pub learning_rate: f64,
-    pub batch_size: usize,
-    pub max_epochs: usize,
-    /// Epochs without a lower validation loss before a member stops.
-    pub patience: usize,
-    /// Columns (0-based, [`FEATURE_COLUMNS`] order) replaced by `ln(v + 1e-12)` before
-    /// standardisation: every `*_var` column.
-    pub log_columns: Vec<usize>,
-}
-
-impl Default for StrongSpec {
-    fn default() -> Self {
-        StrongSpec {
-            members: 5,
-            hidden: vec![512, 256],
-            dropout: 0.5,
-            input_noise: 0.4,
-            weight_decay: 1e-2,
-            learning_rate: 1e-3,
-            batch_size: 64,
-            max_epochs: 300,
-            patience: 30,
-            log_columns: variance_columns(),
-        }
-    }
-}
-
-/// Indices of the `*_var` columns.
-pub fn variance_columns() -> Vec<usize> {
-    FEATURE_COLUMNS
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.ends_with("_var"))
-        .map(|(i, _)| i)
-        .collect()
-}
-
-/// The feature transform applied before standardisation.
-pub fn transform(spec: &StrongSpec, row: &FeatureVector) -> FeatureVector {
-    let mut out = *row;
-    for &c in &spec.log_columns {
-        if c < N_FEATURES {
-            out[c] = (out[c].max(0.0) + 1e-12).ln();
-        }
-    }
-    out
-}
-
-/// Transformed rows.
-pub fn transform_rows(spec: &StrongSpec, rows: &[FeatureVector]) -> Vec<FeatureVector> {
-    rows.iter().map(|r| transform(spec, r)).collect()
-}
+const N_CLASSES: i64 = super::native::strong::N_CLASSES as i64;
 
 /// One MLP of the ensemble.
 #[derive(Debug)]
@@ -405,6 +339,20 @@ impl FittedStrong {
 }
 
 impl FittedStrong {
+    /// The fitted ensemble as a (native) classifier whose `model.json` is `info` completed
+    /// with the ensemble's architecture, settings, scaler and embedding.
+    pub fn into_classifier(self, info: super::ModelInfo) -> Result<super::Classifier, ModelError> {
+        let info = super::ModelInfo {
+            arch: ARCH.into(),
+            strong: Some(self.spec.clone()),
+            scaler_mean: self.scaler.mean.clone(),
+            scaler_std: self.scaler.std.clone(),
+            embedding: Some(super::Layer::Combined),
+            ..info
+        };
+        super::Classifier::from_weights(info, super::train::weights_of(&self.vs))
+    }
+
     /// The members' last hidden layers side by side, of raw feature rows.
     pub fn embed_rows(&self, rows: &[FeatureVector]) -> Vec<Vec<f32>> {
         let x = tensor_of(rows, &self.spec, &self.scaler, self.vs.device());

@@ -4,13 +4,15 @@
 
 use super::cnn::{input_tensor, Cnn, ARCH};
 use super::dataset::{final_split, split, Dataset, Protocol, Scaler};
-use super::{Classifier, ModelError, ModelInfo};
+pub use super::evaluation::{mean_std, Evaluation, GenreScores};
+use super::native::{Tensor32, Weights};
+use super::{Classifier, Layer, ModelError, ModelInfo};
 use crate::config::{BATCH_SIZE, GENRES, LEARNING_RATE, MAX_EPOCHS, PATIENCE};
 use crate::table::write_atomic;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tch::nn::{self, OptimizerConfig};
@@ -344,57 +346,6 @@ pub fn history_csv(history: &[EpochStats]) -> String {
     s
 }
 
-/// Precision, recall and F1 of one genre.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct GenreScores {
-    pub precision: f64,
-    pub recall: f64,
-    pub f1: f64,
-}
-
-/// The evaluation summary: `train --json`, `evaluation.json` and `metrics` of `model.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Evaluation {
-    pub protocol: String,
-    pub arch: String,
-    /// Present under the paper protocol: why its figures are optimistic.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    pub seeds: Vec<u64>,
-    /// Test accuracy of each seed (fractions).
-    pub accuracies: Vec<f64>,
-    pub mean_accuracy: f64,
-    /// Population standard deviation (ddof 0) of the accuracies.
-    pub std_accuracy: f64,
-    /// Epochs run in each seed's training.
-    pub epochs: Vec<usize>,
-    /// Epoch whose weights were kept in each seed's training.
-    pub best_epochs: Vec<usize>,
-    /// Test songs per seed.
-    pub test_size: usize,
-    /// Scores over all seeds' test predictions together.
-    pub per_genre: BTreeMap<String, GenreScores>,
-    /// Validation accuracy of each seed's selected model (`strong` only: what its settings
-    /// were chosen by).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub val_accuracies: Vec<f64>,
-    /// `blend` only: artist-filtered and holdout figures (test accuracy of the train-only fit
-    /// and of its refit, calibration error, validation accuracy).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blend: Option<super::blend_train::BlendFigures>,
-}
-
-/// Mean and population standard deviation.
-pub fn mean_std(v: &[f64]) -> (f64, f64) {
-    if v.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let var = v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n;
-    (m, var.sqrt())
-}
-
 /// The result of one evaluation run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunResult {
@@ -578,7 +529,7 @@ pub fn run(
         &runs,
     );
     let history = fitted.history.clone();
-    let model = Classifier::from_parts(fitted.vs, fitted.cnn, fitted.scaler, info);
+    let model = Classifier::from_weights(info, weights_of(&fitted.vs))?;
     save(opts, &data, model, &history, evaluation, runs)
 }
 
@@ -690,7 +641,7 @@ fn run_strong(
         val_idx: &val_idx,
     }
     .info(base, &evaluation, &runs);
-    let model = Classifier::from_strong(fitted, info);
+    let model = fitted.into_classifier(info)?;
     save(opts, data, model, &history, evaluation, runs)
 }
 
@@ -704,14 +655,15 @@ fn run_blend(
     seeds: &[u64],
     progress: &mut dyn FnMut(Progress),
 ) -> Result<TrainSummary, ModelError> {
-    use super::blend_train::{self, BlendFigures};
+    use super::blend::BlendFigures;
+    use super::blend_train;
     use super::strong::DevData;
     let spec = opts.blend.clone().unwrap_or_default();
     let protocol_runs =
         |data: &Dataset,
          protocol: Protocol,
          progress: &mut dyn FnMut(Progress)|
-         -> Result<(Vec<RunResult>, Vec<blend_train::CalibratedRun>), ModelError> {
+         -> Result<(Vec<RunResult>, Vec<super::blend::CalibratedRun>), ModelError> {
             let (mut runs, mut cal) = (Vec::new(), Vec::new());
             for (index, &seed) in seeds.iter().enumerate() {
                 progress(Progress::RunStart {
@@ -743,7 +695,7 @@ fn run_blend(
     evaluation.arch = super::blend::ARCH.into();
     evaluation.val_accuracies = cal.iter().map(|c| c.val_accuracy).collect();
     let test_size = runs.first().map_or(0, |r| r.test_size);
-    let main = blend_train::summarise_runs(opts.protocol, &cal, test_size);
+    let main = super::blend::summarise_runs(opts.protocol.name(), &cal, test_size);
     let other = match opts.protocol {
         Protocol::Filtered => Protocol::Holdout,
         _ => Protocol::Filtered,
@@ -767,7 +719,7 @@ fn run_blend(
             Ok(d) => {
                 let (r, c) = protocol_runs(&d, other, progress)?;
                 let size = r.first().map_or(0, |r| r.test_size);
-                let f = blend_train::summarise_runs(other, &c, size);
+                let f = super::blend::summarise_runs(other.name(), &c, size);
                 match other {
                     Protocol::Filtered => figures.filtered = Some(f),
                     _ => figures.holdout = Some(f),
@@ -809,7 +761,12 @@ fn run_blend(
         val_idx: &val_idx,
     }
     .info(base, &evaluation, &runs);
-    let model = Classifier::from_blend(fitted, info);
+    let info = ModelInfo {
+        scaler_mean: fitted.scaler.mean.clone(),
+        scaler_std: fitted.scaler.std.clone(),
+        ..info
+    };
+    let model = Classifier::from_weights(info, fitted.net.weights())?;
     save(opts, data, model, &[], evaluation, runs)
 }
 
@@ -885,7 +842,7 @@ fn write_history(path: &Path, history: &[EpochStats]) -> Result<(), ModelError> 
         let _ = std::fs::remove_file(path);
         Ok(())
     } else {
-        write_atomic(path, history_csv(history).as_bytes())
+        Ok(write_atomic(path, history_csv(history).as_bytes())?)
     }
 }
 
@@ -926,17 +883,47 @@ impl Fitted {
             scaler_std: self.scaler.std.clone(),
             epochs_trained: self.history.len(),
             best_epoch: self.best_epoch,
+            embedding: Some(Layer::Flatten),
             ..ModelInfo::new(ARCH, protocol, seed)
         }
     }
 
-    /// A usable classifier from a fitted network (for evaluations that train their own model,
-    /// such as `recommend --evaluate`); `protocol` and `seed` are recorded in its info.
-    pub fn into_classifier(self, protocol: Protocol, seed: u64, n_val: usize) -> Classifier {
+    /// A usable (native) classifier from a fitted network (for evaluations that train their
+    /// own model, such as `recommend --evaluate`); `protocol` and `seed` are recorded in its
+    /// info.
+    pub fn into_classifier(
+        self,
+        protocol: Protocol,
+        seed: u64,
+        n_val: usize,
+    ) -> Result<Classifier, ModelError> {
         let info = ModelInfo {
             n_val,
             ..self.paper_info(protocol, seed)
         };
-        Classifier::from_parts(self.vs, self.cnn, self.scaler, info)
+        Classifier::from_weights(info, weights_of(&self.vs))
+    }
+}
+
+/// The variables of a store as native [`Weights`] (f32, copied to the CPU), under the names
+/// `model.safetensors` gives them.
+pub fn weights_of(vs: &nn::VarStore) -> Weights {
+    let tensors = vs
+        .variables()
+        .into_iter()
+        .map(|(name, v)| {
+            let t = v
+                .detach()
+                .to_device(Device::Cpu)
+                .to_kind(Kind::Float)
+                .contiguous();
+            let shape = t.size().iter().map(|&d| d as usize).collect();
+            let data: Vec<f32> = Vec::try_from(&t.flatten(0, -1)).unwrap_or_default();
+            (name, Tensor32 { shape, data })
+        })
+        .collect();
+    Weights {
+        path: PathBuf::from(super::WEIGHTS_FILE),
+        tensors,
     }
 }

@@ -57,16 +57,9 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     }
 }
 
-/// Two embeddings of one song side by side, each scaled to unit length first, so that each
-/// weighs the same in a cosine similarity whatever its size (an all-zero part stays zero).
-pub fn unit_concat(a: &[f32], b: &[f32]) -> Vec<f32> {
-    fn unit(v: &[f32]) -> impl Iterator<Item = f32> + '_ {
-        let n = v.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
-        let scale = if n > 0.0 { 1.0 / n } else { 0.0 };
-        v.iter().map(move |&x| (x as f64 * scale) as f32)
-    }
-    unit(a).chain(unit(b)).collect()
-}
+/// Two embeddings of one song side by side, each scaled to unit length first (defined with the
+/// model's layers, where the `combined` embedding is made).
+pub use crate::model::layer::unit_concat;
 
 impl Library {
     /// Number of songs.

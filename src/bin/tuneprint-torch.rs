@@ -1,0 +1,19 @@
+//! `tuneprint-torch`: the commands that train networks through tch (libtorch): `train` and
+//! `recommend --evaluate` (it runs the others too). `tuneprint` starts it with its own
+//! arguments; libtorch's folder is in its rpath, and the CUDA library is loaded only when a model
+//! trains (`model::device()`).
+
+use clap::Parser;
+use std::process::ExitCode;
+use tuneprint::cli::{torch::run, Cli};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command).map_err(anyhow::Error::from) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

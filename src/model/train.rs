@@ -751,6 +751,7 @@ fn run_blend(
             train_idx.len(),
             val_idx.len(),
         )),
+        embedding: Some(Layer::Combined),
         ..ModelInfo::new(super::blend::ARCH, opts.protocol, opts.seed)
     };
     let info = SavedRun {

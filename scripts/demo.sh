@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the committed data: set-up, extract audio/ and check it against the reference,
-# train the CNN without the committed songs, classify them from raw audio, recommend, train the
+# train the default classifier (blend) without the committed songs, classify them from raw audio, recommend, train the
 # strong ensemble and recommend with it, report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,11 +14,11 @@ step "extract: the 57 features of audio/ (native, parallel)"
 $T extract audio/ -o features/extracted.csv
 step "check: against the reference table features/features_30_sec.csv"
 $T check features/extracted.csv
-step "train: the paper's CNN (holdout protocol, 10 seeds), the committed songs held out"
+step "train: the default blend (holdout and artist-filtered figures, 10 seeds), the committed songs held out"
 $T train --exclude features/demo_holdout.txt
 step "baselines: linfa models on the same splits"
 $T baselines --exclude features/demo_holdout.txt
-step "embed: the CNN embedding of every song of the library"
+step "embed: the default model's embedding of every song of the library"
 $T embed
 step "classify: the held-out songs from raw audio"
 $T classify audio/

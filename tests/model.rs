@@ -247,6 +247,7 @@ fn train_small(dir: &Path, per_genre: usize, exclude: Vec<String>) -> Classifier
         exclude,
         splits: None,
         strong: None,
+        blend: None,
         arch: tuneprint::model::Arch::Paper,
         out_dir: dir.join("model"),
         config: cpu(3),

@@ -126,6 +126,7 @@ fn train_filtered(arch: Arch, dir: &std::path::Path) -> Classifier {
         exclude: Vec::new(),
         splits: None,
         strong: Some(small_spec()),
+        blend: None,
         arch,
         out_dir: dir.join("model"),
         config: cpu(2),

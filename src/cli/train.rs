@@ -51,6 +51,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         splits: args.splits.clone(),
         arch: args.arch,
         strong: strong_spec(args.strong_spec.as_deref())?,
+        blend: None,
         out_dir: args.output.clone(),
         config,
     };
@@ -111,6 +112,30 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             println!(
                 "mean validation accuracy {m:.4} ± {sd:.4} (what the settings were chosen by)"
             );
+        }
+        if let Some(b) = &ev.blend {
+            for f in [&b.filtered, &b.holdout].into_iter().flatten() {
+                println!(
+                    "{:<8} ({} seeds, {} test songs): valid {:.4} · test {:.4} ± {:.4} · \
+                     refit on train+valid: test {:.4} ± {:.4} · ECE {:.4} (untempered {:.4}, \
+                     T {:.2}; refit {:.4})",
+                    f.protocol,
+                    f.seeds.len(),
+                    f.test_size,
+                    f.val_accuracy,
+                    f.test_accuracy,
+                    f.test_accuracy_std,
+                    f.refit_test_accuracy,
+                    f.refit_test_accuracy_std,
+                    f.ece,
+                    f.ece_uncalibrated,
+                    f.temperature,
+                    f.refit_ece
+                );
+            }
+            if let Some(note) = &b.note {
+                println!("note: {note}");
+            }
         }
         if !summary.runs.is_empty() {
             println!(

@@ -28,9 +28,10 @@ pub struct Args {
     /// default: `splits/` beside the features table, else the crate's `features/splits/`.
     #[arg(long, value_name = "DIR")]
     pub splits: Option<PathBuf>,
-    /// Classifier: `paper` (the paper's CNN, unchanged) or `strong` (an ensemble of MLPs on
-    /// log-variance features, chosen on validation data only).
-    #[arg(long, value_enum, default_value_t = crate::model::Arch::Paper)]
+    /// Classifier: `blend` (the default: shrunk LDA and an MLP averaged on log-variance
+    /// features, calibrated; chosen on artist-disjoint validation songs), `paper` (the paper's
+    /// CNN, unchanged) or `strong` (an ensemble of MLPs on log-variance features).
+    #[arg(long, value_enum, default_value_t = crate::model::Arch::default())]
     pub arch: crate::model::Arch,
     /// Settings of `--arch strong` as a JSON object overriding the defaults (e.g.
     /// `{"members": 3, "input_noise": 0.1}`), for selection experiments on validation data.

@@ -38,6 +38,10 @@ pub struct Evaluation {
     /// were chosen by).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub val_accuracies: Vec<f64>,
+    /// `blend` only: artist-filtered and holdout figures (test accuracy of the train-only fit
+    /// and of its refit, calibration error, validation accuracy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blend: Option<super::blend::BlendFigures>,
 }
 
 /// Mean and population standard deviation.

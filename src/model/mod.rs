@@ -37,6 +37,9 @@
 //! `layer.rs`, `native/`, `dataset.rs`, `evaluation.rs`, `baselines.rs`.
 
 pub mod baselines;
+pub mod blend;
+pub mod blend_train;
+pub mod calibration;
 pub mod classifier;
 #[cfg(feature = "torch")]
 pub mod cnn;
@@ -70,11 +73,14 @@ pub const FORMAT_VERSION: u32 = 1;
 /// File name of the weights inside a model directory.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 
-/// Which classifier: the paper's CNN, or the stronger ensemble of [`strong`].
+/// Which classifier: the default [`blend`], the paper's CNN, or the ensemble of [`strong`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Arch {
-    /// The paper's 1-D CNN, exactly as published.
+    /// The default: shrunk LDA and an MLP averaged on log-variance features, calibrated;
+    /// chosen on artist-disjoint validation songs (issue 13).
     #[default]
+    Blend,
+    /// The paper's 1-D CNN, exactly as published.
     Paper,
     /// An ensemble of small MLPs on log-variance features, chosen on validation data only.
     Strong,
@@ -84,6 +90,7 @@ impl Arch {
     /// The name used on the command line and in `model.json`.
     pub fn name(self) -> &'static str {
         match self {
+            Arch::Blend => blend::ARCH,
             Arch::Paper => native::paper::ARCH,
             Arch::Strong => native::strong::ARCH,
         }
@@ -171,6 +178,9 @@ pub struct ModelInfo {
     /// Hyper-parameters of the `strong` architecture (absent for `paper`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strong: Option<StrongSpec>,
+    /// The `blend` architecture: settings, temperature, selection figures, what it was fitted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blend: Option<blend::BlendInfo>,
     /// The embedding this model recommends with ([`Classifier::default_layer`]); absent in
     /// models written before this field existed (the network's default then).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -207,6 +217,7 @@ impl ModelInfo {
             excluded: Vec::new(),
             trained_on: Vec::new(),
             strong: None,
+            blend: None,
             embedding: None,
             created_by: format!("tuneprint {}", env!("CARGO_PKG_VERSION")),
             weights: WEIGHTS_FILE.into(),

@@ -402,6 +402,7 @@ pub fn summarise(protocol: Protocol, runs: &[RunResult]) -> Evaluation {
         test_size: runs.first().map_or(0, |r| r.test_size),
         per_genre: total.per_genre(),
         val_accuracies: Vec::new(),
+        blend: None,
     }
 }
 
@@ -423,6 +424,8 @@ pub struct TrainOptions {
     pub arch: super::Arch,
     /// Settings of `--arch strong` (`None`: [`super::strong::StrongSpec::default`]).
     pub strong: Option<super::strong::StrongSpec>,
+    /// Settings of the default `blend` arch (`None`: [`super::blend::BlendSpec::default`]).
+    pub blend: Option<super::blend::BlendSpec>,
     /// Model directory to write.
     pub out_dir: PathBuf,
     pub config: TrainConfig,
@@ -479,6 +482,9 @@ pub fn run(
         .collect();
     if opts.arch == super::Arch::Strong {
         return run_strong(opts, &data, &seeds, progress);
+    }
+    if opts.arch == super::Arch::Blend {
+        return run_blend(opts, &data, &seeds, progress);
     }
     let mut runs = Vec::new();
     for (index, &seed) in seeds.iter().enumerate() {
@@ -639,6 +645,132 @@ fn run_strong(
     save(opts, data, model, &history, evaluation, runs)
 }
 
+/// [`run`] for the default `blend` arch: the evaluation seeds of `--protocol`, then the same
+/// seeds on the other protocol (holdout ↔ artist-filtered; skipped with a note when the split
+/// lists do not cover the table), then the saved model: fitted on the training part, tempered on
+/// the validation part, refit on both (`spec.refit`).
+fn run_blend(
+    opts: &TrainOptions,
+    data: &Dataset,
+    seeds: &[u64],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<TrainSummary, ModelError> {
+    use super::blend::BlendFigures;
+    use super::blend_train;
+    use super::strong::DevData;
+    let spec = opts.blend.clone().unwrap_or_default();
+    let protocol_runs =
+        |data: &Dataset,
+         protocol: Protocol,
+         progress: &mut dyn FnMut(Progress)|
+         -> Result<(Vec<RunResult>, Vec<super::blend::CalibratedRun>), ModelError> {
+            let (mut runs, mut cal) = (Vec::new(), Vec::new());
+            for (index, &seed) in seeds.iter().enumerate() {
+                progress(Progress::RunStart {
+                    index,
+                    total: seeds.len(),
+                    seed,
+                });
+                let (r, c) = blend_train::evaluate_seed(
+                    data,
+                    protocol,
+                    seed,
+                    &spec,
+                    &opts.config,
+                    &mut |e| progress(Progress::Epoch(*e)),
+                    &mut |_| {},
+                )
+                .map_err(|e| e.in_table(&opts.features))?;
+                progress(Progress::RunDone {
+                    seed,
+                    accuracy: r.accuracy,
+                });
+                runs.push(r);
+                cal.push(c);
+            }
+            Ok((runs, cal))
+        };
+    let (runs, cal) = protocol_runs(data, opts.protocol, progress)?;
+    let mut evaluation = summarise(opts.protocol, &runs);
+    evaluation.arch = super::blend::ARCH.into();
+    evaluation.val_accuracies = cal.iter().map(|c| c.val_accuracy).collect();
+    let test_size = runs.first().map_or(0, |r| r.test_size);
+    let main = super::blend::summarise_runs(opts.protocol.name(), &cal, test_size);
+    let other = match opts.protocol {
+        Protocol::Filtered => Protocol::Holdout,
+        _ => Protocol::Filtered,
+    };
+    let mut figures = BlendFigures {
+        filtered: None,
+        holdout: None,
+        note: None,
+    };
+    if !seeds.is_empty() {
+        let other_data =
+            Dataset::load_for(&opts.features, &opts.exclude, other, opts.splits.as_deref())
+                .and_then(|d| {
+                    if d.len() < 100 {
+                        Err(ModelError::Data(format!("only {} songs", d.len())))
+                    } else {
+                        Ok(d)
+                    }
+                });
+        match other_data {
+            Ok(d) => {
+                let (r, c) = protocol_runs(&d, other, progress)?;
+                let size = r.first().map_or(0, |r| r.test_size);
+                let f = super::blend::summarise_runs(other.name(), &c, size);
+                match other {
+                    Protocol::Filtered => figures.filtered = Some(f),
+                    _ => figures.holdout = Some(f),
+                }
+            }
+            Err(e) => figures.note = Some(format!("no {} figures: {e}", other.name())),
+        }
+        match opts.protocol {
+            Protocol::Filtered => figures.filtered = Some(main),
+            _ => figures.holdout = Some(main),
+        }
+        evaluation.blend = Some(figures);
+    }
+
+    progress(Progress::FinalStart);
+    let (train_idx, val_idx) = saved_model_split(data, opts.protocol, opts.seed);
+    let dev = DevData::new(data, &train_idx, &val_idx);
+    let fitted = blend_train::fit(&dev, opts.seed, &spec, &opts.config, spec.refit, &mut |e| {
+        progress(Progress::Epoch(*e))
+    })
+    .map_err(|e| e.in_table(&opts.features))?;
+    let base = ModelInfo {
+        epochs_trained: fitted.epochs,
+        best_epoch: fitted.epochs,
+        blend: Some(blend_train::info_of(
+            &fitted,
+            &spec,
+            spec.refit,
+            train_idx.len(),
+            val_idx.len(),
+        )),
+        embedding: Some(Layer::Combined),
+        ..ModelInfo::new(super::blend::ARCH, opts.protocol, opts.seed)
+    };
+    let info = SavedRun {
+        opts,
+        data,
+        seeds,
+        train_idx: &train_idx,
+        val_idx: &val_idx,
+    }
+    .info(base, &evaluation, &runs);
+    let info = ModelInfo {
+        scaler_mean: fitted.scaler.mean.clone(),
+        scaler_std: fitted.scaler.std.clone(),
+        ..info
+    };
+    let model = Classifier::from_weights(info, fitted.net.weights())?;
+    save(opts, data, model, &[], evaluation, runs)
+}
+
 /// The songs the saved model is fitted on and stopped early with: under the seeded protocols
 /// every song ([`final_split`]); under [`Protocol::Filtered`] the train and valid lists (the test
 /// list is never seen).
@@ -679,7 +811,9 @@ pub fn write_model_dir(
     runs: &[RunResult],
 ) -> Result<(), ModelError> {
     model.save(dir)?;
-    write_atomic(&dir.join("history.csv"), history_csv(history).as_bytes())?;
+    // A model without epochs (the blend's LDA and MLP are not early-stopped) writes no history;
+    // one left by an earlier training is removed, so that the directory describes this model.
+    write_history(&dir.join("history.csv"), history)?;
     if runs.is_empty() {
         return Ok(());
     }
@@ -691,12 +825,26 @@ pub fn write_model_dir(
     for r in runs {
         total.add(&r.confusion);
         let rd = dir.join("runs").join(format!("seed-{}", r.seed));
-        write_atomic(&rd.join("history.csv"), history_csv(&r.history).as_bytes())?;
+        std::fs::create_dir_all(&rd).map_err(|e| ModelError::Write {
+            path: rd.clone(),
+            reason: e.to_string(),
+        })?;
+        write_history(&rd.join("history.csv"), &r.history)?;
         write_atomic(&rd.join("confusion.csv"), r.confusion.to_csv().as_bytes())?;
     }
     write_atomic(&dir.join("confusion.csv"), total.to_csv().as_bytes())?;
     remove_stale_runs(&dir.join("runs"), runs);
     Ok(())
+}
+
+/// Writes `history.csv`, or removes it when there are no epochs.
+fn write_history(path: &Path, history: &[EpochStats]) -> Result<(), ModelError> {
+    if history.is_empty() {
+        let _ = std::fs::remove_file(path);
+        Ok(())
+    } else {
+        Ok(write_atomic(path, history_csv(history).as_bytes())?)
+    }
 }
 
 fn remove_stale_runs(runs_dir: &Path, runs: &[RunResult]) {

@@ -38,10 +38,11 @@ pub trait Forward: Send + Sync {
 pub enum NativeNet {
     Paper(Box<paper::PaperNet>),
     Strong(strong::StrongNet),
+    Blend(crate::model::blend::BlendNet),
 }
 
 /// Architecture names [`NativeNet::load`] knows, as written in `model.json`.
-pub const ARCHS: &[&str] = &[paper::ARCH, strong::ARCH];
+pub const ARCHS: &[&str] = &[crate::model::blend::ARCH, paper::ARCH, strong::ARCH];
 
 impl NativeNet {
     /// The network `info.arch` with its weights taken from `weights` (every tensor must be used).
@@ -49,6 +50,9 @@ impl NativeNet {
         let net = match info.arch.as_str() {
             paper::ARCH => NativeNet::Paper(Box::new(paper::PaperNet::load(weights)?)),
             strong::ARCH => NativeNet::Strong(strong::StrongNet::load(info, weights)?),
+            crate::model::blend::ARCH => {
+                NativeNet::Blend(crate::model::blend::BlendNet::load(info, weights)?)
+            }
             other => {
                 return Err(weights.incompatible(format!("no native network `{other}`")));
             }
@@ -62,6 +66,7 @@ impl NativeNet {
         match self {
             NativeNet::Paper(n) => n.as_ref(),
             NativeNet::Strong(n) => n,
+            NativeNet::Blend(n) => n,
         }
     }
 
@@ -70,6 +75,7 @@ impl NativeNet {
         match self {
             NativeNet::Paper(_) => Arch::Paper,
             NativeNet::Strong(_) => Arch::Strong,
+            NativeNet::Blend(_) => Arch::Blend,
         }
     }
 }

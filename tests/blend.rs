@@ -1,0 +1,178 @@
+//! The default classifier (`blend`, issue 13): chosen, fitted and calibrated without reading a
+//! test row of the artist-filtered split; trained by `train` without `--arch`; loaded by
+//! `classify` on a committed clip.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::Command;
+use tch::Device;
+use tuneprint::model::blend::BlendSpec;
+use tuneprint::model::blend_train;
+use tuneprint::model::dataset::{split, Dataset, Protocol};
+use tuneprint::model::strong::DevData;
+use tuneprint::model::train::TrainConfig;
+use tuneprint::model::{Arch, Classifier};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tuneprint");
+const TABLE: &str = "features/features_30_sec.csv";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn cpu() -> TrainConfig {
+    tuneprint::model::set_cpu_threads(1);
+    TrainConfig {
+        device: Device::Cpu,
+        ..TrainConfig::default()
+    }
+}
+
+/// A few epochs: fast, and enough to be far above chance.
+fn small_spec() -> BlendSpec {
+    BlendSpec {
+        hidden: vec![32],
+        max_epochs: 30,
+        ..BlendSpec::default()
+    }
+}
+
+/// Fitting and calibration see a copy of the train and valid rows only: the same run on a
+/// table whose test rows are poisoned (NaN features, shifted labels) fits exactly the same
+/// model (weights, scaler, temperature, validation figures), and only the test score moves.
+#[test]
+fn blend_selection_uses_no_test_data() {
+    let d = Dataset::load_for(&root().join(TABLE), &[], Protocol::Filtered, None).unwrap();
+    let s = split(&d, Protocol::Filtered, 0);
+    let dev = DevData::new(&d, &s.train, &s.val);
+    let test: HashSet<&String> = s.test.iter().map(|&i| &d.stems[i]).collect();
+    assert!(dev.data.stems.iter().all(|t| !test.contains(t)));
+    let mut poisoned = d.clone();
+    for &i in &s.test {
+        poisoned.features[i] = [f64::NAN; 57];
+        poisoned.labels[i] = (poisoned.labels[i] + 1) % 10;
+    }
+    let (spec, cfg) = (small_spec(), cpu());
+    let run = |data: &Dataset| {
+        let mut selected = None;
+        let (r, c) = blend_train::evaluate_seed(
+            data,
+            Protocol::Filtered,
+            2,
+            &spec,
+            &cfg,
+            &mut |_| {},
+            &mut |f| selected = Some(f.clone()),
+        )
+        .unwrap();
+        (r, c, selected.unwrap())
+    };
+    let (a, ca, fa) = run(&d);
+    let (b, cb, fb) = run(&poisoned);
+    assert_eq!(fa.net, fb.net);
+    assert_eq!(fa.scaler, fb.scaler);
+    assert_eq!(fa.net.temperature, fb.net.temperature);
+    assert_eq!(
+        (ca.val_accuracy, ca.temperature),
+        (cb.val_accuracy, cb.temperature)
+    );
+    assert!(fa.net.temperature > 0.0 && fa.net.temperature.is_finite());
+    assert!(a.accuracy > 0.35, "{}", a.accuracy);
+    assert!(ca.val_accuracy > 0.3, "{}", ca.val_accuracy);
+    assert_eq!(a.test_size, 290);
+    // The poisoned test rows were read after selection, once: the test score moved.
+    assert_ne!(a.accuracy, b.accuracy);
+    // Calibrated: the ECE with the fitted temperature is below the untempered one.
+    assert!(
+        ca.ece < ca.ece_uncalibrated,
+        "{} vs {}",
+        ca.ece,
+        ca.ece_uncalibrated
+    );
+    // The blend refuses the paper protocol (it would calibrate on the test set).
+    assert!(blend_train::evaluate_seed(
+        &d,
+        Protocol::Paper,
+        0,
+        &spec,
+        &cfg,
+        &mut |_| {},
+        &mut |_| {}
+    )
+    .is_err());
+}
+
+/// `train` without `--arch` writes a blend whose `model.json` names its arch, inputs,
+/// temperature, selection and refit; it reloads identically and `classify` runs it on a
+/// committed clip.
+#[test]
+fn default_train_writes_a_blend_that_classify_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = tuneprint::model::train::TrainOptions {
+        features: root().join(TABLE),
+        protocol: Protocol::Filtered,
+        seeds: 0,
+        seed: 1,
+        exclude: Vec::new(),
+        splits: None,
+        arch: Arch::default(),
+        strong: None,
+        blend: Some(small_spec()),
+        out_dir: dir.path().join("model"),
+        config: cpu(),
+    };
+    assert_eq!(opts.arch, Arch::Blend);
+    let s = tuneprint::model::train::run(&opts, &mut |_| {}).unwrap();
+    let info = s.model.info();
+    assert_eq!(info.arch, "blend");
+    let b = info.blend.as_ref().unwrap();
+    assert_eq!(b.spec, small_spec());
+    assert!(b.spec.refit && b.fitted_on.contains("refit"));
+    assert_eq!(b.spec.log_columns.len(), 28);
+    assert!(b.selection.rule.contains("validation"));
+    // Refit on train + valid of the filtered split: no test stem.
+    let d = Dataset::load_for(&root().join(TABLE), &[], Protocol::Filtered, None).unwrap();
+    let sp = split(&d, Protocol::Filtered, 0);
+    let test: HashSet<&String> = sp.test.iter().map(|&i| &d.stems[i]).collect();
+    assert_eq!(info.trained_on.len(), 640);
+    assert!(info.trained_on.iter().all(|t| !test.contains(t)));
+
+    let back = Classifier::load(&dir.path().join("model")).unwrap();
+    assert_eq!(back.arch(), Arch::Blend);
+    assert_eq!(back.info(), info);
+    let rows = &d.features[..12];
+    assert_eq!(back.predict_proba(rows), s.model.predict_proba(rows));
+    assert_eq!(back.embed_dense(rows)[0].len(), 32);
+    for p in back.predict_proba(rows) {
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+
+    let out = Command::new(BIN)
+        .args(["classify", "audio/pop.00000.wav", "--json", "--model"])
+        .arg(dir.path().join("model"))
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let probs = v[0]["probabilities"].as_object().unwrap();
+    assert_eq!(probs.len(), 10);
+    let total: f64 = probs.values().map(|x| x.as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-4, "{total}");
+    assert!(v[0]["genre"].is_string());
+
+    // A blend without its `blend` record is refused with a clear reason.
+    let path = dir.path().join("model/model.json");
+    let mut j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    j.as_object_mut().unwrap().remove("blend");
+    std::fs::write(&path, j.to_string()).unwrap();
+    let err = Classifier::load(&dir.path().join("model"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("without its `blend` record"), "{err}");
+}

@@ -11,7 +11,7 @@ trap 'rm -f "$log"' EXIT
 # 1. The tests that call tch (libtorch) in process, built with the `torch` feature (Cargo.toml
 #    lists them with required-features = ["torch"]). FIRST: building them relinks
 #    target/release/tuneprint WITH libtorch (features apply to the whole package) ...
-cargo test --release --features torch --test torch --test model --test protocols 2>&1 | tee "$log"
+cargo test --release --features torch --test torch --test model --test protocols --test blend 2>&1 | tee "$log"
 # 2. ... and the default run relinks it without, as users get it (tests/libtorch.rs checks that it
 #    loads no libtorch). Swapping these two would leave a tuneprint linked to libtorch.
 cargo test --release --all-targets 2>&1 | tee -a "$log"

@@ -38,6 +38,7 @@
 
 pub mod baselines;
 pub mod blend;
+#[cfg(feature = "torch")]
 pub mod blend_train;
 pub mod calibration;
 pub mod classifier;

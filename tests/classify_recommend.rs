@@ -47,6 +47,8 @@ fn model() -> &'static str {
         let dir = t.path().join("model").display().to_string();
         let o = tuneprint(&[
             "train",
+            "--arch",
+            "paper",
             "--seeds",
             "0",
             "--max-epochs",

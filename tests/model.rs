@@ -474,6 +474,8 @@ fn train_and_baselines_commands() {
     );
     let r = tuneprint(&[
         "train",
+        "--arch",
+        "paper",
         "--features",
         t,
         "--protocol",
@@ -522,6 +524,8 @@ fn train_and_baselines_commands() {
     // Human output names the protocol and its caveat.
     let r = tuneprint(&[
         "train",
+        "--arch",
+        "paper",
         "--features",
         t,
         "--protocol",

@@ -6,28 +6,30 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 T=target/release/tuneprint
+# The checkout's own model folders (a plain `train` saves to $TUNEPRINT_HOME/models/default).
+M=models/cnn
 step() { printf '\n== %s\n' "$*" >&2; }
 
 step "decode: the committed clips as librosa.load reads them"
 $T decode audio/*
 step "extract: the 57 features of audio/ (native, parallel)"
 $T extract audio/ -o features/extracted.csv
-step "check: against the reference table features/features_30_sec.csv"
+step "check: against the reference table (features/features_30_sec.csv, built into tuneprint)"
 $T check features/extracted.csv
 step "train: the paper's CNN (holdout protocol, 10 seeds), the committed songs held out"
-$T train --exclude features/demo_holdout.txt
+$T train --exclude features/demo_holdout.txt -o $M
 step "baselines: linfa models on the same splits"
-$T baselines --exclude features/demo_holdout.txt
+$T baselines --exclude features/demo_holdout.txt -o $M
 step "embed: the CNN embedding of every song of the library"
-$T embed
+$T embed --model $M
 step "classify: the held-out songs from raw audio"
-$T classify audio/
+$T classify audio/ --model $M
 step "recommend: songs like jazz.00098, and like a file"
-$T recommend jazz.00098
-$T recommend audio/rock.00000.wav
+$T recommend jazz.00098 --model $M
+$T recommend audio/rock.00000.wav --model $M
 step "train --arch strong: the stronger ensemble (holdout, 10 seeds) into models/strong"
 $T train --arch strong --exclude features/demo_holdout.txt -o models/strong
 step "recommend with the strong model's combined embedding (the best measured)"
 $T recommend audio/rock.00000.wav --model models/strong --layer combined
 step "report: figures and report/report.md"
-$T report
+$T report --model $M

@@ -1,9 +1,7 @@
 //! `tuneprint classify`: genres of songs from raw audio, with the model trained by `train`.
 
 use super::CliError;
-use crate::config::GENRES;
 use crate::extract::{self, Options};
-use crate::model::Classifier;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,9 +16,9 @@ pub struct Args {
     /// Audio files and folders (folders are walked recursively for audio files).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// Model directory written by `tuneprint train`.
-    #[arg(long, default_value = "models/cnn")]
-    pub model: PathBuf,
+    /// Model directory written by `tuneprint train` [default: $TUNEPRINT_HOME/models/default].
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
     /// How many of the most probable genres to print per song.
     #[arg(long, default_value_t = 3)]
     pub top: usize,
@@ -67,7 +65,7 @@ pub fn average(file: String, genres: &[String], window_probs: &[Vec<f32>]) -> Pr
 
 /// Runs `tuneprint classify`.
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
-    let clf = Classifier::load(&args.model)?;
+    let clf = super::load_model(args.model.as_deref())?;
     let genres: Vec<String> = clf.genres().to_vec();
     let (files, walk_errors) = extract::collect_inputs(&args.paths);
     for e in &walk_errors {
@@ -128,9 +126,9 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         for p in &predictions {
             *counts.entry(p.genre.as_str()).or_default() += 1;
         }
-        let per_genre: Vec<String> = GENRES
+        let per_genre: Vec<String> = genres
             .iter()
-            .filter_map(|g| counts.get(g).map(|c| format!("{g} {c}")))
+            .filter_map(|g| counts.get(g.as_str()).map(|c| format!("{g} {c}")))
             .collect();
         println!(
             "classified {} songs ({failed} failed): {}",

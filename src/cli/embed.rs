@@ -47,11 +47,11 @@ pub fn combined(a: Vec<Vec<f32>>, b: Vec<Vec<f32>>) -> Vec<Vec<f32>> {
 /// Arguments of `tuneprint embed`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Model directory written by `tuneprint train`.
-    #[arg(long, default_value = "models/cnn")]
-    pub model: PathBuf,
-    /// Features CSV whose rows are embedded.
-    #[arg(long, default_value = "features/features_30_sec.csv")]
+    /// Model directory written by `tuneprint train` [default: $TUNEPRINT_HOME/models/default].
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Features CSV whose rows are embedded [default: the built-in reference table].
+    #[arg(long, default_value = crate::config::FEATURES_CSV)]
     pub features: PathBuf,
     /// Output `.npy` file (an index `.csv` with filename,label is written beside it);
     /// default `<model>/embeddings.npy`.
@@ -67,13 +67,13 @@ pub struct Args {
 
 /// Runs `tuneprint embed`.
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
-    let clf = Classifier::load(&args.model)?;
+    let clf = super::load_model(args.model.as_deref())?;
     let rows = table::read_csv(&args.features)?;
     let lib = embed_records(&clf, args.layer, &rows);
     let out = args
         .output
         .clone()
-        .unwrap_or_else(|| args.model.join("embeddings.npy"));
+        .unwrap_or_else(|| super::model_dir(args.model.as_deref()).join("embeddings.npy"));
     lib.save(&out)?;
     let dim = lib.vectors.first().map_or(0, Vec::len);
     if args.json {

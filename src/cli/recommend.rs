@@ -3,7 +3,6 @@
 use super::embed::{embed_records, Layer};
 use super::CliError;
 use crate::extract::{self, Options};
-use crate::model::Classifier;
 use crate::recommend::Hit;
 use crate::table;
 use serde::Serialize;
@@ -19,11 +18,11 @@ pub struct Args {
     /// How many songs to return.
     #[arg(short, default_value_t = 5)]
     pub k: usize,
-    /// Model directory written by `tuneprint train`.
-    #[arg(long, default_value = "models/cnn")]
-    pub model: PathBuf,
-    /// The song library: a features CSV.
-    #[arg(long, default_value = "features/features_30_sec.csv")]
+    /// Model directory written by `tuneprint train` [default: $TUNEPRINT_HOME/models/default].
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// The song library: a features CSV [default: the built-in reference table].
+    #[arg(long, default_value = crate::config::FEATURES_CSV)]
     pub library: PathBuf,
     /// Which layer's activations embed the songs.
     #[arg(long, value_enum, default_value_t = Layer::Flatten)]
@@ -44,7 +43,71 @@ pub struct Args {
 #[derive(Debug, Serialize)]
 struct Output<'a> {
     query: &'a str,
-    results: &'a [Hit],
+    results: &'a [Shown],
+}
+
+/// A recommended song as printed: the hit, and its title and artist when its tags have them.
+#[derive(Debug, Serialize)]
+struct Shown {
+    #[serde(flatten)]
+    hit: Hit,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    artist: Option<String>,
+}
+
+/// Title and artist of an audio file, when its tags have them.
+// TAGS CALL SITE (the only one of `recommend`): reads src/audio/tags.rs of branch `library`
+// once that is merged; until then no tags are shown.
+fn title_artist(_path: &Path) -> (Option<String>, Option<String>) {
+    (None, None)
+}
+
+/// The audio file a library row names, when it can be found: its filename relative to the
+/// library table's folder or to the current folder.
+fn row_file(library: &Path, filename: &str) -> Option<PathBuf> {
+    if crate::config::is_builtin(library) {
+        return None;
+    }
+    let beside = library.parent().map(|d| d.join(filename));
+    beside
+        .into_iter()
+        .chain(std::iter::once(PathBuf::from(filename)))
+        .find(|p| p.is_file())
+}
+
+/// Which library rows are the query file itself: the row names that file (its path ends with
+/// the row's filename), or holds the same audio (for a song of one window, whose whole-file
+/// features are then computed: they match the row's, as `rock.00000.wav` matches the reference
+/// row `rock.00000.au`).
+fn same_song(
+    query: &Path,
+    windows: &[table::Record],
+    rows: &[table::Record],
+) -> Result<Vec<bool>, CliError> {
+    let canonical = std::fs::canonicalize(query).ok();
+    let whole = if windows.len() == 1 {
+        extract::extract_file(query, &Options::default())?
+            .into_iter()
+            .next()
+    } else {
+        None
+    };
+    let feats: Vec<_> = rows.iter().map(|r| r.features).collect();
+    let scale = crate::recommend::feature_scale(&feats);
+    Ok(rows
+        .iter()
+        .map(|r| {
+            canonical
+                .as_deref()
+                .is_some_and(|c| crate::recommend::names_file(&r.filename, c))
+                || whole.as_ref().is_some_and(|w| {
+                    w.length == r.length
+                        && crate::recommend::same_content(&w.features, &r.features, &scale)
+                })
+        })
+        .collect())
 }
 
 /// Runs `tuneprint recommend`.
@@ -56,7 +119,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     if args.k == 0 {
         return Err(CliError::Failed("-k must be at least 1".into()));
     }
-    let clf = Classifier::load(&args.model)?;
+    let clf = super::load_model(args.model.as_deref())?;
     let rows = table::read_csv(&args.library)?;
     let lib = embed_records(&clf, args.layer, &rows);
     let path = Path::new(query);
@@ -76,8 +139,10 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
                 *m += x / q.len() as f32;
             }
         }
-        let stem = table::stem(query);
-        lib.nearest(&mean, args.k, Some(stem))?
+        // The query is left out by identity (same file or same audio), not by name: another
+        // song with the same file name in another folder is a fine recommendation.
+        let itself = same_song(path, &recs, &rows)?;
+        lib.nearest_except(&mean, args.k, &|i| itself[i])?
     } else if lib.find(query).is_none() && looks_like_path(query) {
         return Err(CliError::Failed(format!(
             "{query}: no such audio file (and not a song of the library {})",
@@ -86,10 +151,26 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     } else {
         lib.recommend_for(query, args.k)?
     };
+    let index: std::collections::HashMap<&str, usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.filename.as_str(), i))
+        .collect();
+    let shown: Vec<Shown> = hits
+        .into_iter()
+        .map(|hit| {
+            let (title, artist) = index
+                .get(hit.filename.as_str())
+                .and_then(|&i| row_file(&args.library, &rows[i].filename))
+                .map(|p| title_artist(&p))
+                .unwrap_or_default();
+            Shown { hit, title, artist }
+        })
+        .collect();
     if args.json {
         let out = Output {
             query,
-            results: &hits,
+            results: &shown,
         };
         println!(
             "{}",
@@ -97,13 +178,33 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         );
     } else {
         println!("songs like {query}:");
+        let width = shown
+            .iter()
+            .map(|s| s.hit.filename.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(24);
+        let tagged = shown
+            .iter()
+            .any(|s| s.title.is_some() || s.artist.is_some());
         println!(
-            "{:>4}  {:<24} {:<10} {:>10}",
-            "rank", "filename", "genre", "similarity"
+            "{:>4}  {:<width$} {:<10} {:>10}{}",
+            "rank",
+            "filename",
+            "genre",
+            "similarity",
+            if tagged { "  title — artist" } else { "" }
         );
-        for (i, h) in hits.iter().enumerate() {
+        for (i, s) in shown.iter().enumerate() {
+            let h = &s.hit;
+            let tags = match (&s.title, &s.artist) {
+                (Some(t), Some(a)) => format!("  {t} — {a}"),
+                (Some(t), None) => format!("  {t}"),
+                (None, Some(a)) => format!("  — {a}"),
+                (None, None) => String::new(),
+            };
             println!(
-                "{:>4}  {:<24} {:<10} {:>10.4}",
+                "{:>4}  {:<width$} {:<10} {:>10.4}{tags}",
                 i + 1,
                 h.filename,
                 h.label,

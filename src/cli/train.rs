@@ -2,7 +2,7 @@
 //! model that `classify`, `embed` and `recommend` use.
 
 use super::CliError;
-use crate::config::{FEATURES_CSV, MAX_EPOCHS, MODEL_DIR};
+use crate::config::{FEATURES_CSV, MAX_EPOCHS};
 use crate::model::dataset::{read_exclude, Protocol};
 use crate::model::train::{self, evaluation_json, Progress, TrainConfig, TrainOptions};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -12,7 +12,8 @@ use std::process::ExitCode;
 /// Arguments of `tuneprint train`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Features table (the 57 GTZAN columns plus filename and label).
+    /// Features table (the 57 GTZAN columns plus filename and label) [default: the built-in
+    /// reference table].
     #[arg(long, default_value = FEATURES_CSV)]
     pub features: PathBuf,
     /// Evaluation protocol: `holdout` (honest: early stopping on 15% of the training part),
@@ -42,8 +43,9 @@ pub struct Args {
     #[arg(long, value_name = "JSON")]
     pub strong_spec: Option<String>,
     /// Model directory to write.
-    #[arg(short = 'o', long = "output", default_value = MODEL_DIR)]
-    pub output: PathBuf,
+    /// [default: $TUNEPRINT_HOME/models/default, where the other commands look]
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
     /// Upper bound on the epochs of each training (early stopping usually ends sooner).
     #[arg(long, default_value_t = MAX_EPOCHS as u64, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_epochs: u64,
@@ -89,6 +91,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     };
     let opts = TrainOptions {
         features: args.features.clone(),
+        own_labels: None,
         protocol: args.protocol,
         seeds: args.seeds,
         seed: args.seed,
@@ -96,7 +99,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         splits: args.splits.clone(),
         arch: args.arch,
         strong: strong_spec(args.strong_spec.as_deref())?,
-        out_dir: args.output.clone(),
+        out_dir: super::model_dir(args.output.as_deref()),
         config,
     };
     let pb =

@@ -359,17 +359,23 @@ impl Classifier {
                 format!("feature columns differ from this tuneprint's: {detail}"),
             ));
         }
-        if info.genres.len() != GENRES.len() || info.genres.iter().zip(GENRES).any(|(a, b)| a != b)
+        // Any label set (GTZAN's 10 genres, or a library's own tags): at least two distinct,
+        // non-empty names; the weights must have one output per name.
+        let distinct: std::collections::HashSet<&str> =
+            info.genres.iter().map(String::as_str).collect();
+        if info.genres.len() < 2
+            || distinct.len() != info.genres.len()
+            || info.genres.iter().any(|g| g.trim().is_empty())
         {
             return Err(incompatible(
                 &json_path,
                 format!(
-                    "genres [{}], expected [{}]",
-                    info.genres.join(", "),
-                    GENRES.join(", ")
+                    "genres [{}]: expected at least 2 distinct non-empty names",
+                    info.genres.join(", ")
                 ),
             ));
         }
+        let n_classes = info.genres.len() as i64;
         if info.scaler_mean.len() != N_FEATURES
             || info.scaler_std.len() != N_FEATURES
             || info.scaler_mean.iter().any(|v| !v.is_finite())
@@ -415,9 +421,12 @@ impl Classifier {
                     "`strong`: 1 to 64 members with hidden widths of 1 to 65536",
                 ));
             }
-            Net::Strong(strong::Ensemble::new(&vs.root(), &spec), spec)
+            Net::Strong(
+                strong::Ensemble::with_classes(&vs.root(), &spec, n_classes),
+                spec,
+            )
         } else {
-            Net::Paper(Box::new(Cnn::new(&vs.root())))
+            Net::Paper(Box::new(Cnn::with_classes(&vs.root(), n_classes)))
         };
         let vars = vs.variables();
         let loaded: std::collections::HashMap<String, Tensor> = tensors.into_iter().collect();

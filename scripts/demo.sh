@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the committed data: set-up, extract audio/ and check it against the reference,
 # train the CNN without the committed songs, classify them from raw audio, recommend, train the
-# strong ensemble and recommend with it, report.
+# strong ensemble and recommend with it; scan audio/ into a SQLite library and show its status,
+# classify, recommend and a playlist from it (nothing decoded again); report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -31,5 +32,23 @@ step "train --arch strong: the stronger ensemble (holdout, 10 seeds) into models
 $T train --arch strong --exclude features/demo_holdout.txt -o models/strong
 step "recommend with the strong model's combined embedding (the best measured)"
 $T recommend audio/rock.00000.wav --model models/strong --layer combined
+# The library: one database file in the ignored models/ folder, made afresh.
+DB=models/demo.db
+rm -f "$DB" "$DB-wal" "$DB-shm"
+step "library scan: audio/ into the SQLite library $DB (features, windows, tags, strong model's genres and embeddings)"
+$T library scan audio/ --db "$DB" --model models/strong
+step "library scan again: unchanged files are only stat'ed"
+$T library scan audio/ --db "$DB" --model models/strong
+step "library status"
+$T library status --db "$DB"
+step "classify from the library: stored window features, nothing decoded"
+$T classify --db "$DB" --model models/strong
+step "recommend from the library: stored embeddings (a song of it, by stem and by path)"
+$T recommend jazz.00000 --db "$DB" -k 5
+$T recommend audio/rock.00000.wav --db "$DB" -k 3
+step "playlist from the library: each song the nearest unused one to the song before"
+$T playlist country.00000 -n 6 --db "$DB" -o models/demo.m3u8
+cat models/demo.m3u8
+
 step "report: figures and report/report.md"
 $T report --model $M

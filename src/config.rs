@@ -49,10 +49,6 @@ pub const SPLITS_DIR: &str = "builtin:splits";
 pub const BUILTIN_PREFIX: &str = "builtin:";
 /// Environment variable naming the per-user data folder (models).
 pub const HOME_ENV: &str = "TUNEPRINT_HOME";
-/// Environment variable naming the default library database.
-pub const DB_ENV: &str = "TUNEPRINT_DB";
-/// File name of the default library database (in the current folder).
-pub const DB_FILE: &str = "tuneprint.db";
 
 /// The built-in copy of a file named `builtin:...` ([`FEATURES_CSV`], or
 /// `builtin:splits/fault_filtered_{train,valid,test}.txt`); `None` for every other path.
@@ -108,7 +104,7 @@ pub fn default_model_dir() -> std::path::PathBuf {
 /// The library database commands use without `--db`: `$TUNEPRINT_DB`, else `tuneprint.db` in
 /// the current folder.
 pub fn default_db_path() -> std::path::PathBuf {
-    env_path(DB_ENV).unwrap_or_else(|| std::path::PathBuf::from(DB_FILE))
+    env_path(LIBRARY_DB_ENV).unwrap_or_else(|| std::path::PathBuf::from(LIBRARY_DB_FILE))
 }
 
 // --- End of paths. ---

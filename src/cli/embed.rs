@@ -51,8 +51,12 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Features CSV whose rows are embedded [default: the built-in reference table].
-    #[arg(long, default_value = crate::config::FEATURES_CSV)]
+    #[arg(long, default_value = crate::config::FEATURES_CSV, conflicts_with = "db")]
     pub features: PathBuf,
+    /// Embed the songs of a library database instead (`tuneprint library scan`), from their
+    /// stored features (one row per song, as `library export --csv` writes them).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
     /// Output `.npy` file (an index `.csv` with filename,label is written beside it);
     /// default `<model>/embeddings.npy`.
     #[arg(short, long)]
@@ -68,7 +72,10 @@ pub struct Args {
 /// Runs `tuneprint embed`.
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let clf = super::load_model(args.model.as_deref())?;
-    let rows = table::read_csv(&args.features)?;
+    let rows = match &args.db {
+        Some(db) => super::from_db::open(Some(db))?.records(false)?,
+        None => table::read_csv(&args.features)?,
+    };
     let lib = embed_records(&clf, args.layer, &rows);
     let out = args
         .output

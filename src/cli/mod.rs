@@ -9,6 +9,7 @@ pub mod classify;
 pub mod decode;
 pub mod embed;
 pub mod extract;
+pub mod from_db;
 pub mod library;
 pub mod playlist;
 pub mod recommend;

@@ -12,7 +12,8 @@ use std::process::ExitCode;
 /// Arguments of `tuneprint recommend`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A song of the library (filename or stem, e.g. `jazz.00098`) or a path to an audio file.
+    /// A song of the library (filename or stem, e.g. `jazz.00098`; with `--db` also its path) or
+    /// a path to an audio file.
     #[arg(required_unless_present = "evaluate")]
     pub query: Option<String>,
     /// How many songs to return.
@@ -22,8 +23,12 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// The song library: a features CSV [default: the built-in reference table].
-    #[arg(long, default_value = crate::config::FEATURES_CSV)]
+    #[arg(long, default_value = crate::config::FEATURES_CSV, conflicts_with = "db")]
     pub library: PathBuf,
+    /// Recommend from a library database instead (`tuneprint library scan`): its stored
+    /// embeddings, nothing analysed again; the query is a song of it or a new audio file.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
     /// Which layer's activations embed the songs.
     #[arg(long, value_enum, default_value_t = Layer::Flatten)]
     pub layer: Layer,
@@ -58,10 +63,71 @@ struct Shown {
 }
 
 /// Title and artist of an audio file, when its tags have them.
-// TAGS CALL SITE (the only one of `recommend`): reads src/audio/tags.rs of branch `library`
-// once that is merged; until then no tags are shown.
-fn title_artist(_path: &Path) -> (Option<String>, Option<String>) {
-    (None, None)
+// TAGS CALL SITE (the only one of `recommend` for CSV libraries; `--db` uses the stored tags).
+fn title_artist(path: &Path) -> (Option<String>, Option<String>) {
+    let t = crate::audio::tags::read(path);
+    (t.title, t.artist)
+}
+
+/// `recommend --db`: a library song's neighbours from the stored embeddings, or a new file's
+/// (analysed and embedded with the model that made the library's embeddings).
+fn run_db(args: &Args, db: &Path, query: &str) -> Result<ExitCode, CliError> {
+    use super::from_db::{self, Query};
+    let lib = from_db::open(Some(db))?;
+    let hits = match from_db::resolve(&lib, query)? {
+        Query::Song(id) => lib.nearest_to_song(id, args.k)?,
+        q @ Query::File(_) => {
+            let index = lib.embeddings()?;
+            let dir = super::model_dir(args.model.as_deref());
+            super::load_model(Some(&dir))?; // a clear message when there is no model
+            let model = crate::library::Model::load(&dir)?;
+            if model.id() != index.model_id() {
+                return Err(CliError::Failed(format!(
+                    "the library's embeddings were made by model {}, not by {} ({}): give that                      model with --model DIR (`tuneprint library status` names it), or rescan",
+                    index.model_id(),
+                    model.id(),
+                    dir.display()
+                )));
+            }
+            let windows = from_db::windows(&lib, &q)?;
+            let out = model.outputs(&[windows]);
+            let emb = out
+                .into_iter()
+                .next()
+                .map(|o| o.embedding)
+                .unwrap_or_default();
+            lib.nearest_to_vector(&emb, args.k)?
+        }
+    };
+    if args.json {
+        let v = serde_json::json!({"query": query, "results": hits});
+        println!("{v:#}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("songs like {query}:");
+    let names: Vec<String> = hits.iter().map(|h| h.song.display_name()).collect();
+    let width = names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(24);
+    println!(
+        "{:>4}  {:<width$} {:<10} {:>10}  path",
+        "rank", "song", "genre", "similarity"
+    );
+    for (i, (h, name)) in hits.iter().zip(&names).enumerate() {
+        let genre = h.song.predicted.as_deref().or(h.song.genre.as_deref());
+        println!(
+            "{:>4}  {:<width$} {:<10} {:>10.4}  {}",
+            i + 1,
+            name,
+            genre.unwrap_or("-"),
+            h.similarity,
+            h.song.path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The audio file a library row names, when it can be found: its filename relative to the
@@ -118,6 +184,9 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let query = args.query.as_deref().unwrap_or_default();
     if args.k == 0 {
         return Err(CliError::Failed("-k must be at least 1".into()));
+    }
+    if let Some(db) = &args.db {
+        return run_db(args, db, query);
     }
     let clf = super::load_model(args.model.as_deref())?;
     let rows = table::read_csv(&args.library)?;

@@ -42,6 +42,11 @@ pub struct Args {
     /// `{"members": 3, "input_noise": 0.1}`), for selection experiments on validation data.
     #[arg(long, value_name = "JSON")]
     pub strong_spec: Option<String>,
+    /// Train on the songs of a library database (`tuneprint library scan`) with their genre
+    /// tags as labels: the user's own genres, any number of them; songs without a genre tag are
+    /// left out. `model.json` records the label set. Holdout or paper protocol.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["features", "splits"])]
+    pub db: Option<PathBuf>,
     /// Model directory to write.
     /// [default: $TUNEPRINT_HOME/models/default, where the other commands look]
     #[arg(short = 'o', long = "output", value_name = "DIR")]
@@ -85,13 +90,32 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         None => Vec::new(),
     };
     crate::model::set_cpu_threads(args.threads);
+    let own_labels = match &args.db {
+        Some(db) => {
+            if args.protocol == crate::model::dataset::Protocol::Filtered {
+                return Err(CliError::Failed(
+                    "--db: the filtered protocol's split lists name GTZAN songs; use --protocol \
+                     holdout or paper"
+                        .into(),
+                ));
+            }
+            let rows = super::from_db::tagged_records(&super::from_db::open(Some(db))?)?;
+            let tagged = rows.iter().filter(|r| !r.label.is_empty()).count();
+            eprintln!(
+                "train --db: {tagged} of {} songs have a genre tag",
+                rows.len()
+            );
+            Some(rows)
+        }
+        None => None,
+    };
     let config = TrainConfig {
         max_epochs: args.max_epochs as usize,
         ..TrainConfig::default()
     };
     let opts = TrainOptions {
-        features: args.features.clone(),
-        own_labels: None,
+        features: args.db.clone().unwrap_or_else(|| args.features.clone()),
+        own_labels,
         protocol: args.protocol,
         seeds: args.seeds,
         seed: args.seed,
@@ -134,7 +158,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             "warning: {} of the {} excluded stems are not in {}",
             exclude.len() - found,
             exclude.len(),
-            args.features.display()
+            opts.features.display()
         );
     }
     let ev = &summary.evaluation;

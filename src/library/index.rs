@@ -297,7 +297,10 @@ impl EmbeddingIndex {
 mod tests {
     use super::*;
 
-    fn index(vectors: &[(&[f32], Option<(&str, &str)>, &str)]) -> EmbeddingIndex {
+    /// A test song: embedding, (title, artist), content hash.
+    type Song<'a> = (&'a [f32], Option<(&'a str, &'a str)>, &'a str);
+
+    fn index(vectors: &[Song]) -> EmbeddingIndex {
         let mut idx = EmbeddingIndex::new("m".into(), vectors[0].0.len());
         for (i, (v, tags, hash)) in vectors.iter().enumerate() {
             let key = tags.map_or(0, |(t, a)| dedup_key(Some(t), Some(a)));

@@ -38,12 +38,76 @@ pub const REPORT_DIR: &str = "report";
 /// Clip whose mel spectrogram `tuneprint report` draws (committed with the repository).
 pub const REPORT_CLIP: &str = "audio/blues.00000.wav";
 
-/// Folder `train` saves the CNN into and `classify`/`embed`/`recommend` load it from.
-pub const MODEL_DIR: &str = "models/cnn";
-/// Features table `train` and `baselines` read by default.
-pub const FEATURES_CSV: &str = "features/features_30_sec.csv";
-/// Folder of the artist-filtered split lists (relative to the crate root).
-pub const SPLITS_DIR: &str = "features/splits";
+// --- Paths (branch `paths`): defaults that work from any folder. ---
+
+/// The reference table every command defaults to: the copy of `features/features_30_sec.csv`
+/// built into the binary (see [`builtin_file`]). An explicit path reads that file instead.
+pub const FEATURES_CSV: &str = "builtin:features_30_sec.csv";
+/// The artist-filtered split lists built into the binary (`features/splits/*.txt`).
+pub const SPLITS_DIR: &str = "builtin:splits";
+/// Prefix of the names of built-in files.
+pub const BUILTIN_PREFIX: &str = "builtin:";
+/// Environment variable naming the per-user data folder (models).
+pub const HOME_ENV: &str = "TUNEPRINT_HOME";
+
+/// The built-in copy of a file named `builtin:...` ([`FEATURES_CSV`], or
+/// `builtin:splits/fault_filtered_{train,valid,test}.txt`); `None` for every other path.
+pub fn builtin_file(path: &std::path::Path) -> Option<&'static str> {
+    let name = path.to_str()?.strip_prefix(BUILTIN_PREFIX)?;
+    match name {
+        "features_30_sec.csv" => Some(include_str!("../features/features_30_sec.csv")),
+        "splits/fault_filtered_train.txt" => {
+            Some(include_str!("../features/splits/fault_filtered_train.txt"))
+        }
+        "splits/fault_filtered_valid.txt" => {
+            Some(include_str!("../features/splits/fault_filtered_valid.txt"))
+        }
+        "splits/fault_filtered_test.txt" => {
+            Some(include_str!("../features/splits/fault_filtered_test.txt"))
+        }
+        _ => None,
+    }
+}
+
+/// Whether `path` names a built-in file or folder (`builtin:...`).
+pub fn is_builtin(path: &std::path::Path) -> bool {
+    path.to_str().is_some_and(|s| s.starts_with(BUILTIN_PREFIX))
+}
+
+fn env_path(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+}
+
+/// The per-user data folder: `$TUNEPRINT_HOME`, else `$XDG_DATA_HOME/tuneprint`, else
+/// `$HOME/.local/share/tuneprint` (else `.tuneprint` in the current folder when there is no home).
+pub fn data_home() -> std::path::PathBuf {
+    if let Some(p) = env_path(HOME_ENV) {
+        return p;
+    }
+    if let Some(p) = env_path("XDG_DATA_HOME") {
+        return p.join("tuneprint");
+    }
+    match env_path("HOME") {
+        Some(h) => h.join(".local/share/tuneprint"),
+        None => std::path::PathBuf::from(".tuneprint"),
+    }
+}
+
+/// Folder `train` saves the model into and `classify`/`embed`/`recommend`/`report` load it
+/// from: `data_home()/models/default`.
+pub fn default_model_dir() -> std::path::PathBuf {
+    data_home().join("models").join("default")
+}
+
+/// The library database commands use without `--db`: `$TUNEPRINT_DB`, else `tuneprint.db` in
+/// the current folder.
+pub fn default_db_path() -> std::path::PathBuf {
+    env_path(LIBRARY_DB_ENV).unwrap_or_else(|| std::path::PathBuf::from(LIBRARY_DB_FILE))
+}
+
+// --- End of paths. ---
 /// Fraction of the songs (per genre) held out as the test set.
 pub const TEST_FRACTION: f64 = 0.30;
 /// Fraction of the training songs (per genre) held out for early stopping.

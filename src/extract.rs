@@ -306,6 +306,78 @@ pub fn extract_all(
     par_map(files, jobs, pb, |p| extract_file(p, opts))
 }
 
+/// A path with `/` between its parts, whatever the platform.
+fn slash_path(p: &Path) -> String {
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The `filename` of each of `files` (as [`collect_inputs`] found them from `inputs`) in a
+/// table: the file name where it is unique among the files, else the path relative to the
+/// scanned folder it was found in (`a/01 Intro.wav`), else (the same relative path under two
+/// scanned folders, or files named one by one) the path as found (`top/a/01 Intro.wav`).
+/// Parts are joined with `/`. Songs are thus told apart by path, and [`crate::table::stem`]
+/// (the file name without extension) still matches GTZAN stems.
+pub fn table_names(inputs: &[PathBuf], files: &[PathBuf]) -> Vec<String> {
+    use std::collections::HashMap;
+    fn counts(names: &[String]) -> HashMap<&str, usize> {
+        let mut c: HashMap<&str, usize> = HashMap::new();
+        for n in names {
+            *c.entry(n.as_str()).or_default() += 1;
+        }
+        c
+    }
+    let bases: Vec<String> = files
+        .iter()
+        .map(|f| {
+            f.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| slash_path(f))
+        })
+        .collect();
+    let relative: Vec<String> = files
+        .iter()
+        .map(|f| {
+            // The deepest scanned folder that holds the file.
+            let root = inputs
+                .iter()
+                .filter(|d| f.starts_with(d) && d.is_dir())
+                .max_by_key(|d| d.components().count());
+            match root.and_then(|d| f.strip_prefix(d).ok()) {
+                Some(rel) => slash_path(rel),
+                None => slash_path(f),
+            }
+        })
+        .collect();
+    let (base_n, rel_n) = (counts(&bases), counts(&relative));
+    (0..files.len())
+        .map(|i| {
+            if base_n[bases[i].as_str()] == 1 {
+                bases[i].clone()
+            } else if rel_n[relative[i].as_str()] == 1 {
+                relative[i].clone()
+            } else {
+                slash_path(&files[i])
+            }
+        })
+        .collect()
+}
+
+/// Renames the rows [`extract_file`] made of one file (named by its file name) to `name`, a
+/// path ending in that file name (see [`table_names`]): `x.wav` becomes `a/x.wav`, a window
+/// row `x.0.wav` becomes `a/x.0.wav`.
+pub fn rename_rows(rows: &mut [Record], name: &str) {
+    let folder = match name.rfind('/') {
+        Some(i) => &name[..=i],
+        None => return,
+    };
+    for r in rows {
+        r.filename = format!("{folder}{}", r.filename);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,6 +412,46 @@ mod tests {
         assert_eq!(label_for(Path::new("music/blues/jazz.1.wav")), "blues");
         assert_eq!(label_for(Path::new("music/mysong.wav")), "");
         assert_eq!(label_for(Path::new("Rock/x.wav")), "");
+    }
+
+    #[test]
+    fn names_unique_by_file_name_else_by_relative_path() {
+        let t = tempfile::tempdir().unwrap();
+        let top = t.path().join("top");
+        for d in ["a", "b", "c"] {
+            std::fs::create_dir_all(top.join(d)).unwrap();
+        }
+        let p = |s: &str| top.join(s);
+        let files = vec![
+            p("a/01 Intro.wav"),
+            p("a/x.wav"),
+            p("b/01 Intro.wav"),
+            p("c/y.wav"),
+        ];
+        assert_eq!(
+            table_names(std::slice::from_ref(&top), &files),
+            ["a/01 Intro.wav", "x.wav", "b/01 Intro.wav", "y.wav"]
+        );
+        // Two scanned folders with the same relative path: the path as found.
+        let files = vec![p("a/01 Intro.wav"), p("b/01 Intro.wav")];
+        let names = table_names(&[p("a"), p("b")], &files);
+        assert_eq!(names[0], slash_path(&files[0]));
+        assert!(names[0].ends_with("top/a/01 Intro.wav"), "{names:?}");
+        assert!(names[1].ends_with("top/b/01 Intro.wav"), "{names:?}");
+
+        let row = |f: &str| Record {
+            filename: f.into(),
+            length: 1,
+            features: [0.0; crate::features::N_FEATURES],
+            label: String::new(),
+        };
+        let mut rows = vec![row("01 Intro.0.wav"), row("01 Intro.1.wav")];
+        rename_rows(&mut rows, "a/b/01 Intro.wav");
+        assert_eq!(rows[0].filename, "a/b/01 Intro.0.wav");
+        assert_eq!(rows[1].filename, "a/b/01 Intro.1.wav");
+        let mut rows = vec![row("x.wav")];
+        rename_rows(&mut rows, "x.wav");
+        assert_eq!(rows[0].filename, "x.wav");
     }
 
     #[test]

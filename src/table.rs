@@ -59,17 +59,36 @@ pub fn stem(filename: &str) -> &str {
     }
 }
 
+/// The reference table (`features/features_30_sec.csv`, 1000 GTZAN songs) as built into the
+/// binary: what every command reads when no table is named.
+pub fn reference_records() -> Result<Vec<Record>, TableError> {
+    read_csv(Path::new(crate::config::FEATURES_CSV))
+}
+
 /// Reads a feature table. Columns are found by name; rows are numbered from 1 (the first data row)
-/// in errors.
+/// in errors. A `builtin:` name ([`crate::config::builtin_file`]) reads the copy built into the
+/// binary.
 pub fn read_csv(path: &Path) -> Result<Vec<Record>, TableError> {
+    let read_err = |e: &dyn std::fmt::Display| TableError::Read {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    match crate::config::builtin_file(path) {
+        Some(text) => read_csv_from(text.as_bytes(), path),
+        None if crate::config::is_builtin(path) => Err(read_err(&"no such built-in file")),
+        None => read_csv_from(std::fs::File::open(path).map_err(|e| read_err(&e))?, path),
+    }
+}
+
+/// [`read_csv`] of an open reader; `path` names it in errors.
+fn read_csv_from<R: std::io::Read>(reader: R, path: &Path) -> Result<Vec<Record>, TableError> {
     let read_err = |e: &dyn std::fmt::Display| TableError::Read {
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
-        .from_path(path)
-        .map_err(|e| read_err(&e))?;
+        .from_reader(reader);
     let headers = rdr.headers().map_err(|e| read_err(&e))?.clone();
     let find = |name: &str| {
         headers
@@ -208,6 +227,22 @@ mod tests {
         assert_eq!(stem("dir/blues.00000.0.wav"), "blues.00000.0");
         assert_eq!(stem("noext"), "noext");
         assert_eq!(stem(".hidden"), ".hidden");
+    }
+
+    #[test]
+    fn builtin_reference_is_the_committed_file() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let builtin = reference_records().unwrap();
+        assert_eq!(builtin.len(), 1000);
+        assert_eq!(builtin[0].filename, "blues.00000.au");
+        assert_eq!(
+            builtin,
+            read_csv(&root.join("features/features_30_sec.csv")).unwrap()
+        );
+        let e = read_csv(Path::new("builtin:nope.csv"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "builtin:nope.csv: cannot read: no such built-in file");
     }
 
     #[test]

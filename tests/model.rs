@@ -195,7 +195,7 @@ fn training_is_deterministic_and_learns() {
     assert_eq!(a.accuracy, b.accuracy);
     assert_eq!(a.confusion, b.confusion);
     assert_eq!(a.test_size, 120);
-    assert_eq!(a.confusion.0.iter().flatten().sum::<u64>(), 120);
+    assert_eq!(a.confusion.counts.iter().flatten().sum::<u64>(), 120);
     // Ten genres, 240 training songs, 12 epochs: far above chance (0.1).
     assert!(a.accuracy > 0.45, "accuracy {}", a.accuracy);
     let best = a
@@ -241,6 +241,7 @@ fn early_stopping_restores_the_best_weights() {
 fn train_small(dir: &Path, per_genre: usize, exclude: Vec<String>) -> Classifier {
     let opts = TrainOptions {
         features: small_table(dir, per_genre),
+        own_labels: None,
         protocol: Protocol::Holdout,
         seeds: 1,
         seed: 4,
@@ -376,12 +377,23 @@ fn mismatched_models_are_refused() {
     let e = load_err(&bad);
     assert!(e.contains("56 feature columns, expected 57"), "{e}");
 
+    // Any label set loads, but its names must be distinct and match the weights' outputs.
+    copy_model(&good, &bad);
+    edit_json(&bad.join("model.json"), |v| v["genres"][1] = "blues".into());
+    let e = load_err(&bad);
+    assert!(
+        e.contains("genres [blues, blues, country") && e.contains("at least 2 distinct"),
+        "{e}"
+    );
     copy_model(&good, &bad);
     edit_json(&bad.join("model.json"), |v| {
-        v["genres"].as_array_mut().unwrap().swap(0, 1)
+        v["genres"].as_array_mut().unwrap().pop();
     });
     let e = load_err(&bad);
-    assert!(e.contains("genres [classical, blues"), "{e}");
+    assert!(
+        e.contains("tensor `fc2.bias` has shape [10], expected [9]"),
+        "{e}"
+    );
 
     copy_model(&good, &bad);
     edit_json(&bad.join("model.json"), |v| v["scaler_std"][3] = 0.0.into());

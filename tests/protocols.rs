@@ -120,6 +120,7 @@ fn small_spec() -> StrongSpec {
 fn train_filtered(arch: Arch, dir: &std::path::Path) -> Classifier {
     let opts = TrainOptions {
         features: root().join(TABLE),
+        own_labels: None,
         protocol: Protocol::Filtered,
         seeds: 1,
         seed: 3,

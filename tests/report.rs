@@ -495,8 +495,10 @@ fn missing_or_broken_inputs_give_clear_errors() {
 }
 
 fn tuneprint(dir: &Path, args: &[&str]) -> std::process::Output {
+    // The default model folder is $TUNEPRINT_HOME/models/default: a home inside `dir`.
     Command::new(env!("CARGO_BIN_EXE_tuneprint"))
         .current_dir(dir)
+        .env("TUNEPRINT_HOME", dir.join("home"))
         .args(args)
         .output()
         .unwrap()
@@ -505,7 +507,7 @@ fn tuneprint(dir: &Path, args: &[&str]) -> std::process::Output {
 #[test]
 fn cli_report_and_its_errors() {
     let tmp = tempfile::tempdir().unwrap();
-    write_model_dir(&tmp.path().join("models/cnn"));
+    write_model_dir(&tmp.path().join("home/models/default"));
     table::write_csv(&tmp.path().join("f.csv"), &synthetic_records(30)).unwrap();
 
     // Explicit inputs must exist.

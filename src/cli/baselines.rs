@@ -1,7 +1,7 @@
 //! `tuneprint baselines`: classic models (linfa) on the very splits `train` uses.
 
 use super::CliError;
-use crate::config::{FEATURES_CSV, MODEL_DIR};
+use crate::config::FEATURES_CSV;
 use crate::model::baselines::{self, NAMES};
 use crate::model::dataset::{read_exclude, Dataset, Protocol};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -11,7 +11,8 @@ use std::process::ExitCode;
 /// Arguments of `tuneprint baselines`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Features table (the 57 GTZAN columns plus filename and label).
+    /// Features table (the 57 GTZAN columns plus filename and label) [default: the built-in
+    /// reference table].
     #[arg(long, default_value = FEATURES_CSV)]
     pub features: PathBuf,
     /// Split protocol (as `train`; the baselines fit on the same 70% under `holdout` and
@@ -32,8 +33,9 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub splits: Option<PathBuf>,
     /// Model directory to write `baselines.json` into.
-    #[arg(short = 'o', long = "output", default_value = MODEL_DIR)]
-    pub output: PathBuf,
+    /// [default: $TUNEPRINT_HOME/models/default, where the other commands look]
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
     /// Print the results as JSON on stdout (what `baselines.json` holds).
     #[arg(long)]
     pub json: bool,
@@ -74,7 +76,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let mut text = serde_json::to_string_pretty(&report)
         .map_err(|e| CliError::Failed(format!("cannot serialise the baselines: {e}")))?;
     text.push('\n');
-    let path = args.output.join("baselines.json");
+    let path = super::model_dir(args.output.as_deref()).join("baselines.json");
     crate::table::write_atomic(&path, text.as_bytes())?;
     if args.json {
         print!("{text}");

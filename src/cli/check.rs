@@ -12,7 +12,8 @@ pub struct Args {
     /// The CSV to check (e.g. the output of `tuneprint extract`).
     pub csv: PathBuf,
     /// The reference table; rows are matched on the filename stem.
-    #[arg(long, default_value = "features/features_30_sec.csv")]
+    /// [default: the copy of features/features_30_sec.csv built into tuneprint].
+    #[arg(long, default_value = crate::config::FEATURES_CSV)]
     pub reference: PathBuf,
     /// Print JSON instead of a table.
     #[arg(long)]

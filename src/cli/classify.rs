@@ -1,9 +1,7 @@
 //! `tuneprint classify`: genres of songs from raw audio, with the model trained by `train`.
 
 use super::CliError;
-use crate::config::GENRES;
 use crate::extract::{self, Options};
-use crate::model::Classifier;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,12 +13,17 @@ pub const WINDOW_SECONDS: f64 = 30.0;
 /// Arguments of `tuneprint classify`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Audio files and folders (folders are walked recursively for audio files).
-    #[arg(required = true)]
+    /// Audio files and folders (folders are walked recursively for audio files); with `--db`,
+    /// songs of the library (path, file name or stem) or audio files, none for every song.
+    #[arg(required_unless_present = "db")]
     pub paths: Vec<PathBuf>,
-    /// Model directory written by `tuneprint train`.
-    #[arg(long, default_value = "models/cnn")]
-    pub model: PathBuf,
+    /// Classify songs of a library database (`tuneprint library scan`) from their stored
+    /// window features, nothing decoded again; files not in it are analysed.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Model directory written by `tuneprint train` [default: $TUNEPRINT_HOME/models/default].
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
     /// How many of the most probable genres to print per song.
     #[arg(long, default_value_t = 3)]
     pub top: usize,
@@ -43,8 +46,13 @@ pub struct Prediction {
     pub windows: usize,
 }
 
-/// Averages window probabilities into one prediction.
-pub fn average(file: String, genres: &[String], window_probs: &[Vec<f32>]) -> Prediction {
+/// Averages window probabilities into one prediction of a song of `windows` windows.
+pub fn average(
+    file: String,
+    genres: &[String],
+    window_probs: &[Vec<f32>],
+    windows: usize,
+) -> Prediction {
     let mut mean = vec![0.0f64; genres.len()];
     for p in window_probs {
         for (m, &v) in mean.iter_mut().zip(p) {
@@ -61,13 +69,71 @@ pub fn average(file: String, genres: &[String], window_probs: &[Vec<f32>]) -> Pr
         file,
         genre: genres[best].clone(),
         probabilities: genres.iter().cloned().zip(mean).collect(),
-        windows: window_probs.len(),
+        windows,
     }
+}
+
+/// `classify --db`: predictions from the library's stored window features (a library song) or
+/// from a new analysis (a file not in the library), with the chosen model.
+fn predict_db(args: &Args, db: &std::path::Path) -> Result<(Vec<Prediction>, usize), CliError> {
+    use super::from_db::{self, Query};
+    let lib = from_db::open(Some(db))?;
+    let dir = super::model_dir(args.model.as_deref());
+    super::load_model(Some(&dir))?; // a clear message when there is no model
+    let model = crate::library::Model::load(&dir)?;
+    let genres = model.genres().to_vec();
+    let queries: Vec<(String, Result<Query, CliError>)> = if args.paths.is_empty() {
+        lib.list(&crate::library::ListQuery::default())?
+            .items
+            .into_iter()
+            .map(|s| (s.path.display().to_string(), Ok(Query::Song(s.id))))
+            .collect()
+    } else {
+        args.paths
+            .iter()
+            .map(|p| {
+                let name = p.display().to_string();
+                let q = from_db::resolve(&lib, &name);
+                (name, q)
+            })
+            .collect()
+    };
+    let mut predictions = Vec::new();
+    let mut failed = 0;
+    for (name, q) in queries {
+        let r = q.and_then(|q| {
+            let file = match &q {
+                Query::Song(id) => lib.audio_path(*id)?.display().to_string(),
+                Query::File(_) => name.clone(),
+            };
+            let windows = from_db::windows(&lib, &q)?;
+            let out = model.outputs(std::slice::from_ref(&windows));
+            let probs = out.into_iter().next().map(|o| o.probabilities);
+            Ok(average(
+                file,
+                &genres,
+                &[probs.unwrap_or_default()],
+                windows.len(),
+            ))
+        });
+        match r {
+            Ok(p) => predictions.push(p),
+            Err(e) => {
+                eprintln!("error: {name}: {e}");
+                failed += 1;
+            }
+        }
+    }
+    Ok((predictions, failed))
 }
 
 /// Runs `tuneprint classify`.
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
-    let clf = Classifier::load(&args.model)?;
+    if let Some(db) = &args.db {
+        let (predictions, failed) = predict_db(args, db)?;
+        return print(args, &predictions, failed);
+    }
+    let clf = super::load_model(args.model.as_deref())?;
     let genres: Vec<String> = clf.genres().to_vec();
     let (files, walk_errors) = extract::collect_inputs(&args.paths);
     for e in &walk_errors {
@@ -90,7 +156,12 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             Ok(rows) => {
                 let feats: Vec<_> = rows.iter().map(|r| r.features).collect();
                 let probs = clf.predict_proba(&feats);
-                predictions.push(average(path.display().to_string(), &genres, &probs));
+                predictions.push(average(
+                    path.display().to_string(),
+                    &genres,
+                    &probs,
+                    probs.len(),
+                ));
             }
             Err(e) => {
                 eprintln!("error: {e}");
@@ -98,7 +169,11 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             }
         }
     }
+    print(args, &predictions, failed)
+}
 
+/// Prints the predictions (text or JSON); the exit status counts the failures.
+fn print(args: &Args, predictions: &[Prediction], failed: usize) -> Result<ExitCode, CliError> {
     if args.json {
         println!(
             "{}",
@@ -107,7 +182,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         );
     } else {
         let width = predictions.iter().map(|p| p.file.len()).max().unwrap_or(4);
-        for p in &predictions {
+        for p in predictions {
             let mut ranked: Vec<(&String, &f64)> = p.probabilities.iter().collect();
             ranked.sort_by(|a, b| b.1.partial_cmp(a.1).unwrap_or(std::cmp::Ordering::Equal));
             let top: Vec<String> = ranked
@@ -125,12 +200,17 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             );
         }
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for p in &predictions {
+        for p in predictions {
             *counts.entry(p.genre.as_str()).or_default() += 1;
         }
-        let per_genre: Vec<String> = GENRES
+        // Every genre of the model (each prediction has them all), alphabetically.
+        let genres: Vec<&String> = predictions
+            .first()
+            .map(|p| p.probabilities.keys().collect())
+            .unwrap_or_default();
+        let per_genre: Vec<String> = genres
             .iter()
-            .filter_map(|g| counts.get(g).map(|c| format!("{g} {c}")))
+            .filter_map(|g| counts.get(g.as_str()).map(|c| format!("{g} {c}")))
             .collect();
         println!(
             "classified {} songs ({failed} failed): {}",
@@ -156,6 +236,7 @@ mod tests {
             "x.wav".into(),
             &genres,
             &[vec![0.6, 0.3, 0.1], vec![0.0, 0.9, 0.1]],
+            2,
         );
         assert_eq!(p.genre, "b");
         assert_eq!(p.windows, 2);

@@ -23,12 +23,16 @@ pub fn embed_records(clf: &Classifier, layer: Layer, rows: &[Record]) -> Library
 /// Arguments of `tuneprint embed`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Model directory written by `tuneprint train`.
-    #[arg(long, default_value = "models/cnn")]
-    pub model: PathBuf,
-    /// Features CSV whose rows are embedded.
-    #[arg(long, default_value = "features/features_30_sec.csv")]
+    /// Model directory written by `tuneprint train` [default: $TUNEPRINT_HOME/models/default].
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Features CSV whose rows are embedded [default: the built-in reference table].
+    #[arg(long, default_value = crate::config::FEATURES_CSV, conflicts_with = "db")]
     pub features: PathBuf,
+    /// Embed the songs of a library database instead (`tuneprint library scan`), from their
+    /// stored features (one row per song, as `library export --csv` writes them).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
     /// Output `.npy` file (an index `.csv` with filename,label is written beside it);
     /// default `<model>/embeddings.npy`.
     #[arg(short, long)]
@@ -44,14 +48,17 @@ pub struct Args {
 
 /// Runs `tuneprint embed`.
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
-    let clf = Classifier::load(&args.model)?;
-    let rows = table::read_csv(&args.features)?;
+    let clf = super::load_model(args.model.as_deref())?;
+    let rows = match &args.db {
+        Some(db) => super::from_db::open(Some(db))?.records(false)?,
+        None => table::read_csv(&args.features)?,
+    };
     let layer = args.layer.unwrap_or_else(|| clf.default_layer());
     let lib = embed_records(&clf, layer, &rows);
     let out = args
         .output
         .clone()
-        .unwrap_or_else(|| args.model.join("embeddings.npy"));
+        .unwrap_or_else(|| super::model_dir(args.model.as_deref()).join("embeddings.npy"));
     lib.save(&out)?;
     let dim = lib.vectors.first().map_or(0, Vec::len);
     if args.json {

@@ -62,9 +62,15 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
 
     let mut rows: Vec<Record> = Vec::new();
     let mut failures = Vec::new();
-    for (path, r) in files.iter().zip(results) {
+    // Songs are told apart by path: a file name shared by several files becomes the path
+    // relative to the scanned folder.
+    let names = extract::table_names(&args.paths, &files);
+    for ((path, name), r) in files.iter().zip(&names).zip(results) {
         match r {
-            Ok(mut recs) => rows.append(&mut recs),
+            Ok(mut recs) => {
+                extract::rename_rows(&mut recs, name);
+                rows.append(&mut recs);
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 failures.push((path.display().to_string(), e.to_string()));

@@ -9,6 +9,7 @@ pub mod classify;
 pub mod decode;
 pub mod embed;
 pub mod extract;
+pub mod from_db;
 pub mod library;
 pub mod playlist;
 pub mod recommend;
@@ -91,6 +92,33 @@ pub enum CliError {
     /// Writing results to stdout failed.
     #[error("cannot write output: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// The model directory of a command: `--model DIR` when given, else
+/// [`crate::config::default_model_dir`].
+pub fn model_dir(explicit: Option<&std::path::Path>) -> std::path::PathBuf {
+    explicit
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(crate::config::default_model_dir)
+}
+
+/// Loads the model of [`model_dir`]; a folder without `model.json` is a one-line error that
+/// says how to make one.
+pub fn load_model(
+    explicit: Option<&std::path::Path>,
+) -> Result<crate::model::Classifier, CliError> {
+    let dir = model_dir(explicit);
+    if !dir.join("model.json").exists() {
+        let train = match explicit {
+            Some(d) => format!("tuneprint train -o {}", d.display()),
+            None => "tuneprint train".to_string(),
+        };
+        return Err(CliError::Failed(format!(
+            "no model at {}: run `{train}` first",
+            dir.display()
+        )));
+    }
+    Ok(crate::model::Classifier::load(&dir)?)
 }
 
 /// Exit status of a batch: success when nothing failed, 1 otherwise.

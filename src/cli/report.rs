@@ -12,10 +12,8 @@ use crate::report::ReportError;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Default model directory (written by `tuneprint train`).
-pub const DEFAULT_MODEL_DIR: &str = "models/cnn";
-/// Default feature table for the correlation heatmap.
-pub const DEFAULT_FEATURES: &str = "features/features_30_sec.csv";
+/// Default feature table for the correlation heatmap (the built-in reference table).
+pub const DEFAULT_FEATURES: &str = crate::config::FEATURES_CSV;
 /// Default clip for the mel spectrogram.
 pub const DEFAULT_CLIP: &str = crate::config::REPORT_CLIP;
 /// Default output folder.
@@ -30,10 +28,11 @@ const DEFAULT_QUERY_GENRES: [&str; 4] = ["blues", "classical", "hiphop", "metal"
 /// Arguments of `tuneprint report`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Model directory (from `train`) [default: models/cnn, skipped if missing].
+    /// Model directory (from `train`) [default: $TUNEPRINT_HOME/models/default, skipped if
+    /// missing].
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
-    /// Feature table for the correlation heatmap [default: features/features_30_sec.csv].
+    /// Feature table for the correlation heatmap [default: the built-in reference table].
     #[arg(long, value_name = "CSV")]
     pub features: Option<PathBuf>,
     /// Clip whose mel spectrogram is drawn [default: audio/blues.00000.wav].
@@ -58,25 +57,12 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let mut notes = Vec::new();
 
     let features = match &args.features {
-        Some(p) => Some(read_features(p)?),
-        None => {
-            let p = PathBuf::from(DEFAULT_FEATURES);
-            if p.is_file() {
-                Some(read_features(&p)?)
-            } else {
-                notes.push(format!(
-                    "{} not found: correlation heatmap left out (give --features CSV)",
-                    p.display()
-                ));
-                None
-            }
-        }
+        Some(p) => read_features(p)?,
+        None => read_features(Path::new(DEFAULT_FEATURES))?,
     };
+    let features = Some(features);
 
-    let model_dir = args
-        .model
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL_DIR));
+    let model_dir = super::model_dir(args.model.as_deref());
     let model = if args.model.is_some() || model_dir.is_dir() {
         Some(ModelDir::load(&model_dir)?)
     } else {

@@ -38,12 +38,32 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         None => Vec::new(),
     };
     crate::model::set_cpu_threads(args.threads);
+    let own_labels = match &args.db {
+        Some(db) => {
+            if args.protocol == crate::model::dataset::Protocol::Filtered {
+                return Err(CliError::Failed(
+                    "--db: the filtered protocol's split lists name GTZAN songs; use --protocol \
+                     holdout or paper"
+                        .into(),
+                ));
+            }
+            let rows = super::from_db::tagged_records(&super::from_db::open(Some(db))?)?;
+            let tagged = rows.iter().filter(|r| !r.label.is_empty()).count();
+            eprintln!(
+                "train --db: {tagged} of {} songs have a genre tag",
+                rows.len()
+            );
+            Some(rows)
+        }
+        None => None,
+    };
     let config = TrainConfig {
         max_epochs: args.max_epochs as usize,
         ..TrainConfig::default()
     };
     let opts = TrainOptions {
-        features: args.features.clone(),
+        features: args.db.clone().unwrap_or_else(|| args.features.clone()),
+        own_labels,
         protocol: args.protocol,
         seeds: args.seeds,
         seed: args.seed,
@@ -52,7 +72,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         arch: args.arch,
         strong: strong_spec(args.strong_spec.as_deref())?,
         blend: None,
-        out_dir: args.output.clone(),
+        out_dir: super::model_dir(args.output.as_deref()),
         config,
     };
     let pb =
@@ -87,7 +107,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             "warning: {} of the {} excluded stems are not in {}",
             exclude.len() - found,
             exclude.len(),
-            args.features.display()
+            opts.features.display()
         );
     }
     let ev = &summary.evaluation;

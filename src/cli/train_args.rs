@@ -1,13 +1,14 @@
 //! Arguments of `tuneprint train` (the command runs in `tuneprint-torch`: see `cli::train`).
 
-use crate::config::{FEATURES_CSV, MAX_EPOCHS, MODEL_DIR};
+use crate::config::{FEATURES_CSV, MAX_EPOCHS};
 use crate::model::dataset::Protocol;
 use std::path::PathBuf;
 
 /// Arguments of `tuneprint train`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Features table (the 57 GTZAN columns plus filename and label).
+    /// Features table (the 57 GTZAN columns plus filename and label) [default: the built-in
+    /// reference table].
     #[arg(long, default_value = FEATURES_CSV)]
     pub features: PathBuf,
     /// Evaluation protocol: `holdout` (honest: early stopping on 15% of the training part),
@@ -37,9 +38,15 @@ pub struct Args {
     /// `{"members": 3, "input_noise": 0.1}`), for selection experiments on validation data.
     #[arg(long, value_name = "JSON")]
     pub strong_spec: Option<String>,
+    /// Train on the songs of a library database (`tuneprint library scan`) with their genre
+    /// tags as labels: the user's own genres, any number of them; songs without a genre tag are
+    /// left out. `model.json` records the label set. Holdout or paper protocol.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["features", "splits"])]
+    pub db: Option<PathBuf>,
     /// Model directory to write.
-    #[arg(short = 'o', long = "output", default_value = MODEL_DIR)]
-    pub output: PathBuf,
+    /// [default: $TUNEPRINT_HOME/models/default, where the other commands look]
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
     /// Upper bound on the epochs of each training (early stopping usually ends sooner).
     #[arg(long, default_value_t = MAX_EPOCHS as u64, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_epochs: u64,

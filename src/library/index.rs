@@ -296,7 +296,7 @@ impl EmbeddingIndex {
 mod tests {
     use super::*;
 
-    /// (embedding, title and artist, content hash) of each test song.
+    /// A test song: embedding, (title, artist), content hash.
     type Song<'a> = (&'a [f32], Option<(&'a str, &'a str)>, &'a str);
 
     fn index(vectors: &[Song]) -> EmbeddingIndex {

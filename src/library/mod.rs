@@ -92,12 +92,9 @@ pub enum LibraryError {
 }
 
 /// The database path used when `--db` is not given: `$TUNEPRINT_DB`, else `tuneprint.db` in the
-/// current folder. (Same behaviour as `config::default_db_path()` of the `paths` branch.)
+/// current folder ([`crate::config::default_db_path`]).
 pub fn default_db_path() -> PathBuf {
-    match std::env::var_os(crate::config::LIBRARY_DB_ENV) {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => PathBuf::from(crate::config::LIBRARY_DB_FILE),
-    }
+    crate::config::default_db_path()
 }
 
 /// A song as lists show it.

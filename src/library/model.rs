@@ -139,22 +139,9 @@ fn mean(rows: &[Vec<f32>]) -> Vec<f32> {
     m.into_iter().map(|v| (v / n) as f32).collect()
 }
 
-/// The model `library scan` uses when `--model` is not given: the default model folder when it
-/// holds a model, else none (the scan then stores everything but predictions).
+/// The model `library scan` uses when `--model` is not given: the default model folder
+/// ([`crate::config::default_model_dir`]) when it holds a model, else none (the scan then stores
+/// everything but predictions).
 pub fn default_model_dir() -> Option<PathBuf> {
-    let home = match std::env::var_os("TUNEPRINT_HOME") {
-        Some(h) if !h.is_empty() => PathBuf::from(h),
-        _ => match std::env::var_os("XDG_DATA_HOME") {
-            Some(x) if !x.is_empty() => PathBuf::from(x).join("tuneprint"),
-            _ => std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".local/share/tuneprint"))
-                .unwrap_or_default(),
-        },
-    };
-    [
-        home.join("models/default"),
-        PathBuf::from(crate::config::MODEL_DIR),
-    ]
-    .into_iter()
-    .find(|d| d.join("model.json").is_file())
+    Some(crate::config::default_model_dir()).filter(|d| d.join("model.json").is_file())
 }

@@ -4,7 +4,6 @@
 use super::dataset::Scaler;
 use super::native::{self, NativeNet, Weights};
 use super::{Arch, Layer, ModelError, ModelInfo, FORMAT_VERSION};
-use crate::config::GENRES;
 use crate::features::{FeatureVector, FEATURE_COLUMNS, N_FEATURES};
 use std::path::Path;
 
@@ -93,13 +92,19 @@ fn parse_info(text: &str, json_path: &Path) -> Result<ModelInfo, ModelError> {
             format!("feature columns differ from this tuneprint's: {detail}"),
         ));
     }
-    if info.genres.len() != GENRES.len() || info.genres.iter().zip(GENRES).any(|(a, b)| a != b) {
+    // Any label set (GTZAN's 10 genres, or a library's own tags): at least two distinct,
+    // non-empty names; the weights must have one output per name (checked when they load).
+    let distinct: std::collections::HashSet<&str> =
+        info.genres.iter().map(String::as_str).collect();
+    if info.genres.len() < 2
+        || distinct.len() != info.genres.len()
+        || info.genres.iter().any(|g| g.trim().is_empty())
+    {
         return Err(incompatible(
             json_path,
             format!(
-                "genres [{}], expected [{}]",
-                info.genres.join(", "),
-                GENRES.join(", ")
+                "genres [{}]: expected at least 2 distinct non-empty names",
+                info.genres.join(", ")
             ),
         ));
     }

@@ -16,7 +16,8 @@ use tch::{Device, Kind, Tensor};
 
 /// Architecture name written in `model.json`.
 pub const ARCH: &str = super::native::paper::ARCH;
-/// Number of classes (GTZAN genres).
+/// Number of classes of a GTZAN model (a model trained on a library's own genre tags has as
+/// many as its label set: [`Cnn::with_classes`]).
 pub const N_CLASSES: i64 = 10;
 /// Channels of the last convolution.
 pub const CONV_CHANNELS: i64 = 128;
@@ -92,6 +93,11 @@ fn fill_uniform(t: &Tensor, bound: f64, rng: &mut StdRng) {
 impl Cnn {
     /// Creates the layers under `p` (weights all zero: call [`Cnn::init`] or load weights).
     pub fn new(p: &nn::Path) -> Cnn {
+        Cnn::with_classes(p, N_CLASSES)
+    }
+
+    /// [`Cnn::new`] with `n_classes` outputs.
+    pub fn with_classes(p: &nn::Path, n_classes: i64) -> Cnn {
         Cnn {
             conv1: nn::conv1d(p / "conv1", 1, 64, 3, zeros_conv()),
             bn1: nn::batch_norm1d(p / "bn1", 64, bn_config()),
@@ -104,7 +110,7 @@ impl Cnn {
                 DENSE_DIM as i64,
                 zeros_linear(),
             ),
-            fc2: nn::linear(p / "fc2", DENSE_DIM as i64, N_CLASSES, zeros_linear()),
+            fc2: nn::linear(p / "fc2", DENSE_DIM as i64, n_classes, zeros_linear()),
             dropout: crate::config::DROPOUT,
         }
     }

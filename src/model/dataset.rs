@@ -13,14 +13,17 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::path::Path;
 
-/// Labelled songs: features and genre index (into [`GENRES`]) of each, in table order.
+/// Labelled songs: features and genre index (into [`Dataset::genres`]) of each, in table order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
+    /// The label set, in class index order: [`GENRES`] for GTZAN tables, or the user's own
+    /// genres (see [`Dataset::from_any_labels`]).
+    pub genres: Vec<String>,
     /// Filename stems, e.g. `rock.00003`.
     pub stems: Vec<String>,
     /// The 57 features of each song.
     pub features: Vec<FeatureVector>,
-    /// Genre index of each song (alphabetical, as [`GENRES`]).
+    /// Genre index of each song (into `genres`).
     pub labels: Vec<usize>,
     /// Stems of the exclusion list that were found in the table and removed.
     pub excluded: Vec<String>,
@@ -43,6 +46,7 @@ impl Dataset {
     /// The songs at `idx`, in that order.
     pub fn subset(&self, idx: &[usize]) -> Dataset {
         Dataset {
+            genres: self.genres.clone(),
             stems: idx.iter().map(|&i| self.stems[i].clone()).collect(),
             features: idx.iter().map(|&i| self.features[i]).collect(),
             labels: idx.iter().map(|&i| self.labels[i]).collect(),
@@ -65,6 +69,7 @@ impl Dataset {
     ) -> Result<Dataset, ModelError> {
         let exclude: std::collections::HashSet<&str> = exclude.iter().map(String::as_str).collect();
         let mut data = Dataset {
+            genres: gtzan_genres(),
             stems: Vec::new(),
             features: Vec::new(),
             labels: Vec::new(),
@@ -92,6 +97,56 @@ impl Dataset {
             data.labels.push(label);
         }
         Ok(data)
+    }
+
+    /// Builds a dataset whose label set is the table's own: the distinct non-empty labels, sorted
+    /// (any names, any number from 2 up). Rows without a label are left out, as are rows whose
+    /// stem or filename is in `exclude`; both join [`Dataset::excluded`].
+    pub fn from_any_labels(
+        records: Vec<Record>,
+        exclude: &[String],
+        path: &Path,
+    ) -> Result<Dataset, ModelError> {
+        let exclude: std::collections::HashSet<&str> = exclude.iter().map(String::as_str).collect();
+        let mut kept = Vec::new();
+        let mut excluded = Vec::new();
+        for rec in records {
+            let stem = rec.stem().to_string();
+            if rec.label.trim().is_empty()
+                || exclude.contains(stem.as_str())
+                || exclude.contains(rec.filename.as_str())
+            {
+                excluded.push(stem);
+            } else {
+                kept.push(rec);
+            }
+        }
+        let mut genres: Vec<String> = kept.iter().map(|r| r.label.trim().to_string()).collect();
+        genres.sort();
+        genres.dedup();
+        if genres.len() < 2 {
+            return Err(ModelError::Data(format!(
+                "{}: {} genre{} among the labelled songs ({}): a classifier needs at least 2",
+                path.display(),
+                genres.len(),
+                if genres.len() == 1 { "" } else { "s" },
+                kept.len()
+            )));
+        }
+        let index: std::collections::HashMap<&str, usize> = genres
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.as_str(), i))
+            .collect();
+        let labels = kept.iter().map(|r| index[r.label.trim()]).collect();
+        Ok(Dataset {
+            stems: kept.iter().map(|r| r.stem().to_string()).collect(),
+            features: kept.iter().map(|r| r.features).collect(),
+            labels,
+            genres,
+            excluded,
+            parts: None,
+        })
     }
 
     /// Reads a features table and drops the songs whose stem is in `exclude`.
@@ -145,13 +200,18 @@ impl Dataset {
     }
 
     /// Number of songs of each genre.
-    pub fn genre_counts(&self) -> [usize; 10] {
-        let mut c = [0usize; 10];
+    pub fn genre_counts(&self) -> Vec<usize> {
+        let mut c = vec![0usize; self.genres.len()];
         for &l in &self.labels {
             c[l] += 1;
         }
         c
     }
+}
+
+/// [`GENRES`] as owned strings: the label set of GTZAN tables.
+pub fn gtzan_genres() -> Vec<String> {
+    GENRES.iter().map(|g| g.to_string()).collect()
 }
 
 /// The class index of a genre name, if it is one of [`GENRES`].
@@ -161,7 +221,11 @@ pub fn genre_index(name: &str) -> Option<usize> {
 
 /// Reads an exclusion list: one filename stem per line (e.g. `rock.00003`); blank lines and
 /// lines starting with `#` are ignored, as is anything after a `#`.
+/// A `builtin:` name ([`crate::config::builtin_file`]) reads the copy built into the binary.
 pub fn read_exclude(path: &Path) -> Result<Vec<String>, ModelError> {
+    if let Some(text) = crate::config::builtin_file(path) {
+        return Ok(parse_exclude(text));
+    }
     let text = std::fs::read_to_string(path).map_err(|e| ModelError::Read {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -258,7 +322,7 @@ pub fn stratified_split(
 ) -> (Vec<usize>, Vec<usize>) {
     let mut keep = Vec::new();
     let mut held = Vec::new();
-    for g in 0..GENRES.len() {
+    for g in 0..data.genres.len() {
         let mut members: Vec<usize> = idx
             .iter()
             .copied()
@@ -372,10 +436,14 @@ impl FixedSplit {
     }
 
     /// Where the lists are: `explicit` when given, else `splits/` next to the features table
-    /// when it holds them, else the crate's committed `features/splits/`.
+    /// when it holds them, else the lists built into the binary ([`FixedSplit::builtin`]).
     pub fn locate(features: &Path, explicit: Option<&Path>) -> std::path::PathBuf {
         if let Some(d) = explicit {
             return d.to_path_buf();
+        }
+        let builtin = std::path::PathBuf::from(crate::config::SPLITS_DIR);
+        if crate::config::is_builtin(features) {
+            return builtin;
         }
         let beside = features
             .parent()
@@ -384,7 +452,12 @@ impl FixedSplit {
         if beside.join(FILTERED_FILES[0]).is_file() {
             return beside;
         }
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(crate::config::SPLITS_DIR)
+        builtin
+    }
+
+    /// The lists of `features/splits/` as built into the binary.
+    pub fn builtin() -> Result<FixedSplit, ModelError> {
+        FixedSplit::read(Path::new(crate::config::SPLITS_DIR))
     }
 }
 
@@ -466,6 +539,7 @@ mod tests {
 
     fn toy(n_per: usize) -> Dataset {
         let mut d = Dataset {
+            genres: gtzan_genres(),
             stems: Vec::new(),
             features: Vec::new(),
             labels: Vec::new(),
@@ -486,6 +560,53 @@ mod tests {
     fn exclusion_list_parsing() {
         let v = parse_exclude("# held out\nrock.00003\n\n  jazz.00001  # why\n#x\n");
         assert_eq!(v, vec!["rock.00003".to_string(), "jazz.00001".to_string()]);
+    }
+
+    #[test]
+    fn builtin_splits_are_the_committed_lists() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let b = FixedSplit::builtin().unwrap();
+        assert_eq!(
+            (b.train.len(), b.valid.len(), b.test.len()),
+            (443, 197, 290)
+        );
+        assert_eq!(b, FixedSplit::read(&root.join("features/splits")).unwrap());
+        assert_eq!(
+            FixedSplit::locate(Path::new(crate::config::FEATURES_CSV), None),
+            Path::new("builtin:splits")
+        );
+        // A table in a folder without splits/ falls back to the built-in lists.
+        assert_eq!(
+            FixedSplit::locate(Path::new("/nonexistent/t.csv"), None),
+            Path::new("builtin:splits")
+        );
+    }
+
+    #[test]
+    fn any_label_set_from_the_table() {
+        let rec = |f: &str, l: &str, v: f64| Record {
+            filename: f.into(),
+            length: 1,
+            features: [v; N_FEATURES],
+            label: l.into(),
+        };
+        let rows = vec![
+            rec("a/x.mp3", "Synthwave", 1.0),
+            rec("b/x.mp3", "", 2.0),
+            rec("c.mp3", "Ambient", 3.0),
+            rec("d.mp3", "Synthwave ", 4.0),
+            rec("e.mp3", "Zouk", 5.0),
+        ];
+        let d = Dataset::from_any_labels(rows.clone(), &["e".into()], Path::new("t")).unwrap();
+        assert_eq!(d.genres, ["Ambient", "Synthwave"]);
+        assert_eq!(d.stems, ["x", "c", "d"]);
+        assert_eq!(d.labels, [1, 0, 1]);
+        assert_eq!(d.excluded, ["x", "e"]);
+        assert_eq!(d.genre_counts(), [1, 2]);
+        let e = Dataset::from_any_labels(rows[..2].to_vec(), &[], Path::new("t"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t: 1 genre among the labelled songs (1)"), "{e}");
     }
 
     #[test]

@@ -36,6 +36,11 @@ pub struct Mlp {
 impl Mlp {
     /// Layers under `p`, all zero (call [`Mlp::init`] or load weights).
     pub fn new(p: &nn::Path, spec: &StrongSpec) -> Mlp {
+        Mlp::with_classes(p, spec, N_CLASSES)
+    }
+
+    /// [`Mlp::new`] with `n_classes` outputs.
+    pub fn with_classes(p: &nn::Path, spec: &StrongSpec, n_classes: i64) -> Mlp {
         let zeros = || nn::LinearConfig {
             ws_init: nn::Init::Const(0.),
             bs_init: Some(nn::Init::Const(0.)),
@@ -49,7 +54,7 @@ impl Mlp {
         }
         Mlp {
             hidden,
-            out: nn::linear(p / "out", width, N_CLASSES, zeros()),
+            out: nn::linear(p / "out", width, n_classes, zeros()),
             dropout: spec.dropout,
         }
     }
@@ -92,9 +97,14 @@ pub struct Ensemble {
 impl Ensemble {
     /// Layers of `spec.members` MLPs under `p`.
     pub fn new(p: &nn::Path, spec: &StrongSpec) -> Ensemble {
+        Ensemble::with_classes(p, spec, N_CLASSES)
+    }
+
+    /// [`Ensemble::new`] with `n_classes` outputs.
+    pub fn with_classes(p: &nn::Path, spec: &StrongSpec, n_classes: i64) -> Ensemble {
         Ensemble {
             members: (0..spec.members)
-                .map(|k| Mlp::new(&(p / format!("m{k}")), spec))
+                .map(|k| Mlp::with_classes(&(p / format!("m{k}")), spec, n_classes))
                 .collect(),
         }
     }
@@ -203,7 +213,8 @@ pub fn fit(
     let y_val = labels(&dev.val);
 
     let vs = nn::VarStore::new(device);
-    let ensemble = Ensemble::new(&vs.root(), spec);
+    let n_classes = d.genres.len() as i64;
+    let ensemble = Ensemble::with_classes(&vs.root(), spec, n_classes);
     let mut histories = Vec::new();
     let mut best_epochs = Vec::new();
     let n = dev.train.len() as i64;
@@ -214,7 +225,7 @@ pub fn fit(
         // copied into the ensemble's store afterwards.
         let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(1000).wrapping_add(k as u64));
         let mvs = nn::VarStore::new(device);
-        let mlp = Mlp::new(&(mvs.root() / "m"), spec);
+        let mlp = Mlp::with_classes(&(mvs.root() / "m"), spec, n_classes);
         mlp.init(&mut rng);
         let mut order: Vec<i64> = (0..n).collect();
         let mut opt = nn::AdamW::default()
@@ -396,7 +407,7 @@ pub fn evaluate_seed(
     let test_rows: Vec<FeatureVector> = s.test.iter().map(|&i| data.features[i]).collect();
     let pred = fitted.predict(&test_rows);
     let truth: Vec<usize> = s.test.iter().map(|&i| data.labels[i]).collect();
-    let confusion = Confusion::from_pairs(&truth, &pred);
+    let confusion = Confusion::from_pairs(&data.genres, &truth, &pred);
     let val = fitted.val_accuracy;
     Ok((
         RunResult {

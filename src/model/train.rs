@@ -175,7 +175,7 @@ pub fn fit(
 
     let mut rng = train_rng(seed);
     let vs = nn::VarStore::new(device);
-    let cnn = Cnn::new(&vs.root());
+    let cnn = Cnn::with_classes(&vs.root(), data.genres.len() as i64);
     cnn.init(&mut rng);
     let mut opt = nn::Adam::default()
         .build(&vs, cfg.learning_rate)
@@ -251,23 +251,38 @@ pub fn predict_indices(fitted: &Fitted, data: &Dataset, idx: &[usize]) -> Vec<us
     v.into_iter().map(|p| p as usize).collect()
 }
 
-/// Counts of (true genre, predicted genre); rows = true, columns = predicted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Confusion(pub [[u64; 10]; 10]);
+/// Counts of (true genre, predicted genre) over a label set; rows = true, columns = predicted.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Confusion {
+    /// The label set, in class index order.
+    pub genres: Vec<String>,
+    /// `counts[true][predicted]`.
+    pub counts: Vec<Vec<u64>>,
+}
 
 impl Confusion {
-    /// Counts the pairs.
-    pub fn from_pairs(truth: &[usize], pred: &[usize]) -> Confusion {
-        let mut m = [[0u64; 10]; 10];
+    /// Counts the pairs (class indices into `genres`).
+    pub fn from_pairs(genres: &[String], truth: &[usize], pred: &[usize]) -> Confusion {
+        let n = genres.len();
+        let mut m = vec![vec![0u64; n]; n];
         for (&t, &p) in truth.iter().zip(pred) {
-            m[t][p] += 1;
+            if t < n && p < n {
+                m[t][p] += 1;
+            }
         }
-        Confusion(m)
+        Confusion {
+            genres: genres.to_vec(),
+            counts: m,
+        }
     }
 
-    /// Adds another matrix.
+    /// Adds another matrix of the same label set (an empty one takes the other's).
     pub fn add(&mut self, o: &Confusion) {
-        for (r, ro) in self.0.iter_mut().zip(&o.0) {
+        if self.genres.is_empty() {
+            *self = o.clone();
+            return;
+        }
+        for (r, ro) in self.counts.iter_mut().zip(&o.counts) {
             for (c, co) in r.iter_mut().zip(ro) {
                 *c += co;
             }
@@ -276,8 +291,8 @@ impl Confusion {
 
     /// Fraction on the diagonal (0 when empty).
     pub fn accuracy(&self) -> f64 {
-        let total: u64 = self.0.iter().flatten().sum();
-        let right: u64 = (0..10).map(|i| self.0[i][i]).sum();
+        let total: u64 = self.counts.iter().flatten().sum();
+        let right: u64 = (0..self.counts.len()).map(|i| self.counts[i][i]).sum();
         if total == 0 {
             0.0
         } else {
@@ -288,10 +303,10 @@ impl Confusion {
     /// Precision, recall and F1 of each genre (0 where undefined).
     pub fn per_genre(&self) -> BTreeMap<String, GenreScores> {
         let mut out = BTreeMap::new();
-        for (g, name) in GENRES.iter().enumerate() {
-            let tp = self.0[g][g] as f64;
-            let predicted: u64 = (0..10).map(|t| self.0[t][g]).sum();
-            let actual: u64 = self.0[g].iter().sum();
+        for (g, name) in self.genres.iter().enumerate() {
+            let tp = self.counts[g][g] as f64;
+            let predicted: u64 = self.counts.iter().map(|row| row[g]).sum();
+            let actual: u64 = self.counts[g].iter().sum();
             let precision = if predicted > 0 {
                 tp / predicted as f64
             } else {
@@ -318,12 +333,12 @@ impl Confusion {
     /// The CSV form: header `true,blues,...,rock`, then one row per true genre.
     pub fn to_csv(&self) -> String {
         let mut s = String::from("true");
-        for g in GENRES {
+        for g in &self.genres {
             s.push(',');
             s.push_str(g);
         }
         s.push('\n');
-        for (g, row) in GENRES.iter().zip(&self.0) {
+        for (g, row) in self.genres.iter().zip(&self.counts) {
             s.push_str(g);
             for c in row {
                 s.push_str(&format!(",{c}"));
@@ -372,7 +387,7 @@ pub fn evaluate_seed(
     let fitted = fit(data, &s.train, &s.val, seed, cfg, on_epoch)?;
     let pred = predict_indices(&fitted, data, &s.test);
     let truth: Vec<usize> = s.test.iter().map(|&i| data.labels[i]).collect();
-    let confusion = Confusion::from_pairs(&truth, &pred);
+    let confusion = Confusion::from_pairs(&data.genres, &truth, &pred);
     Ok(RunResult {
         seed,
         accuracy: confusion.accuracy(),
@@ -409,7 +424,12 @@ pub fn summarise(protocol: Protocol, runs: &[RunResult]) -> Evaluation {
 /// What `train` does, all of it.
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
+    /// The features table; with `own_labels` given, only the name of their source (a library).
     pub features: PathBuf,
+    /// Songs to train on instead of reading `features`, with their own label set (any genres:
+    /// a library's genre tags; songs without a label left out; see
+    /// [`Dataset::from_any_labels`]). `None`: the GTZAN table at `features`.
+    pub own_labels: Option<Vec<crate::table::Record>>,
     pub protocol: Protocol,
     /// Number of evaluation runs (seeds `seed`, `seed + 1`, ...); 0 skips evaluation.
     pub seeds: usize,
@@ -465,12 +485,15 @@ pub fn run(
     opts: &TrainOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<TrainSummary, ModelError> {
-    let data = Dataset::load_for(
-        &opts.features,
-        &opts.exclude,
-        opts.protocol,
-        opts.splits.as_deref(),
-    )?;
+    let data = match &opts.own_labels {
+        Some(rows) => Dataset::from_any_labels(rows.clone(), &opts.exclude, &opts.features)?,
+        None => Dataset::load_for(
+            &opts.features,
+            &opts.exclude,
+            opts.protocol,
+            opts.splits.as_deref(),
+        )?,
+    };
     if data.is_empty() {
         return Err(ModelError::Data(format!(
             "{}: no songs left to train on",
@@ -550,6 +573,7 @@ impl SavedRun<'_> {
             n_train: self.train_idx.len(),
             n_val: self.val_idx.len(),
             features_csv: self.opts.features.display().to_string(),
+            genres: self.data.genres.clone(),
             excluded: self.data.excluded.clone(),
             trained_on: stems_of(self.data, self.train_idx, self.val_idx),
             metrics: if runs.is_empty() {

@@ -6,6 +6,7 @@
 
 pub mod npy;
 
+use crate::features::{FeatureVector, N_FEATURES};
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,11 @@ pub enum RecommendError {
     Write { path: PathBuf, reason: String },
     #[error("`{0}` is not a song of the library (give a filename or stem from it, or a path to an audio file)")]
     UnknownSong(String),
+    #[error("`{name}` names several songs of the library ({}): give its path", candidates.join(", "))]
+    Ambiguous {
+        name: String,
+        candidates: Vec<String>,
+    },
     #[error("embedding sizes differ: library {library}, query {query}")]
     Dimension { library: usize, query: usize },
     #[error("the library is empty")]
@@ -90,13 +96,60 @@ impl Library {
             })
     }
 
+    /// The one row a name given by a user stands for: an exact filename (`a/01 Intro.wav`), else
+    /// the only row with that file name or stem; a name several rows share is an error listing
+    /// them.
+    pub fn find_unique(&self, name: &str) -> Result<usize, RecommendError> {
+        if let Some(i) = self.filenames.iter().position(|f| f == name) {
+            return Ok(i);
+        }
+        let base = |f: &str| f.rsplit(['/', '\\']).next().unwrap_or(f).to_string();
+        let stem = crate::table::stem(name);
+        let by = |pred: &dyn Fn(&str) -> bool| -> Vec<usize> {
+            (0..self.len())
+                .filter(|&i| pred(&self.filenames[i]))
+                .collect()
+        };
+        for rows in [
+            by(&|f| base(f) == name),
+            by(&|f| crate::table::stem(f) == name),
+            by(&|f| crate::table::stem(f) == stem),
+        ] {
+            match rows.len() {
+                0 => continue,
+                1 => return Ok(rows[0]),
+                _ => {
+                    return Err(RecommendError::Ambiguous {
+                        name: name.to_string(),
+                        candidates: rows.iter().map(|&i| self.filenames[i].clone()).collect(),
+                    })
+                }
+            }
+        }
+        Err(RecommendError::UnknownSong(name.to_string()))
+    }
+
     /// The `k` songs most similar to `query`, best first; ties broken by filename (ascending).
-    /// Rows whose stem equals `exclude_stem` (the query itself) are never returned.
+    /// Rows whose stem equals `exclude_stem` are never returned (see [`Library::nearest_except`]
+    /// to exclude songs by identity rather than by name).
     pub fn nearest(
         &self,
         query: &[f32],
         k: usize,
         exclude_stem: Option<&str>,
+    ) -> Result<Vec<Hit>, RecommendError> {
+        self.nearest_except(query, k, &|i| {
+            exclude_stem == Some(crate::table::stem(&self.filenames[i]))
+        })
+    }
+
+    /// The `k` songs most similar to `query`, best first; ties broken by filename (ascending).
+    /// Rows `i` with `exclude(i)` (the query itself) are never returned.
+    pub fn nearest_except(
+        &self,
+        query: &[f32],
+        k: usize,
+        exclude: &dyn Fn(usize) -> bool,
     ) -> Result<Vec<Hit>, RecommendError> {
         if self.is_empty() {
             return Err(RecommendError::Empty);
@@ -111,7 +164,7 @@ impl Library {
             .vectors
             .iter()
             .enumerate()
-            .filter(|(i, _)| exclude_stem != Some(crate::table::stem(&self.filenames[*i])))
+            .filter(|(i, _)| !exclude(*i))
             .map(|(i, v)| Hit {
                 filename: self.filenames[i].clone(),
                 label: self.labels[i].clone(),
@@ -128,13 +181,11 @@ impl Library {
         Ok(hits)
     }
 
-    /// Recommendations for a song of the library (never itself).
+    /// Recommendations for a song of the library (named as [`Library::find_unique`] reads it):
+    /// every other row, whatever its name.
     pub fn recommend_for(&self, name: &str, k: usize) -> Result<Vec<Hit>, RecommendError> {
-        let i = self
-            .find(name)
-            .ok_or_else(|| RecommendError::UnknownSong(name.to_string()))?;
-        let stem = crate::table::stem(&self.filenames[i]).to_string();
-        self.nearest(&self.vectors[i], k, Some(&stem))
+        let i = self.find_unique(name)?;
+        self.nearest_except(&self.vectors[i], k, &|j| j == i)
     }
 
     /// Writes `path` (`.npy`) and the index CSV beside it (same name, `.csv`), atomically.
@@ -208,13 +259,71 @@ impl Library {
         }
         let mut total = 0.0;
         for i in 0..queries.len() {
-            let stem = crate::table::stem(&queries.filenames[i]);
-            let hits = self.nearest(&queries.vectors[i], k, Some(stem))?;
+            let name = &queries.filenames[i];
+            let hits =
+                self.nearest_except(&queries.vectors[i], k, &|j| &self.filenames[j] == name)?;
             let good = hits.iter().filter(|h| h.label == queries.labels[i]).count();
             total += good as f64 / k as f64;
         }
         Ok(total / queries.len() as f64)
     }
+}
+
+/// Whether a table row's `filename` (a path relative to the folder it was scanned from, `/`
+/// between parts, see [`crate::extract::table_names`]) names the file at `canonical` (an
+/// absolute path): the row's parts are the last parts of that path.
+pub fn names_file(filename: &str, canonical: &Path) -> bool {
+    let row: Vec<&str> = filename
+        .split(['/', '\\'])
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    let path: Vec<String> = canonical
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    !row.is_empty()
+        && row.len() <= path.len()
+        && path[path.len() - row.len()..]
+            .iter()
+            .zip(&row)
+            .all(|(a, b)| a == b)
+}
+
+/// Population standard deviation of each feature over `rows` (1 where it is 0), the scale of
+/// [`same_content`].
+pub fn feature_scale(rows: &[FeatureVector]) -> Vec<f64> {
+    let n = rows.len().max(1) as f64;
+    (0..N_FEATURES)
+        .map(|k| {
+            let mean = rows.iter().map(|r| r[k]).sum::<f64>() / n;
+            let var = rows.iter().map(|r| (r[k] - mean).powi(2)).sum::<f64>() / n;
+            if var > 0.0 && var.is_finite() {
+                var.sqrt()
+            } else {
+                1.0
+            }
+        })
+        .collect()
+}
+
+/// Relative part of the tolerance of [`same_content`] (10 times `check`'s).
+pub const SAME_REL_TOL: f64 = 1e-3;
+/// Part of the tolerance of [`same_content`] proportional to the feature's spread (10 times
+/// `check`'s).
+pub const SAME_SIGMA_TOL: f64 = 1e-2;
+
+/// Whether two rows of features are analyses of the same audio (the same file, or a copy of it
+/// in another container, as `rock.00000.wav` of `rock.00000.au`): every feature within
+/// `SAME_REL_TOL`·|b| + `SAME_SIGMA_TOL`·scale, ten times the tolerance of `tuneprint check`.
+/// `scale` comes from [`feature_scale`].
+pub fn same_content(a: &FeatureVector, b: &FeatureVector, scale: &[f64]) -> bool {
+    a.iter()
+        .zip(b)
+        .zip(scale)
+        .all(|((x, y), s)| (x - y).abs() <= SAME_REL_TOL * y.abs() + SAME_SIGMA_TOL * s)
 }
 
 /// The index CSV of an embeddings file: same path, extension `.csv`.
@@ -278,6 +387,53 @@ mod tests {
         assert_eq!(hits[0].similarity, hits[1].similarity);
         assert!((hits[0].similarity - 1.0 / 2f64.sqrt()).abs() < 1e-9);
         assert_eq!(l.recommend_for("q.1.wav", 2).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn same_file_name_in_two_folders_is_two_songs() {
+        let l = Library {
+            filenames: ["a/01 Intro.wav", "b/01 Intro.wav", "c.wav"]
+                .map(String::from)
+                .to_vec(),
+            labels: vec![String::new(); 3],
+            vectors: vec![vec![1.0, 0.0], vec![1.0, 0.1], vec![0.0, 1.0]],
+        };
+        let hits = l.recommend_for("a/01 Intro.wav", 1).unwrap();
+        assert_eq!(hits[0].filename, "b/01 Intro.wav");
+        let hits = l.recommend_for("b/01 Intro.wav", 1).unwrap();
+        assert_eq!(hits[0].filename, "a/01 Intro.wav");
+        let e = l.recommend_for("01 Intro", 1).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "`01 Intro` names several songs of the library (a/01 Intro.wav, b/01 Intro.wav): give its path"
+        );
+        assert_eq!(l.find_unique("c").unwrap(), 2);
+    }
+
+    #[test]
+    fn identity_by_path_suffix_and_by_content() {
+        let p = Path::new("/music/top/a/01 Intro.wav");
+        assert!(names_file("a/01 Intro.wav", p));
+        assert!(names_file("01 Intro.wav", p));
+        assert!(names_file("/music/top/a/01 Intro.wav", p));
+        assert!(!names_file("b/01 Intro.wav", p));
+        assert!(!names_file("Intro.wav", p));
+        assert!(!names_file("", p));
+
+        let mut a = [1.0; N_FEATURES];
+        a[0] = 100.0;
+        let scale = vec![2.0; N_FEATURES];
+        let mut b = a;
+        b[0] = 100.0 + 0.1 + 0.02 - 1e-9; // 1e-3·100 + 1e-2·2 = 0.12
+        assert!(same_content(&b, &a, &scale));
+        b[0] = 100.13;
+        assert!(!same_content(&b, &a, &scale));
+        let rows = [[1.0; N_FEATURES], [3.0; N_FEATURES]];
+        assert_eq!(feature_scale(&rows), vec![1.0; N_FEATURES]);
+        let rows = [[1.0; N_FEATURES], [1.0; N_FEATURES]];
+        assert_eq!(feature_scale(&rows), vec![1.0; N_FEATURES]);
+        let rows = [[0.0; N_FEATURES], [4.0; N_FEATURES]];
+        assert_eq!(feature_scale(&rows), vec![2.0; N_FEATURES]);
     }
 
     #[test]

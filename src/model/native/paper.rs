@@ -136,8 +136,12 @@ struct Pass {
 }
 
 impl PaperNet {
-    /// Takes the network's tensors (`conv1.weight`, `bn1.running_mean`, ...) from `weights`.
-    pub fn load(weights: &mut Weights) -> Result<PaperNet, crate::model::ModelError> {
+    /// Takes the network's tensors (`conv1.weight`, `bn1.running_mean`, ...) from `weights`;
+    /// `classes` outputs (10 for GTZAN, a library's own label set otherwise).
+    pub fn load(
+        weights: &mut Weights,
+        classes: usize,
+    ) -> Result<PaperNet, crate::model::ModelError> {
         Ok(PaperNet {
             conv1: Conv::load(weights, "conv1", 1, CONV1_CHANNELS, 3)?,
             bn1: BatchNorm::load(weights, "bn1", CONV1_CHANNELS)?,
@@ -149,8 +153,8 @@ impl PaperNet {
                 weights.take("fc1.bias", &[DENSE_DIM])?,
             ),
             fc2: (
-                weights.take_matrix("fc2.weight", &[N_CLASSES, DENSE_DIM])?,
-                weights.take("fc2.bias", &[N_CLASSES])?,
+                weights.take_matrix("fc2.weight", &[classes, DENSE_DIM])?,
+                weights.take("fc2.bias", &[classes])?,
             ),
         })
     }

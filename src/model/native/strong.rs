@@ -123,6 +123,7 @@ impl StrongNet {
                 weights.incompatible("`strong`: 1 to 64 members with hidden widths of 1 to 65536")
             );
         }
+        let classes = info.genres.len();
         let mut members = Vec::with_capacity(spec.members);
         for k in 0..spec.members {
             let mut hidden = Vec::new();
@@ -135,8 +136,8 @@ impl StrongNet {
                 width = h;
             }
             let out = (
-                weights.take_matrix(&format!("m{k}.out.weight"), &[N_CLASSES, width])?,
-                weights.take(&format!("m{k}.out.bias"), &[N_CLASSES])?,
+                weights.take_matrix(&format!("m{k}.out.weight"), &[classes, width])?,
+                weights.take(&format!("m{k}.out.bias"), &[classes])?,
             );
             members.push(Mlp { hidden, out });
         }
@@ -151,7 +152,8 @@ impl StrongNet {
         want_proba: bool,
     ) -> (Array2<f32>, Array2<f32>) {
         let mut hidden = Vec::new();
-        let mut sum = Array2::<f32>::zeros((x.nrows(), N_CLASSES));
+        let classes = self.members.first().map_or(0, |m| m.out.1.len());
+        let mut sum = Array2::<f32>::zeros((x.nrows(), classes));
         for m in &self.members {
             let (h, logits) = m.pass(x);
             if want_proba {

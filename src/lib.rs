@@ -15,4 +15,5 @@ pub mod features;
 pub mod model;
 pub mod recommend;
 pub mod report;
+pub mod serve;
 pub mod table;

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod recommend;
 pub mod recommend_eval;
 pub mod report;
+pub mod serve;
 pub mod spectrogram;
 pub mod train;
 
@@ -49,6 +50,8 @@ pub enum Command {
     Spectrogram(spectrogram::Args),
     /// Write the figures and the report page.
     Report(report::Args),
+    /// Browse, play and explore the library in a web browser (HTTP server on this machine).
+    Serve(serve::Args),
 }
 
 /// Errors of the command layer: any lower layer's error, or a command-level failure.
@@ -98,5 +101,6 @@ pub fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Recommend(a) => recommend::run(&a),
         Command::Spectrogram(a) => spectrogram::run(&a),
         Command::Report(a) => report::run(&a),
+        Command::Serve(a) => serve::run(&a),
     }
 }

@@ -2,8 +2,8 @@
 //! synthetic library, from 32 concurrent keep-alive clients on 127.0.0.1, bounded in count and
 //! time. Prints requests/s and latency percentiles, and the page's first-load size.
 //!
-//! `cargo bench --bench serve_load` (or `scripts/bench.sh --serve`): 100 000 songs with
-//! 266-value embeddings (the default model's combined embedding: 256 hidden + 10 probabilities),
+//! `cargo bench --bench serve_load`: 100 000 songs with 138-value embeddings (the size of the
+//! default model's combined embedding, as in `benches/library.rs`),
 //! 20 000 requests or 60 s, whichever comes first. Without `--bench` (as `cargo test` runs it):
 //! 2 000 songs and 500 requests, every reply checked. Environment: `SERVE_BENCH_SONGS`,
 //! `SERVE_BENCH_REQUESTS`, `SERVE_BENCH_CLIENTS`.
@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 use tuneprint::library::Library;
 use tuneprint::serve::{self, library::LibraryCatalog, AppState};
 
-const DIM: usize = 266;
+const DIM: usize = 138;
 const GENRES: [&str; 10] = tuneprint::config::GENRES;
 
 fn env_or(name: &str, default: usize) -> usize {

@@ -59,6 +59,23 @@ pub const PATIENCE: usize = 20;
 /// Upper bound on the CNN's training epochs.
 pub const MAX_EPOCHS: usize = 300;
 
+// --- Library (branch `library`): the SQLite song store, scans and playlists. ---
+
+/// File name of the default library database (in the current folder) when `$TUNEPRINT_DB` is unset.
+pub const LIBRARY_DB_FILE: &str = "tuneprint.db";
+/// Environment variable naming the default library database.
+pub const LIBRARY_DB_ENV: &str = "TUNEPRINT_DB";
+/// How long a library connection waits for another writer before giving up (milliseconds).
+pub const LIBRARY_BUSY_TIMEOUT_MS: u64 = 10_000;
+/// Window length (seconds) of the features the library keeps per song (as `extract --window 30`).
+pub const LIBRARY_WINDOW_SECONDS: f64 = 30.0;
+/// Version of the analysis the library stores; songs analysed by an older one are analysed again.
+pub const ANALYSIS_VERSION: i64 = 1;
+/// Songs in a playlist when `-n` is not given.
+pub const PLAYLIST_LENGTH: usize = 20;
+/// Songs re-classified per transaction when the model changes.
+pub const RECLASSIFY_BATCH: usize = 256;
+
 // ---- serve (`tuneprint serve`: HTTP server and page) ----
 /// Address `tuneprint serve` binds by default: this machine only.
 pub const SERVE_BIND: &str = "127.0.0.1";

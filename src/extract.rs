@@ -131,50 +131,131 @@ pub struct Options {
 pub fn extract_file(path: &Path, opts: &Options) -> Result<Vec<Record>, ExtractError> {
     let decoded = crate::audio::load(path)?;
     let y = decoded.samples;
-    let filename = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string());
+    let filename = file_name(path);
     let label = label_for(path);
-    let feature_err = |source| ExtractError::Feature {
+    match opts.window_seconds {
+        None => Ok(vec![song_record(path, &filename, &label, &y)?]),
+        Some(sec) => Ok(window_records(path, &filename, &label, &y, sec, None)?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect()),
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+fn feature_error(path: &Path) -> impl Fn(crate::features::FeatureError) -> ExtractError + '_ {
+    move |source| ExtractError::Feature {
         path: path.to_path_buf(),
         source,
-    };
-    match opts.window_seconds {
-        None => {
-            let f = features::compute(&y).map_err(feature_err)?;
-            Ok(vec![Record {
-                filename,
-                length: y.len() as u64,
-                features: f,
-                label,
-            }])
-        }
-        Some(sec) => {
-            let sr = SAMPLE_RATE as f64;
-            let w = (sec * sr).round() as usize;
-            let min_tail = (MIN_TAIL_SECONDS.min(sec) * sr).round() as usize;
-            let (stem, ext) = match filename.rfind('.') {
-                Some(i) if i > 0 => (&filename[..i], &filename[i..]),
-                _ => (filename.as_str(), ""),
-            };
-            // Windows are independent: they share the worker threads with the other files
-            // (one long song cut into windows keeps every thread busy).
-            windows(y.len(), w, min_tail)
-                .into_par_iter()
-                .enumerate()
-                .map(|(k, r)| {
-                    let seg = &y[r];
-                    Ok(Record {
-                        filename: format!("{stem}.{k}{ext}"),
-                        length: seg.len() as u64,
-                        features: features::compute(seg).map_err(feature_err)?,
-                        label: label.clone(),
-                    })
-                })
-                .collect()
-        }
     }
+}
+
+/// The one row of a whole file, as `extract` writes it.
+fn song_record(
+    path: &Path,
+    filename: &str,
+    label: &str,
+    y: &[f32],
+) -> Result<Record, ExtractError> {
+    Ok(Record {
+        filename: filename.to_string(),
+        length: y.len() as u64,
+        features: features::compute(y).map_err(feature_error(path))?,
+        label: label.to_string(),
+    })
+}
+
+/// The window rows of a file with each window's first sample, as `extract --window SEC` writes
+/// them. `whole` is the whole-file row when already computed: a file no longer than one window
+/// is one window over every sample, whose features are the whole file's.
+fn window_records(
+    path: &Path,
+    filename: &str,
+    label: &str,
+    y: &[f32],
+    sec: f64,
+    whole: Option<&Record>,
+) -> Result<Vec<(usize, Record)>, ExtractError> {
+    let sr = SAMPLE_RATE as f64;
+    let w = (sec * sr).round() as usize;
+    let min_tail = (MIN_TAIL_SECONDS.min(sec) * sr).round() as usize;
+    let (stem, ext) = match filename.rfind('.') {
+        Some(i) if i > 0 => (&filename[..i], &filename[i..]),
+        _ => (filename, ""),
+    };
+    let ranges = windows(y.len(), w, min_tail);
+    // Windows are independent: they share the worker threads with the other files
+    // (one long song cut into windows keeps every thread busy).
+    ranges
+        .into_par_iter()
+        .enumerate()
+        .map(|(k, r)| {
+            let features = match whole {
+                Some(s) if r.start == 0 && r.end == y.len() => s.features,
+                _ => features::compute(&y[r.clone()]).map_err(feature_error(path))?,
+            };
+            Ok((
+                r.start,
+                Record {
+                    filename: format!("{stem}.{k}{ext}"),
+                    length: r.len() as u64,
+                    features,
+                    label: label.to_string(),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Everything the library keeps of one file, from one decode.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// Container/codec name, e.g. `"wav"`, `"mp3"`.
+    pub format: String,
+    /// Sample rate of the file (Hz).
+    pub source_rate: u32,
+    /// Channels of the file.
+    pub channels: usize,
+    /// The row `extract` writes for the file (the recipe over the whole file).
+    pub song: Record,
+    /// The rows `extract --window SEC` writes for it, each with its window's first sample (at
+    /// [`SAMPLE_RATE`]).
+    pub windows: Vec<(usize, Record)>,
+}
+
+/// Decodes a file once and computes both its whole-file row and its window rows, exactly as
+/// `extract` and `extract --window window_seconds` compute them (the two in parallel on the
+/// current rayon pool).
+pub fn analyse_file(path: &Path, window_seconds: f64) -> Result<Analysis, ExtractError> {
+    let decoded = crate::audio::load(path)?;
+    let y = &decoded.samples;
+    let filename = file_name(path);
+    let label = label_for(path);
+    let sr = SAMPLE_RATE as f64;
+    let single = y.len() <= (window_seconds * sr).round() as usize;
+    let (song, windows) = if single {
+        let song = song_record(path, &filename, &label, y)?;
+        let windows = window_records(path, &filename, &label, y, window_seconds, Some(&song))?;
+        (song, windows)
+    } else {
+        let (song, windows) = rayon::join(
+            || song_record(path, &filename, &label, y),
+            || window_records(path, &filename, &label, y, window_seconds, None),
+        );
+        (song?, windows?)
+    };
+    Ok(Analysis {
+        format: decoded.format,
+        source_rate: decoded.source_rate,
+        channels: decoded.channels,
+        song,
+        windows,
+    })
 }
 
 /// A progress bar on stderr (drawn only when stderr is a terminal).

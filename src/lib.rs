@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod extract;
 pub mod features;
+pub mod library;
 pub mod model;
 pub mod recommend;
 pub mod report;

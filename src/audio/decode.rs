@@ -51,6 +51,11 @@ fn quiet_catch_unwind<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
     r
 }
 
+/// Runs `f` under the same quiet panic guard as the decoder: `None` when it panicked.
+pub(crate) fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
+    quiet_catch_unwind(f).ok()
+}
+
 const S8: f32 = 1.0 / 128.0;
 const S16: f32 = 1.0 / 32_768.0;
 const S24: f32 = 1.0 / 8_388_608.0;

@@ -5,6 +5,7 @@
 pub mod au;
 pub mod decode;
 pub mod resample;
+pub mod tags;
 
 use std::path::{Path, PathBuf};
 

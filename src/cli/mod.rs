@@ -9,6 +9,8 @@ pub mod classify;
 pub mod decode;
 pub mod embed;
 pub mod extract;
+pub mod library;
+pub mod playlist;
 pub mod recommend;
 pub mod recommend_eval;
 pub mod report;
@@ -52,6 +54,10 @@ pub enum Command {
     Report(report::Args),
     /// Browse, play and explore the library in a web browser (HTTP server on this machine).
     Serve(serve::Args),
+    /// The song library (SQLite): scan folders, status, list, show, export, merge.
+    Library(library::Args),
+    /// A playlist from the library: each song the nearest unused one to the song before.
+    Playlist(playlist::Args),
 }
 
 /// Errors of the command layer: any lower layer's error, or a command-level failure.
@@ -71,6 +77,8 @@ pub enum CliError {
     Model(#[from] crate::model::ModelError),
     #[error(transparent)]
     Recommend(#[from] crate::recommend::RecommendError),
+    #[error(transparent)]
+    Library(#[from] crate::library::LibraryError),
     /// A failure the command itself reports.
     #[error("{0}")]
     Failed(String),
@@ -102,5 +110,7 @@ pub fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Spectrogram(a) => spectrogram::run(&a),
         Command::Report(a) => report::run(&a),
         Command::Serve(a) => serve::run(&a),
+        Command::Library(a) => library::run(&a),
+        Command::Playlist(a) => playlist::run(&a),
     }
 }

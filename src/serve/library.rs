@@ -360,7 +360,7 @@ impl Catalog for LibraryCatalog {
                     .to_string();
                 ServeError::NotAudio(format!("{file_name}: {reason}"))
             })?;
-        let windows: Vec<_> = analysis.windows.iter().map(|w| w.features).collect();
+        let windows: Vec<_> = analysis.windows.iter().map(|(_, w)| w.features).collect();
         let (outputs, genres, model_id) = {
             let m = model.lock().unwrap_or_else(|e| e.into_inner());
             (

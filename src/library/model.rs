@@ -1,0 +1,162 @@
+//! The library's view of a trained model: its id, and the ONE function that calls it.
+//!
+//! Everything the library asks of the classifier goes through [`Model::outputs`] (and
+//! [`Model::load`]), so that changes to `model::Classifier` touch this file only.
+
+use super::LibraryError;
+use crate::features::FeatureVector;
+use crate::model::Classifier;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Name of the embedding the library stores (recorded in the `models` table).
+pub const EMBEDDING: &str = "combined";
+
+/// A loaded model with the id its outputs are stored under.
+pub struct Model {
+    clf: Classifier,
+    id: String,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("id", &self.id)
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+/// What the model makes of one song.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outputs {
+    /// Probability of each genre ([`Model::genres`] order), the mean over the song's windows.
+    pub probabilities: Vec<f32>,
+    /// The song's embedding, the mean over its windows.
+    pub embedding: Vec<f32>,
+}
+
+impl Outputs {
+    /// Index of the most probable genre (the first on ties).
+    pub fn best(&self) -> usize {
+        self.probabilities.iter().enumerate().fold(
+            0,
+            |b, (i, &v)| if v > self.probabilities[b] { i } else { b },
+        )
+    }
+}
+
+/// The id of a model directory: blake3 of `model.json` and the weights file, 16 hex digits.
+pub fn model_id(dir: &Path) -> Result<String, LibraryError> {
+    let mut h = blake3::Hasher::new();
+    for name in ["model.json", crate::model::WEIGHTS_FILE] {
+        let p = dir.join(name);
+        let mut f = std::fs::File::open(&p).map_err(|e| LibraryError::Io {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut buf = Vec::new();
+        f.read_to_end(&mut buf).map_err(|e| LibraryError::Io {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
+        h.update(&(buf.len() as u64).to_le_bytes());
+        h.update(&buf);
+    }
+    Ok(h.finalize().to_hex()[..16].to_string())
+}
+
+impl Model {
+    /// Loads a model directory written by `tuneprint train`.
+    pub fn load(dir: &Path) -> Result<Model, LibraryError> {
+        let clf = Classifier::load(dir)?;
+        let id = model_id(dir)?;
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        Ok(Model { clf, id, dir })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The genres of the probabilities, in order.
+    pub fn genres(&self) -> &[String] {
+        self.clf.genres()
+    }
+
+    /// The architecture's name (`paper`, `strong`).
+    pub fn arch(&self) -> &str {
+        &self.clf.info().arch
+    }
+
+    /// The model's outputs for songs given by the features of their 30 s windows: the genre
+    /// probabilities and the embedding of every window, averaged over each song's windows.
+    /// THE one place where the library calls the classifier.
+    pub fn outputs(&self, songs: &[Vec<FeatureVector>]) -> Vec<Outputs> {
+        let rows: Vec<FeatureVector> = songs.iter().flatten().copied().collect();
+        if rows.is_empty() {
+            return songs
+                .iter()
+                .map(|_| Outputs {
+                    probabilities: Vec::new(),
+                    embedding: Vec::new(),
+                })
+                .collect();
+        }
+        let proba = self.clf.predict_proba(&rows);
+        let dense = self.clf.embed_dense(&rows);
+        let embed: Vec<Vec<f32>> = dense
+            .iter()
+            .zip(&proba)
+            .map(|(d, p)| crate::recommend::unit_concat(d, p))
+            .collect();
+        let mut out = Vec::with_capacity(songs.len());
+        let mut at = 0;
+        for s in songs {
+            let r = at..at + s.len();
+            at = r.end;
+            out.push(Outputs {
+                probabilities: mean(&proba[r.clone()]),
+                embedding: mean(&embed[r]),
+            });
+        }
+        out
+    }
+}
+
+fn mean(rows: &[Vec<f32>]) -> Vec<f32> {
+    let Some(first) = rows.first() else {
+        return Vec::new();
+    };
+    let mut m = vec![0.0f64; first.len()];
+    for r in rows {
+        m.iter_mut().zip(r).for_each(|(a, &b)| *a += b as f64);
+    }
+    let n = rows.len() as f64;
+    m.into_iter().map(|v| (v / n) as f32).collect()
+}
+
+/// The model `library scan` uses when `--model` is not given: the default model folder when it
+/// holds a model, else none (the scan then stores everything but predictions).
+pub fn default_model_dir() -> Option<PathBuf> {
+    let home = match std::env::var_os("TUNEPRINT_HOME") {
+        Some(h) if !h.is_empty() => PathBuf::from(h),
+        _ => match std::env::var_os("XDG_DATA_HOME") {
+            Some(x) if !x.is_empty() => PathBuf::from(x).join("tuneprint"),
+            _ => std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".local/share/tuneprint"))
+                .unwrap_or_default(),
+        },
+    };
+    [
+        home.join("models/default"),
+        PathBuf::from(crate::config::MODEL_DIR),
+    ]
+    .into_iter()
+    .find(|d| d.join("model.json").is_file())
+}

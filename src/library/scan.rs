@@ -1,0 +1,821 @@
+//! `library scan`: walk folders, decide what is new, changed, moved or gone, analyse what needs
+//! it in parallel, and store each song in its own transaction as it finishes.
+//!
+//! Steps: (1) walk the folders (audio extensions, as `extract`), stat'ing each file; (2) a file
+//! whose path, size and mtime match its row (and whose analysis is current) is unchanged and
+//! costs nothing more; (3) the others are hashed (blake3, in parallel): a changed file with its
+//! old content only gets its new mtime; a new path whose content the library already holds is a
+//! move (the row follows the file) or a copy (the analysis is copied), never decoded again;
+//! (4) rows of files that vanished from the scanned folders are removed (never under a folder
+//! that could not be read); (5) the rest is decoded once and analysed on `jobs` threads, and ONE
+//! writer stores each song in one transaction as it finishes; (6) with a model, songs whose
+//! prediction was made by another model (or none) are re-classified from their stored window
+//! features, without decoding.
+
+use super::model::{Model, Outputs};
+use super::{bytes_path, f32_blob, features_blob, path_bytes, Library, LibraryError};
+use crate::audio::tags::{self, Tags};
+use crate::config::{ANALYSIS_VERSION, LIBRARY_WINDOW_SECONDS, RECLASSIFY_BATCH};
+use crate::extract::{self, Analysis};
+use crate::features::FeatureVector;
+use indicatif::ProgressBar;
+use rayon::prelude::*;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A fixed part of the files: those whose path (relative to the scanned folder) hashes to
+/// `index` modulo `count`. Stable whatever the order of the files and wherever the folder is
+/// mounted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 0-based, below `count`.
+    pub index: u64,
+    pub count: u64,
+}
+
+impl FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let bad = || format!("`{s}` is not a shard I/N with 0 ≤ I < N (e.g. 0/4)");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: u64 = i.trim().parse().map_err(|_| bad())?;
+        let count: u64 = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Shard {
+    /// Whether a file (its path relative to the scanned folder) belongs to this shard.
+    pub fn contains(&self, relative: &Path) -> bool {
+        let h = blake3::hash(&path_bytes(relative));
+        let v = u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes"));
+        v % self.count == self.index
+    }
+}
+
+/// How to scan.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Worker threads (0 = one per core).
+    pub jobs: usize,
+    /// Analyse only this part of the files.
+    pub shard: Option<Shard>,
+    /// Draw progress bars on stderr.
+    pub progress: bool,
+}
+
+/// A file that could not be analysed in this scan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScanFailure {
+    pub path: PathBuf,
+    pub error: String,
+}
+
+/// What a scan did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ScanReport {
+    /// Audio files found (in this shard).
+    pub files: usize,
+    /// Files whose path, size and mtime match their row: not read at all.
+    pub unchanged: usize,
+    /// New files analysed.
+    pub analysed: usize,
+    /// Changed files analysed again.
+    pub reanalysed: usize,
+    /// Files recognised by content at a new path whose old path is gone (the row followed).
+    pub moved: usize,
+    /// Files recognised by content as copies of a song (its analysis copied).
+    pub copied: usize,
+    /// Files with a new mtime but the same content (only the mtime is updated).
+    pub touched: usize,
+    /// Files that failed in this scan (recorded with their reason).
+    pub failed: usize,
+    /// Files that failed before and have not changed (not tried again).
+    pub still_failing: usize,
+    /// Rows removed because their file vanished.
+    pub removed: usize,
+    /// Songs re-classified and re-embedded from stored features.
+    pub reclassified: usize,
+    /// Songs whose results could not be written (the next scan tries them again).
+    pub not_stored: usize,
+    /// The model that made the predictions of this scan.
+    pub model_id: Option<String>,
+    pub failures: Vec<ScanFailure>,
+    /// Folders that could not be read (nothing under them was removed).
+    pub walk_errors: Vec<String>,
+    pub seconds: f64,
+}
+
+/// A file found by the walk.
+#[derive(Debug, Clone)]
+struct Found {
+    path: PathBuf,
+    size: u64,
+    mtime_ns: i64,
+}
+
+/// Its row, when the library has one.
+#[derive(Debug, Clone)]
+struct Existing {
+    id: i64,
+    size: u64,
+    mtime_ns: i64,
+    hash: String,
+    failed: bool,
+    version: i64,
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    match meta.modified() {
+        Ok(t) => match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_nanos() as i64,
+            Err(e) => -(e.duration().as_nanos() as i64),
+        },
+        Err(_) => 0,
+    }
+}
+
+fn now_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Walks one root: audio files (symbolic links to files followed, to folders not), sorted.
+fn walk(root: &Path, files: &mut Vec<Found>, errors: &mut Vec<String>, bad: &mut Vec<PathBuf>) {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) => {
+                errors.push(format!("{}: cannot read: {e}", dir.display()));
+                bad.push(dir);
+                continue;
+            }
+        };
+        for entry in entries {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    errors.push(format!("{}: cannot read: {e}", dir.display()));
+                    bad.push(dir.clone());
+                    continue;
+                }
+            };
+            let p = entry.path();
+            let Ok(ft) = entry.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(p);
+            } else if extract::is_audio_path(&p) {
+                // Follows a link to its file; a dangling link is skipped.
+                match std::fs::metadata(&p) {
+                    Ok(m) if m.is_file() => files.push(Found {
+                        size: m.len(),
+                        mtime_ns: mtime_ns(&m),
+                        path: p,
+                    }),
+                    Ok(_) => {}
+                    Err(e) => errors.push(format!("{}: cannot stat: {e}", p.display())),
+                }
+            }
+        }
+    }
+}
+
+/// blake3 of a file's content, hex.
+pub fn hash_file(path: &Path) -> Result<String, String> {
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let mut h = blake3::Hasher::new();
+    h.update_reader(f)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    Ok(h.finalize().to_hex().to_string())
+}
+
+/// One line, without the leading `path: ` that the audio layer's messages carry.
+fn one_line(path: &Path, msg: &str) -> String {
+    let prefix = format!("{}: ", path.display());
+    let m = msg.strip_prefix(&prefix).unwrap_or(msg);
+    m.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn bar(len: usize, what: &str, show: bool) -> ProgressBar {
+    if show {
+        extract::progress_bar(len, what)
+    } else {
+        ProgressBar::hidden()
+    }
+}
+
+/// Where a finished file goes.
+struct Outcome {
+    found: Found,
+    hash: String,
+    changed: bool,
+    result: Result<(Analysis, Tags), String>,
+}
+
+fn analyse(path: &Path) -> Result<(Analysis, Tags), String> {
+    let run = || -> Result<(Analysis, Tags), String> {
+        let a = extract::analyse_file(path, LIBRARY_WINDOW_SECONDS)
+            .map_err(|e| one_line(path, &e.to_string()))?;
+        Ok((a, tags::read(path)))
+    };
+    // A panic in the analysis of one file is that file's failure, not the scan's.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(format!("internal error while analysing: {msg}"))
+    })
+}
+
+/// Stores one analysed (or failed) file and its predictions in one transaction.
+fn store(
+    conn: &mut Connection,
+    o: &Outcome,
+    outputs: Option<(&Model, &Outputs)>,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let label = extract::label_for(&o.found.path);
+    let path = path_bytes(&o.found.path);
+    let name = file_name(&o.found.path);
+    let now = now_seconds();
+    let id: i64 = match &o.result {
+        Ok((a, t)) => tx.query_row(
+            "INSERT INTO songs (path, name, size, mtime_ns, hash, error, analysis_version,
+                 format, sample_rate, channels, samples, duration, title, artist, album, genre,
+                 year, label, features, scanned_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                 ?16, ?17, ?18, ?19)
+             ON CONFLICT(path) DO UPDATE SET name = excluded.name, size = excluded.size,
+                 mtime_ns = excluded.mtime_ns, hash = excluded.hash, error = NULL,
+                 analysis_version = excluded.analysis_version, format = excluded.format,
+                 sample_rate = excluded.sample_rate, channels = excluded.channels,
+                 samples = excluded.samples, duration = excluded.duration,
+                 title = excluded.title, artist = excluded.artist, album = excluded.album,
+                 genre = excluded.genre, year = excluded.year, label = excluded.label,
+                 features = excluded.features, scanned_at = excluded.scanned_at
+             RETURNING id",
+            params![
+                path,
+                name,
+                o.found.size as i64,
+                o.found.mtime_ns,
+                o.hash,
+                ANALYSIS_VERSION,
+                a.format,
+                a.source_rate,
+                a.channels as i64,
+                a.song.length as i64,
+                a.song.length as f64 / crate::config::SAMPLE_RATE as f64,
+                t.title,
+                t.artist,
+                t.album,
+                t.genre,
+                t.year,
+                label,
+                features_blob(&a.song.features),
+                now,
+            ],
+            |r| r.get(0),
+        )?,
+        Err(reason) => tx.query_row(
+            "INSERT INTO songs (path, name, size, mtime_ns, hash, error, analysis_version,
+                 label, scanned_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT(path) DO UPDATE SET name = excluded.name, size = excluded.size,
+                 mtime_ns = excluded.mtime_ns, hash = excluded.hash, error = excluded.error,
+                 analysis_version = excluded.analysis_version, format = NULL,
+                 sample_rate = NULL, channels = NULL, samples = NULL, duration = NULL,
+                 title = NULL, artist = NULL, album = NULL, genre = NULL, year = NULL,
+                 label = excluded.label, features = NULL, scanned_at = excluded.scanned_at
+             RETURNING id",
+            params![
+                path,
+                name,
+                o.found.size as i64,
+                o.found.mtime_ns,
+                o.hash,
+                reason,
+                ANALYSIS_VERSION,
+                label,
+                now
+            ],
+            |r| r.get(0),
+        )?,
+    };
+    tx.execute("DELETE FROM windows WHERE song_id = ?", [id])?;
+    tx.execute("DELETE FROM predictions WHERE song_id = ?", [id])?;
+    if let Ok((a, _)) = &o.result {
+        let mut st = tx.prepare_cached(
+            "INSERT INTO windows (song_id, idx, start, samples, features) VALUES (?, ?, ?, ?, ?)",
+        )?;
+        for (k, (start, rec)) in a.windows.iter().enumerate() {
+            st.execute(params![
+                id,
+                k as i64,
+                *start as i64,
+                rec.length as i64,
+                features_blob(&rec.features)
+            ])?;
+        }
+        drop(st);
+        if let Some((m, out)) = outputs {
+            put_prediction(&tx, id, m, out)?;
+        }
+    }
+    tx.commit()
+}
+
+fn put_prediction(conn: &Connection, id: i64, m: &Model, out: &Outputs) -> rusqlite::Result<()> {
+    if out.probabilities.is_empty() {
+        return Ok(());
+    }
+    let genre = m.genres().get(out.best()).cloned().unwrap_or_default();
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO predictions (song_id, model_id, genre, probabilities, embedding, dim)
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![
+        id,
+        m.id(),
+        genre,
+        f32_blob(&out.probabilities),
+        f32_blob(&out.embedding),
+        out.embedding.len() as i64
+    ])?;
+    Ok(())
+}
+
+/// Records the model in the `models` table.
+fn register_model(conn: &Connection, m: &Model) -> rusqlite::Result<()> {
+    let genres = serde_json::to_string(m.genres()).unwrap_or_else(|_| "[]".into());
+    conn.execute(
+        "INSERT OR IGNORE INTO models (id, dir, arch, genres, embedding, added_at)
+         VALUES (?, ?, ?, ?, ?, ?)",
+        params![
+            m.id(),
+            m.dir().display().to_string(),
+            m.arch(),
+            genres,
+            super::model::EMBEDDING,
+            now_seconds()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Moves a row to a new path (a file renamed or moved): nothing else changes.
+fn move_row(conn: &mut Connection, id: i64, f: &Found) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE songs SET path = ?, name = ?, size = ?, mtime_ns = ?, label = ?, scanned_at = ?
+         WHERE id = ?",
+        params![
+            path_bytes(&f.path),
+            file_name(&f.path),
+            f.size as i64,
+            f.mtime_ns,
+            extract::label_for(&f.path),
+            now_seconds(),
+            id
+        ],
+    )?;
+    Ok(())
+}
+
+/// A new row for a copy of a song: its analysis, windows and prediction copied.
+fn copy_row(conn: &mut Connection, from: i64, f: &Found) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let id: i64 = tx.query_row(
+        "INSERT INTO songs (path, name, size, mtime_ns, hash, error, analysis_version, format,
+             sample_rate, channels, samples, duration, title, artist, album, genre, year, label,
+             features, scanned_at)
+         SELECT ?1, ?2, ?3, ?4, hash, error, analysis_version, format, sample_rate, channels,
+             samples, duration, title, artist, album, genre, year, ?5, features, ?6
+         FROM songs WHERE id = ?7
+         RETURNING id",
+        params![
+            path_bytes(&f.path),
+            file_name(&f.path),
+            f.size as i64,
+            f.mtime_ns,
+            extract::label_for(&f.path),
+            now_seconds(),
+            from
+        ],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO windows (song_id, idx, start, samples, features)
+         SELECT ?1, idx, start, samples, features FROM windows WHERE song_id = ?2",
+        params![id, from],
+    )?;
+    tx.execute(
+        "INSERT INTO predictions (song_id, model_id, genre, probabilities, embedding, dim)
+         SELECT ?1, model_id, genre, probabilities, embedding, dim FROM predictions
+         WHERE song_id = ?2",
+        params![id, from],
+    )?;
+    tx.commit()
+}
+
+fn touch_row(conn: &Connection, id: i64, f: &Found) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE songs SET size = ?, mtime_ns = ? WHERE id = ?",
+        params![f.size as i64, f.mtime_ns, id],
+    )?;
+    Ok(())
+}
+
+impl Library {
+    /// Scans folders (or files) into the library. See the module documentation of
+    /// [`crate::library::scan`]. Per-file problems are counted in the report, never fatal.
+    pub fn scan(
+        &mut self,
+        roots: &[PathBuf],
+        opts: &ScanOptions,
+        model: Option<&Model>,
+    ) -> Result<ScanReport, LibraryError> {
+        let started = std::time::Instant::now();
+        let mut report = ScanReport {
+            model_id: model.map(|m| m.id().to_string()),
+            ..ScanReport::default()
+        };
+
+        // (1) Walk.
+        let mut found: Vec<(Found, bool)> = Vec::new(); // (file, in this shard)
+        let mut bad: Vec<PathBuf> = Vec::new();
+        let mut roots_abs: Vec<PathBuf> = Vec::new();
+        for root in roots {
+            let abs = match std::fs::canonicalize(root) {
+                Ok(a) => a,
+                Err(e) => {
+                    report
+                        .walk_errors
+                        .push(format!("{}: cannot read: {e}", root.display()));
+                    continue;
+                }
+            };
+            let mut files = Vec::new();
+            if abs.is_dir() {
+                walk(&abs, &mut files, &mut report.walk_errors, &mut bad);
+            } else {
+                match std::fs::metadata(&abs) {
+                    Ok(m) => files.push(Found {
+                        path: abs.clone(),
+                        size: m.len(),
+                        mtime_ns: mtime_ns(&m),
+                    }),
+                    Err(e) => report
+                        .walk_errors
+                        .push(format!("{}: cannot stat: {e}", abs.display())),
+                }
+            }
+            for f in files {
+                let rel = if abs.is_dir() {
+                    f.path.strip_prefix(&abs).unwrap_or(&f.path).to_path_buf()
+                } else {
+                    PathBuf::from(f.path.file_name().unwrap_or_default())
+                };
+                let mine = opts.shard.is_none_or(|s| s.contains(&rel));
+                found.push((f, mine));
+            }
+            roots_abs.push(abs);
+        }
+        found.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+        found.dedup_by(|a, b| a.0.path == b.0.path);
+        let present: HashSet<PathBuf> = found.iter().map(|(f, _)| f.path.clone()).collect();
+
+        // (2) Compare with the rows.
+        let mut candidates: Vec<(Found, Option<Existing>)> = Vec::new();
+        {
+            let mut st = self.conn.prepare_cached(
+                "SELECT id, size, mtime_ns, hash, error IS NOT NULL, analysis_version
+                 FROM songs WHERE path = ?",
+            )?;
+            for (f, mine) in found {
+                if !mine {
+                    continue;
+                }
+                report.files += 1;
+                let ex = st
+                    .query_row([path_bytes(&f.path)], |r| {
+                        Ok(Existing {
+                            id: r.get(0)?,
+                            size: r.get::<_, i64>(1)? as u64,
+                            mtime_ns: r.get(2)?,
+                            hash: r.get(3)?,
+                            failed: r.get(4)?,
+                            version: r.get(5)?,
+                        })
+                    })
+                    .optional()?;
+                match ex {
+                    Some(e)
+                        if e.size == f.size
+                            && e.mtime_ns == f.mtime_ns
+                            && e.version == ANALYSIS_VERSION =>
+                    {
+                        if e.failed {
+                            report.still_failing += 1;
+                        } else {
+                            report.unchanged += 1;
+                        }
+                    }
+                    ex => candidates.push((f, ex)),
+                }
+            }
+        }
+
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(opts.jobs)
+            .build()
+            .map_err(|e| {
+                LibraryError::Invalid(format!("cannot start {} threads: {e}", opts.jobs))
+            })?;
+
+        // (3) Hash what may have changed; recognise moves, copies and touched files.
+        let pb = bar(
+            candidates.len(),
+            "hashing",
+            opts.progress && candidates.len() > 50,
+        );
+        let hashes: Vec<Result<String, String>> = pool.install(|| {
+            candidates
+                .par_iter()
+                .map(|(f, _)| {
+                    let h = hash_file(&f.path);
+                    pb.inc(1);
+                    h
+                })
+                .collect()
+        });
+        pb.finish_and_clear();
+        let mut todo: Vec<(Found, String, bool)> = Vec::new();
+        let mut claimed: HashSet<i64> = HashSet::new();
+        for ((f, ex), h) in candidates.into_iter().zip(hashes) {
+            let hash = match h {
+                Ok(h) => h,
+                Err(reason) => {
+                    // Unreadable: recorded as failed (tried again when it changes).
+                    let o = Outcome {
+                        found: f,
+                        hash: String::new(),
+                        changed: ex.is_some(),
+                        result: Err(reason),
+                    };
+                    self.finish(&o, None, &mut report);
+                    continue;
+                }
+            };
+            let done = match &ex {
+                Some(e) if e.hash == hash && e.version == ANALYSIS_VERSION => {
+                    touch_row(&self.conn, e.id, &f)?;
+                    if e.failed {
+                        report.still_failing += 1;
+                    } else {
+                        report.touched += 1;
+                    }
+                    true
+                }
+                Some(_) => false,
+                None => self.recognise(&f, &hash, &present, &mut claimed, &mut report)?,
+            };
+            if !done {
+                todo.push((f, hash, ex.is_some()));
+            }
+        }
+
+        // (4) Remove rows of vanished files (under the scanned roots, outside unreadable folders).
+        let mut gone: Vec<i64> = Vec::new();
+        {
+            let mut st = self.conn.prepare("SELECT id, path FROM songs")?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                let p = bytes_path(r.get(1)?);
+                if roots_abs.iter().any(|root| p.starts_with(root))
+                    && !bad.iter().any(|b| p.starts_with(b))
+                    && !present.contains(&p)
+                {
+                    gone.push(r.get(0)?);
+                }
+            }
+        }
+        if !gone.is_empty() {
+            let tx = self.conn.transaction()?;
+            for id in &gone {
+                tx.execute("DELETE FROM songs WHERE id = ?", [id])?;
+            }
+            tx.commit()?;
+            report.removed = gone.len();
+        }
+
+        // (5) Analyse on the pool; this thread is the one writer.
+        if let Some(m) = model {
+            register_model(&self.conn, m)?;
+        }
+        let pb = bar(todo.len(), "analysing", opts.progress);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Outcome>(pool.current_num_threads() * 2);
+        std::thread::scope(|s| {
+            let todo = &todo;
+            s.spawn(move || {
+                pool.install(|| {
+                    todo.par_iter().for_each_with(tx, |tx, (f, hash, changed)| {
+                        let o = Outcome {
+                            found: f.clone(),
+                            hash: hash.clone(),
+                            changed: *changed,
+                            result: analyse(&f.path),
+                        };
+                        // The writer only stops early when this process is going down.
+                        let _ = tx.send(o);
+                    });
+                });
+            });
+            for o in rx {
+                let outputs = match (&o.result, model) {
+                    (Ok((a, _)), Some(m)) => {
+                        let w: Vec<FeatureVector> =
+                            a.windows.iter().map(|(_, r)| r.features).collect();
+                        m.outputs(&[w]).pop()
+                    }
+                    _ => None,
+                };
+                self.finish(&o, model.zip(outputs.as_ref()), &mut report);
+                pb.inc(1);
+            }
+        });
+        pb.finish_and_clear();
+
+        // (6) Predictions of another model (or none): from the stored features.
+        if let Some(m) = model {
+            self.reclassify(m, opts.progress, &mut report)?;
+        }
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// Stores one outcome and counts it; a write error is counted, reported and not fatal.
+    fn finish(&mut self, o: &Outcome, outputs: Option<(&Model, &Outputs)>, rep: &mut ScanReport) {
+        match store(&mut self.conn, o, outputs) {
+            Ok(()) => match &o.result {
+                Ok(_) if o.changed => rep.reanalysed += 1,
+                Ok(_) => rep.analysed += 1,
+                Err(e) => {
+                    rep.failed += 1;
+                    rep.failures.push(ScanFailure {
+                        path: o.found.path.clone(),
+                        error: e.clone(),
+                    });
+                }
+            },
+            Err(e) => {
+                rep.not_stored += 1;
+                rep.failures.push(ScanFailure {
+                    path: o.found.path.clone(),
+                    error: format!("not stored (tried again next scan): {e}"),
+                });
+            }
+        }
+    }
+
+    /// A new path whose content the library holds: a move when the old file is gone, else a
+    /// copy. Returns whether the file was recognised.
+    fn recognise(
+        &mut self,
+        f: &Found,
+        hash: &str,
+        present: &HashSet<PathBuf>,
+        claimed: &mut HashSet<i64>,
+        rep: &mut ScanReport,
+    ) -> Result<bool, LibraryError> {
+        let donors: Vec<(i64, PathBuf)> = {
+            let mut st = self.conn.prepare_cached(
+                "SELECT id, path FROM songs WHERE hash = ? AND error IS NULL
+                 AND analysis_version = ? ORDER BY id",
+            )?;
+            let rows = st
+                .query_map(params![hash, ANALYSIS_VERSION], |r| {
+                    Ok((r.get::<_, i64>(0)?, bytes_path(r.get(1)?)))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows
+        };
+        let Some(first) = donors.first() else {
+            return Ok(false);
+        };
+        let moved = donors
+            .iter()
+            .find(|(id, p)| !claimed.contains(id) && !present.contains(p) && !p.exists());
+        if let Some((id, _)) = moved {
+            move_row(&mut self.conn, *id, f)?;
+            claimed.insert(*id);
+            rep.moved += 1;
+        } else {
+            copy_row(&mut self.conn, first.0, f)?;
+            rep.copied += 1;
+        }
+        Ok(true)
+    }
+
+    /// Re-classifies and re-embeds, from their stored window features, the songs whose
+    /// prediction is not the model's.
+    fn reclassify(
+        &mut self,
+        m: &Model,
+        progress: bool,
+        rep: &mut ScanReport,
+    ) -> Result<(), LibraryError> {
+        register_model(&self.conn, m)?;
+        let pending = "FROM songs s LEFT JOIN predictions p ON p.song_id = s.id
+             WHERE s.error IS NULL AND (p.model_id IS NULL OR p.model_id != ?1)";
+        let total: i64 =
+            self.conn
+                .query_row(&format!("SELECT COUNT(*) {pending}"), [m.id()], |r| {
+                    r.get(0)
+                })?;
+        if total == 0 {
+            return Ok(());
+        }
+        let pb = bar(total as usize, "classifying", progress);
+        let mut last = i64::MIN;
+        loop {
+            let ids: Vec<i64> = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT s.id {pending} AND s.id > ?2 ORDER BY s.id LIMIT ?3"
+                ))?
+                .query_map(params![m.id(), last, RECLASSIFY_BATCH as i64], |r| r.get(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            let Some(&max) = ids.last() else { break };
+            last = max;
+            let mut songs: Vec<Vec<FeatureVector>> = Vec::with_capacity(ids.len());
+            for &id in &ids {
+                songs.push(self.windows(id)?.into_iter().map(|w| w.features).collect());
+            }
+            let outs = m.outputs(&songs);
+            let tx = self.conn.transaction()?;
+            for (id, out) in ids.iter().zip(&outs) {
+                put_prediction(&tx, *id, m, out)?;
+            }
+            tx.commit()?;
+            rep.reclassified += ids.len();
+            pb.inc(ids.len() as u64);
+        }
+        pb.finish_and_clear();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_parse_and_partition() {
+        assert_eq!(
+            "1/3".parse::<Shard>().unwrap(),
+            Shard { index: 1, count: 3 }
+        );
+        for bad in ["3/3", "1", "a/3", "0/0", "-1/2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+        // Every file in exactly one shard, whatever the order.
+        let shards: Vec<Shard> = (0..3).map(|i| Shard { index: i, count: 3 }).collect();
+        let mut sizes = [0usize; 3];
+        for k in 0..300 {
+            let p = PathBuf::from(format!("album {}/{k:02} song.mp3", k % 7));
+            let owners: Vec<usize> = (0..3).filter(|&i| shards[i].contains(&p)).collect();
+            assert_eq!(owners.len(), 1);
+            sizes[owners[0]] += 1;
+        }
+        assert!(sizes.iter().all(|&n| n > 70), "{sizes:?}");
+        // Fixed by the path alone.
+        let p = Path::new("a/b.mp3");
+        assert_eq!(shards[0].contains(p), shards[0].contains(p));
+    }
+
+    #[test]
+    fn reasons_are_one_line_without_the_path() {
+        let p = Path::new("/m/x.mp3");
+        assert_eq!(
+            one_line(p, "/m/x.mp3: corrupt audio: bad\nheader"),
+            "corrupt audio: bad header"
+        );
+    }
+}

@@ -1,0 +1,901 @@
+//! The song library end to end through the binary: scans (resumed after SIGKILL, incremental,
+//! moves, failures), schema migrations, exports checked against `extract` and `check`, shards
+//! merged, and predictions and playlists with a small model.
+
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tuneprint");
+const SR: usize = 22050;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tuneprint_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("TUNEPRINT_DB")
+        // No default model from the user's data folder: tests say which model they use.
+        .env("TUNEPRINT_HOME", dir.join("no-home"))
+        .output()
+        .expect("run tuneprint")
+}
+
+fn ok(o: Output) -> Output {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+/// The committed clips, decoded once (16-bit mono 22 050 Hz WAVs).
+fn clip(genre: &str) -> Vec<i16> {
+    static CLIPS: OnceLock<std::collections::HashMap<String, Vec<i16>>> = OnceLock::new();
+    CLIPS.get_or_init(|| {
+        [
+            "blues",
+            "classical",
+            "country",
+            "hiphop",
+            "jazz",
+            "metal",
+            "pop",
+            "rock",
+        ]
+        .iter()
+        .map(|g| {
+            let mut r =
+                hound::WavReader::open(root().join(format!("audio/{g}.00000.wav"))).unwrap();
+            (
+                g.to_string(),
+                r.samples::<i16>().map(|s| s.unwrap()).collect(),
+            )
+        })
+        .collect()
+    })[genre]
+        .clone()
+}
+
+/// `seconds` of a committed clip (repeated as needed, starting `offset` seconds in) as a WAV.
+fn write_clip(path: &Path, genre: &str, seconds: f64, offset: usize) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let base = clip(genre);
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: SR as u32,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &s in base
+        .iter()
+        .cycle()
+        .skip(offset * SR)
+        .take((seconds * SR as f64) as usize)
+    {
+        w.write_sample(s).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// Puts a RIFF INFO list (title, artist) in front of a WAV's data chunk.
+fn tag_wav(path: &Path, title: &str, artist: &str) {
+    let b = std::fs::read(path).unwrap();
+    // hound writes RIFF, WAVE, a 16-byte fmt chunk, then data.
+    assert_eq!(&b[36..40], b"data");
+    let mut info = b"INFO".to_vec();
+    for (id, text) in [(b"INAM", title), (b"IART", artist)] {
+        let mut t = text.as_bytes().to_vec();
+        t.push(0);
+        if t.len() % 2 == 1 {
+            t.push(0);
+        }
+        info.extend_from_slice(id);
+        info.extend_from_slice(&(t.len() as u32).to_le_bytes());
+        info.extend(t);
+    }
+    let mut out = b[..36].to_vec();
+    out.extend_from_slice(b"LIST");
+    out.extend_from_slice(&(info.len() as u32).to_le_bytes());
+    out.extend(info);
+    out.extend_from_slice(&b[36..]);
+    let riff = (out.len() - 8) as u32;
+    out[4..8].copy_from_slice(&riff.to_le_bytes());
+    std::fs::write(path, out).unwrap();
+}
+
+/// A small library: 6 songs of a few seconds in genre folders, one of 70 s (three windows), two
+/// that share a file name in different albums.
+fn small_library(dir: &Path) -> PathBuf {
+    let m = dir.join("music");
+    write_clip(&m.join("jazz/take five.wav"), "jazz", 6.0, 0);
+    write_clip(&m.join("rock/anthem.wav"), "rock", 5.0, 0);
+    write_clip(&m.join("metal/long.wav"), "metal", 70.0, 0);
+    write_clip(&m.join("pop/a/01 Intro.wav"), "pop", 4.0, 0);
+    write_clip(&m.join("pop/b/01 Intro.wav"), "pop", 4.0, 10);
+    write_clip(&m.join("blues.00000.wav"), "blues", 5.0, 0);
+    tag_wav(&m.join("jazz/take five.wav"), "Take Five", "Dave Brubeck");
+    m
+}
+
+/// Everything a scan stores, keyed by path (ids and scan times left out), for comparisons.
+fn dump(db: &Path) -> Vec<String> {
+    let c = Connection::open(db).unwrap();
+    let mut out = Vec::new();
+    let mut st = c
+        .prepare(
+            "SELECT path, name, size, mtime_ns, hash, error, analysis_version, format, sample_rate,
+                    channels, samples, duration, title, artist, album, genre, year, label,
+                    hex(features) FROM songs ORDER BY path",
+        )
+        .unwrap();
+    let n = st.column_count();
+    let rows = st
+        .query_map([], |r| {
+            let mut s = String::new();
+            for i in 0..n {
+                s.push_str(&format!("{:?}|", r.get_ref(i)?));
+            }
+            Ok(s)
+        })
+        .unwrap();
+    out.extend(rows.map(Result::unwrap));
+    let mut st = c
+        .prepare(
+            "SELECT s.path, w.idx, w.start, w.samples, hex(w.features) FROM windows w
+             JOIN songs s ON s.id = w.song_id ORDER BY s.path, w.idx",
+        )
+        .unwrap();
+    let rows = st
+        .query_map([], |r| {
+            Ok(format!(
+                "{:?}|{}|{}|{}|{}",
+                r.get_ref(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, String>(4)?
+            ))
+        })
+        .unwrap();
+    out.extend(rows.map(Result::unwrap));
+    let mut st = c
+        .prepare(
+            "SELECT s.path, p.model_id, p.genre, hex(p.probabilities), hex(p.embedding), p.dim
+             FROM predictions p JOIN songs s ON s.id = p.song_id ORDER BY s.path",
+        )
+        .unwrap();
+    let rows = st
+        .query_map([], |r| {
+            Ok(format!(
+                "{:?}|{}|{}|{}|{}|{}",
+                r.get_ref(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?
+            ))
+        })
+        .unwrap();
+    out.extend(rows.map(Result::unwrap));
+    out
+}
+
+fn count_songs(db: &Path) -> i64 {
+    // A fresh read-only connection each time: sees what the scan has committed so far.
+    match Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) {
+        Ok(c) => c
+            .query_row("SELECT COUNT(*) FROM songs", [], |r| r.get(0))
+            .unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+fn scan_json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["library", "scan"];
+    a.extend_from_slice(args);
+    a.push("--json");
+    json(&tuneprint_in(dir, &a))
+}
+
+#[test]
+fn scan_killed_with_sigkill_resumes_to_the_same_database() {
+    let t = tempfile::tempdir().unwrap();
+    let m = t.path().join("music");
+    let genres = [
+        "blues",
+        "classical",
+        "country",
+        "hiphop",
+        "jazz",
+        "metal",
+        "pop",
+        "rock",
+    ];
+    for (k, g) in genres.iter().enumerate() {
+        write_clip(&m.join(format!("{g}/{k} {g}.wav")), g, 20.0, 0);
+        write_clip(&m.join(format!("{g}/{k} {g} b.wav")), g, 20.0, 5);
+    }
+    let (a, b) = (t.path().join("a.db"), t.path().join("b.db"));
+    let full = scan_json(t.path(), &["music", "--db", "a.db", "--jobs", "1"]);
+    assert_eq!(full["analysed"], 16, "{full}");
+
+    // The same scan, killed once a few songs are committed.
+    let mut child = Command::new(BIN)
+        .args(["library", "scan", "music", "--db", "b.db", "--jobs", "1"])
+        .current_dir(t.path())
+        .env("TUNEPRINT_HOME", t.path().join("no-home"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while count_songs(&b) < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "scan made no progress"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    // SIGKILL: no chance to clean up.
+    // SAFETY: kill(2) on the pid of our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the scan finished before it was killed");
+    let kept = count_songs(&b);
+    assert!((3..16).contains(&kept), "{kept} songs after the kill");
+
+    // The next scan goes on: only the songs not yet stored are analysed.
+    let resumed = scan_json(t.path(), &["music", "--db", "b.db", "--jobs", "1"]);
+    assert_eq!(resumed["unchanged"], kept, "{resumed}");
+    assert_eq!(resumed["analysed"], 16 - kept, "{resumed}");
+    assert_eq!(dump(&a), dump(&b));
+}
+
+#[test]
+fn incremental_scans_changes_moves_copies_and_removals() {
+    let t = tempfile::tempdir().unwrap();
+    let m = small_library(t.path());
+    let db = ["--db", "lib.db"];
+    let first = scan_json(t.path(), &["music", db[0], db[1]]);
+    assert_eq!(first["files"], 6, "{first}");
+    assert_eq!(first["analysed"], 6, "{first}");
+    assert_eq!(first["failed"], 0, "{first}");
+
+    // Unchanged: nothing analysed.
+    let again = scan_json(t.path(), &["music", db[0], db[1]]);
+    assert_eq!(again["unchanged"], 6, "{again}");
+    assert_eq!(again["analysed"], 0, "{again}");
+    assert_eq!(again["reanalysed"], 0, "{again}");
+
+    let show = |name: &str| {
+        json(&ok(tuneprint_in(
+            t.path(),
+            &["library", "show", name, db[0], db[1], "--json"],
+        )))
+    };
+    let anthem = show("anthem.wav");
+    // A changed file is analysed again (same row), an unchanged one is not.
+    write_clip(&m.join("rock/anthem.wav"), "rock", 5.0, 12);
+    let r = scan_json(t.path(), &["music", db[0], db[1]]);
+    assert_eq!(
+        (r["reanalysed"].as_u64(), r["unchanged"].as_u64()),
+        (Some(1), Some(5)),
+        "{r}"
+    );
+    let anthem2 = show("anthem");
+    assert_eq!(anthem2["id"], anthem["id"]);
+    assert_ne!(anthem2["hash"], anthem["hash"]);
+
+    // A moved (renamed) file is recognised by its content: same row, no analysis.
+    let jazz = show("take five");
+    std::fs::create_dir_all(m.join("favourites")).unwrap();
+    std::fs::rename(m.join("jazz/take five.wav"), m.join("favourites/5.wav")).unwrap();
+    let r = scan_json(t.path(), &["music", db[0], db[1]]);
+    assert_eq!(
+        (
+            r["moved"].as_u64(),
+            r["analysed"].as_u64(),
+            r["removed"].as_u64()
+        ),
+        (Some(1), Some(0), Some(0)),
+        "{r}"
+    );
+    let moved = show("5.wav");
+    assert_eq!(moved["id"], jazz["id"]);
+    assert_eq!(moved["title"], "Take Five");
+    assert_eq!(moved["artist"], "Dave Brubeck");
+    assert!(moved["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("music/favourites/5.wav"));
+
+    // A copy is recognised too (its analysis copied); a touched file only gets its new mtime.
+    std::fs::copy(m.join("blues.00000.wav"), m.join("copy.wav")).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(m.join("rock/anthem.wav"))
+        .unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+        .unwrap();
+    drop(f);
+    let r = scan_json(t.path(), &["music", db[0], db[1]]);
+    assert_eq!(
+        (
+            r["copied"].as_u64(),
+            r["touched"].as_u64(),
+            r["analysed"].as_u64(),
+            r["reanalysed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(0), Some(0)),
+        "{r}"
+    );
+    assert_eq!(show("copy")["features"], serde_json::Value::Null); // features hidden without --features
+    let o = ok(tuneprint_in(
+        t.path(),
+        &[
+            "library",
+            "show",
+            "copy",
+            db[0],
+            db[1],
+            "--json",
+            "--features",
+        ],
+    ));
+    let b = ok(tuneprint_in(
+        t.path(),
+        &[
+            "library",
+            "show",
+            "blues.00000",
+            db[0],
+            db[1],
+            "--json",
+            "--features",
+        ],
+    ));
+    assert_eq!(json(&o)["features"], json(&b)["features"]);
+
+    // Vanished files are removed.
+    std::fs::remove_file(m.join("copy.wav")).unwrap();
+    let r = scan_json(t.path(), &["music", db[0], db[1]]);
+    assert_eq!(r["removed"], 1, "{r}");
+
+    // Two songs share a file name: a name alone is ambiguous, the path is not.
+    let o = tuneprint_in(t.path(), &["library", "show", "01 Intro.wav", db[0], db[1]]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("names 2 songs")
+            && e.contains("pop/a/01 Intro.wav")
+            && e.contains("pop/b/01 Intro.wav"),
+        "{e}"
+    );
+    let a = show("music/pop/a/01 Intro.wav");
+    let b = show("b/01 Intro.wav");
+    assert_ne!(a["id"], b["id"]);
+
+    // list: search and genre (tag or folder-less songs have no genre until a model predicts one).
+    let l = json(&ok(tuneprint_in(
+        t.path(),
+        &[
+            "library",
+            "list",
+            db[0],
+            db[1],
+            "--search",
+            "brubeck five",
+            "--json",
+        ],
+    )));
+    assert_eq!(l["total"], 1, "{l}");
+    assert_eq!(l["items"][0]["title"], "Take Five");
+    let l = json(&ok(tuneprint_in(
+        t.path(),
+        &[
+            "library", "list", db[0], db[1], "--json", "--limit", "2", "--sort", "duration",
+        ],
+    )));
+    assert_eq!(l["total"], 6);
+    assert_eq!(l["items"].as_array().unwrap().len(), 2);
+    assert!(
+        l["items"][0]["duration"].as_f64().unwrap() <= l["items"][1]["duration"].as_f64().unwrap()
+    );
+}
+
+#[test]
+fn corrupt_files_are_recorded_and_retried_only_when_changed() {
+    let t = tempfile::tempdir().unwrap();
+    let m = t.path().join("music");
+    write_clip(&m.join("good.wav"), "jazz", 4.0, 0);
+    write_clip(&m.join("good2.wav"), "rock", 4.0, 0);
+    std::fs::write(m.join("garbage.mp3"), b"this is not an mp3 file at all").unwrap();
+    let wav = std::fs::read(m.join("good.wav")).unwrap();
+    std::fs::write(m.join("truncated.wav"), &wav[..30]).unwrap();
+
+    let o = tuneprint_in(
+        t.path(),
+        &["library", "scan", "music", "--db", "l.db", "--json"],
+    );
+    assert_eq!(o.status.code(), Some(1), "failures make exit status 1");
+    let r = json(&o);
+    assert_eq!(
+        (r["analysed"].as_u64(), r["failed"].as_u64()),
+        (Some(2), Some(2)),
+        "{r}"
+    );
+    let st = json(&ok(tuneprint_in(
+        t.path(),
+        &["library", "status", "--db", "l.db", "--json"],
+    )));
+    assert_eq!(
+        (st["songs"].as_u64(), st["failed"].as_u64()),
+        (Some(2), Some(2)),
+        "{st}"
+    );
+    let text = String::from_utf8(
+        ok(tuneprint_in(
+            t.path(),
+            &["library", "status", "--db", "l.db"],
+        ))
+        .stdout,
+    )
+    .unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("garbage.mp3"))
+        .expect(&text);
+    assert!(
+        line.contains("unsupported or unrecognised format") || line.contains("corrupt"),
+        "{line}"
+    );
+    assert!(text.lines().any(|l| l.contains("truncated.wav:")), "{text}");
+
+    // Unchanged failures are not tried again.
+    let r = scan_json(t.path(), &["music", "--db", "l.db"]);
+    assert_eq!(
+        (
+            r["still_failing"].as_u64(),
+            r["failed"].as_u64(),
+            r["unchanged"].as_u64()
+        ),
+        (Some(2), Some(0), Some(2)),
+        "{r}"
+    );
+    // A failed file that changes is tried again (and now succeeds).
+    std::fs::write(m.join("truncated.wav"), &wav).unwrap();
+    let r = scan_json(t.path(), &["music", "--db", "l.db"]);
+    assert_eq!(
+        (
+            r["reanalysed"].as_u64(),
+            r["copied"].as_u64(),
+            r["still_failing"].as_u64()
+        ),
+        (Some(1), Some(0), Some(1)),
+        "{r}"
+    );
+}
+
+#[test]
+fn older_schema_is_migrated_and_newer_refused() {
+    let t = tempfile::tempdir().unwrap();
+    // A version-1 database (songs and windows, no predictions yet), from a committed SQL dump.
+    let old = t.path().join("old.db");
+    let c = Connection::open(&old).unwrap();
+    c.execute_batch(
+        &std::fs::read_to_string(root().join("tests/fixtures/library/v1.sql")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .unwrap(),
+        1
+    );
+    drop(c);
+    let st = json(&ok(tuneprint_in(
+        t.path(),
+        &["library", "status", "--db", "old.db", "--json"],
+    )));
+    assert_eq!(
+        (
+            st["songs"].as_u64(),
+            st["failed"].as_u64(),
+            st["schema_version"].as_u64()
+        ),
+        (Some(1), Some(1), Some(2)),
+        "{st}"
+    );
+    let l = json(&ok(tuneprint_in(
+        t.path(),
+        &["library", "list", "--db", "old.db", "--json"],
+    )));
+    assert_eq!(l["items"][0]["title"], "Old Song");
+    assert_eq!(l["items"][0]["predicted"], serde_json::Value::Null);
+    let c = Connection::open(&old).unwrap();
+    assert_eq!(
+        c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        c.query_row("SELECT COUNT(*) FROM predictions", [], |r| r
+            .get::<_, i64>(0))
+            .unwrap(),
+        0
+    );
+
+    // A database from a newer tuneprint is refused, untouched.
+    c.pragma_update(None, "user_version", 99).unwrap();
+    drop(c);
+    let o = tuneprint_in(t.path(), &["library", "status", "--db", "old.db"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("schema version 99 is newer than this tuneprint supports (2)"),
+        "{e}"
+    );
+    let c = Connection::open(&old).unwrap();
+    assert_eq!(
+        c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .unwrap(),
+        99
+    );
+
+    // Not a database at all.
+    std::fs::write(
+        t.path().join("text.db"),
+        "hello, this is not SQLite, just some text padding it out........",
+    )
+    .unwrap();
+    let o = tuneprint_in(t.path(), &["library", "status", "--db", "text.db"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not a tuneprint library"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn export_is_exactly_what_extract_writes() {
+    let t = tempfile::tempdir().unwrap();
+    let m = t.path().join("music");
+    write_clip(&m.join("jazz/take five.wav"), "jazz", 6.0, 0);
+    write_clip(&m.join("metal/long.wav"), "metal", 70.0, 0);
+    write_clip(&m.join("blues.00000.wav"), "blues", 35.0, 0);
+    ok(tuneprint_in(
+        t.path(),
+        &["library", "scan", "music", "--db", "l.db"],
+    ));
+    ok(tuneprint_in(
+        t.path(),
+        &["library", "export", "--db", "l.db", "--csv", "lib.csv"],
+    ));
+    ok(tuneprint_in(
+        t.path(),
+        &[
+            "library",
+            "export",
+            "--db",
+            "l.db",
+            "--csv",
+            "libw.csv",
+            "--windows",
+        ],
+    ));
+    ok(tuneprint_in(
+        t.path(),
+        &["extract", "music", "-o", "ext.csv"],
+    ));
+    ok(tuneprint_in(
+        t.path(),
+        &["extract", "music", "-o", "extw.csv", "--window", "30"],
+    ));
+    let read = |n: &str| std::fs::read_to_string(t.path().join(n)).unwrap();
+    assert_eq!(read("lib.csv"), read("ext.csv"));
+    assert_eq!(read("libw.csv"), read("extw.csv"));
+    assert_eq!(read("libw.csv").lines().count(), 1 + 1 + 3 + 1);
+}
+
+#[test]
+fn export_of_the_committed_clips_passes_check() {
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("clips.db").display().to_string();
+    let csv = t.path().join("clips.csv").display().to_string();
+    let audio = root().join("audio").display().to_string();
+    ok(tuneprint_in(
+        &root(),
+        &["library", "scan", &audio, "--db", &db],
+    ));
+    ok(tuneprint_in(
+        &root(),
+        &["library", "export", "--db", &db, "--csv", &csv],
+    ));
+    let c = json(&ok(tuneprint_in(&root(), &["check", &csv, "--json"])));
+    assert_eq!(
+        (c["passed"].as_u64(), c["total"].as_u64()),
+        (Some(58), Some(58)),
+        "{c}"
+    );
+}
+
+#[test]
+fn three_shards_merged_equal_one_scan() {
+    let t = tempfile::tempdir().unwrap();
+    let m = t.path().join("music");
+    let genres = [
+        "blues",
+        "classical",
+        "country",
+        "hiphop",
+        "jazz",
+        "metal",
+        "pop",
+        "rock",
+    ];
+    for (k, g) in genres.iter().enumerate() {
+        write_clip(&m.join(format!("{g}/{k}.wav")), g, 3.0, k);
+    }
+    std::fs::write(m.join("bad.wav"), b"RIFF").unwrap();
+    let _ = tuneprint_in(t.path(), &["library", "scan", "music", "--db", "one.db"]);
+    let shards: Vec<_> = (0..3)
+        .map(|i| {
+            Command::new(BIN)
+                .args([
+                    "library",
+                    "scan",
+                    "music",
+                    "--db",
+                    &format!("s{i}.db"),
+                    "--shard",
+                    &format!("{i}/3"),
+                    "--json",
+                    "--jobs",
+                    "1",
+                ])
+                .current_dir(t.path())
+                .env("TUNEPRINT_HOME", t.path().join("no-home"))
+                .stderr(Stdio::null())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut files = 0;
+    for c in shards {
+        let o = c.wait_with_output().unwrap();
+        let r = json(&o);
+        files += r["files"].as_u64().unwrap();
+    }
+    assert_eq!(files, 9, "every file in exactly one shard");
+    let r = json(&ok(tuneprint_in(
+        t.path(),
+        &[
+            "library", "merge", "s0.db", "s1.db", "s2.db", "-o", "all.db", "--json",
+        ],
+    )));
+    assert_eq!(
+        (r["songs"].as_u64(), r["duplicates"].as_u64()),
+        (Some(9), Some(0)),
+        "{r}"
+    );
+    let (one, all) = (
+        dump(&t.path().join("one.db")),
+        dump(&t.path().join("all.db")),
+    );
+    assert_eq!(one.len(), 9 + 8); // 9 rows (one failed) and 8 windows
+    assert_eq!(one, all);
+}
+
+/// A model trained once (3 epochs), shared by the tests.
+fn model(dir: &Path) -> PathBuf {
+    let out = dir.join("model");
+    ok(Command::new(BIN)
+        .args(["train", "--seeds", "0", "--max-epochs", "3", "-o"])
+        .arg(&out)
+        .current_dir(root())
+        .output()
+        .unwrap());
+    out
+}
+
+#[test]
+fn predictions_playlists_and_a_new_model_without_decoding() {
+    let t = tempfile::tempdir().unwrap();
+    let m = small_library(t.path());
+    // The same song twice (another file with the same title and artist): never twice in a list.
+    write_clip(&m.join("jazz/take five (live).wav"), "jazz", 6.0, 3);
+    tag_wav(
+        &m.join("jazz/take five (live).wav"),
+        "take five",
+        "DAVE BRUBECK",
+    );
+    let model_dir = model(t.path());
+    let md = model_dir.display().to_string();
+    let r = scan_json(t.path(), &["music", "--db", "l.db", "--model", &md]);
+    assert_eq!(r["analysed"], 7, "{r}");
+    let st = json(&ok(tuneprint_in(
+        t.path(),
+        &["library", "status", "--db", "l.db", "--json"],
+    )));
+    assert_eq!(st["models"][0]["songs"], 7, "{st}");
+    let first_model = st["models"][0]["model_id"].as_str().unwrap().to_string();
+
+    let show = json(&ok(tuneprint_in(
+        t.path(),
+        &["library", "show", "anthem", "--db", "l.db", "--json"],
+    )));
+    let p = &show["prediction"];
+    let probs = p["probabilities"].as_array().unwrap();
+    assert_eq!(probs.len(), 10);
+    let sum: f64 = probs.iter().map(|x| x[1].as_f64().unwrap()).sum();
+    assert!((sum - 1.0).abs() < 1e-4, "{sum}");
+    assert_eq!(p["embedding_dim"], 138); // dense (128) + probabilities (10)
+
+    // A playlist from a song: the seed first, each song once, title + artist never twice.
+    let o = ok(tuneprint_in(
+        t.path(),
+        &[
+            "playlist",
+            "take five",
+            "-n",
+            "5",
+            "--db",
+            "l.db",
+            "-o",
+            "lists/p.m3u8",
+        ],
+    ));
+    assert!(o.stdout.is_empty());
+    let text = std::fs::read_to_string(t.path().join("lists/p.m3u8")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "#EXTM3U");
+    assert_eq!(lines.len(), 1 + 2 * 5, "{text}");
+    assert_eq!(lines[1], "#EXTINF:6,Dave Brubeck - Take Five");
+    assert_eq!(lines[2], "../music/jazz/take five.wav");
+    assert!(!text.to_lowercase().contains("take five (live)"), "{text}");
+    for pair in lines[1..].chunks(2) {
+        assert!(pair[0].starts_with("#EXTINF:"));
+        assert!(
+            t.path().join("lists").join(pair[1]).is_file(),
+            "{}",
+            pair[1]
+        );
+    }
+    // To stdout, relative to the current folder; asking for more than there is gives them all.
+    let o = ok(tuneprint_in(
+        t.path(),
+        &["playlist", "anthem", "-n", "50", "--db", "l.db"],
+    ));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("music/")).count(),
+        6,
+        "{text}"
+    );
+    let genre = show["prediction"]["genre"].as_str().unwrap().to_string();
+    let g = json(&ok(tuneprint_in(
+        t.path(),
+        &[
+            "playlist", "--genre", &genre, "-n", "30", "--db", "l.db", "--json",
+        ],
+    )));
+    assert!(
+        g.as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["predicted"] == genre.as_str()),
+        "{g}"
+    );
+    assert!(!g.as_array().unwrap().is_empty());
+    let all = json(&ok(tuneprint_in(
+        t.path(),
+        &["library", "list", "--db", "l.db", "--json"],
+    )));
+    let of_genre = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["predicted"] == genre.as_str())
+        .count();
+    let l = json(&ok(tuneprint_in(
+        t.path(),
+        &[
+            "library",
+            "list",
+            "--genre",
+            &genre.to_uppercase(),
+            "--db",
+            "l.db",
+            "--json",
+        ],
+    )));
+    assert_eq!(l["total"].as_u64(), Some(of_genre as u64), "{l}");
+
+    // Another model: songs re-classified from their stored features. The audio files are
+    // overwritten with zeros (same size and mtime), so any decoding would show.
+    let other = t.path().join("model2");
+    std::fs::create_dir_all(&other).unwrap();
+    for e in std::fs::read_dir(&model_dir).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_file() {
+            std::fs::copy(e.path(), other.join(e.file_name())).unwrap();
+        }
+    }
+    let mut j = std::fs::read_to_string(other.join("model.json")).unwrap();
+    j.push('\n');
+    std::fs::write(other.join("model.json"), j).unwrap();
+    for e in walk(&m) {
+        let meta = std::fs::metadata(&e).unwrap();
+        std::fs::write(&e, vec![0u8; meta.len() as usize]).unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&e).unwrap();
+        f.set_modified(meta.modified().unwrap()).unwrap();
+    }
+    let r = scan_json(
+        t.path(),
+        &[
+            "music",
+            "--db",
+            "l.db",
+            "--model",
+            &other.display().to_string(),
+        ],
+    );
+    assert_eq!(
+        (
+            r["unchanged"].as_u64(),
+            r["reclassified"].as_u64(),
+            r["failed"].as_u64()
+        ),
+        (Some(7), Some(7), Some(0)),
+        "{r}"
+    );
+    let st = json(&ok(tuneprint_in(
+        t.path(),
+        &["library", "status", "--db", "l.db", "--json"],
+    )));
+    assert_eq!(st["models"].as_array().unwrap().len(), 1, "{st}");
+    assert_ne!(st["models"][0]["model_id"], first_model.as_str());
+    let show2 = json(&ok(tuneprint_in(
+        t.path(),
+        &["library", "show", "anthem", "--db", "l.db", "--json"],
+    )));
+    // Same weights: the same predictions, now under the new model's id.
+    assert_eq!(
+        show2["prediction"]["probabilities"],
+        show["prediction"]["probabilities"]
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -58,7 +58,11 @@ fn synthetic_library(path: &std::path::Path, n: usize) {
             )
             .unwrap();
         for i in 1..=n as i64 {
-            let path = format!("/music/artist{:04}/album{:02}/track{i:06}.mp3", i % 5000, i % 7);
+            let path = format!(
+                "/music/artist{:04}/album{:02}/track{i:06}.mp3",
+                i % 5000,
+                i % 7
+            );
             let mut probs: Vec<f32> = (0..10).map(|_| rng.gen::<f32>()).collect();
             let s: f32 = probs.iter().sum();
             probs.iter_mut().for_each(|p| *p /= s);
@@ -140,7 +144,8 @@ async fn client(
         }
         lat.push(t.elapsed());
         if check {
-            let v: serde_json::Value = serde_json::from_slice(&buf[head_end..head_end + len]).unwrap();
+            let v: serde_json::Value =
+                serde_json::from_slice(&buf[head_end..head_end + len]).unwrap();
             let similar = v["similar"].as_array().unwrap();
             assert_eq!(similar.len(), 10);
             assert!(similar.iter().all(|s| s["id"] != id as i64));
@@ -180,12 +185,24 @@ fn main() {
         // Warm-up: every pooled connection loads the embedding matrix once.
         let t = Instant::now();
         let warm: Vec<_> = (0..8)
-            .map(|c| tokio::spawn(client(addr, songs, 4, Instant::now() + limit, 1000 + c, true)))
+            .map(|c| {
+                tokio::spawn(client(
+                    addr,
+                    songs,
+                    4,
+                    Instant::now() + limit,
+                    1000 + c,
+                    true,
+                ))
+            })
             .collect();
         for w in warm {
             w.await.unwrap();
         }
-        eprintln!("serve_load: warm-up (index loads) {:.2} s", t.elapsed().as_secs_f64());
+        eprintln!(
+            "serve_load: warm-up (index loads) {:.2} s",
+            t.elapsed().as_secs_f64()
+        );
 
         let deadline = Instant::now() + limit;
         let per = total.div_ceil(clients);

@@ -186,9 +186,8 @@ impl Reply {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
     fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
     /// The message of a JSON error reply.
     fn error(&self) -> String {
@@ -197,7 +196,10 @@ impl Reply {
             Some("application/json"),
             "error replies are JSON"
         );
-        self.json()["error"].as_str().expect("error field").to_string()
+        self.json()["error"]
+            .as_str()
+            .expect("error field")
+            .to_string()
     }
 }
 
@@ -409,7 +411,12 @@ async fn bad_requests_get_json_errors_and_the_server_carries_on() {
         ("GET", "/api/songs/99/playlist", 404, "no song with id '99'"),
         ("GET", "/api/nothing", 404, "not found: /api/nothing"),
         ("POST", "/api/songs", 405, "method POST is not allowed"),
-        ("DELETE", "/api/songs/1", 405, "method DELETE is not allowed"),
+        (
+            "DELETE",
+            "/api/songs/1",
+            405,
+            "method DELETE is not allowed",
+        ),
         ("GET", "/api/classify", 405, "method GET is not allowed"),
         ("POST", "/api/classify", 400, "multipart/form-data"),
     ] {
@@ -469,8 +476,17 @@ async fn uploads_are_limited_decoded_and_kept_out_of_the_library() {
         }
         w.finalize().unwrap();
     }
-    let r = send(&s.app, multipart("file", "../../lib/evil name.wav", wav.get_ref())).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    let r = send(
+        &s.app,
+        multipart("file", "../../lib/evil name.wav", wav.get_ref()),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     let c: Classified = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(c.file_name, "evil name.wav");
     assert!((c.duration - 0.5).abs() < 1e-3, "{}", c.duration);
@@ -484,7 +500,11 @@ async fn uploads_are_limited_decoded_and_kept_out_of_the_library() {
     assert_eq!(names.len(), 3, "nothing written into the library folder");
 
     // Not audio: 422 with the file's name and the reason.
-    let r = send(&s.app, multipart("file", "notes.txt", b"just some text, not audio")).await;
+    let r = send(
+        &s.app,
+        multipart("file", "notes.txt", b"just some text, not audio"),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.error().starts_with("notes.txt: "));
     // Empty, wrong field, too large.
@@ -502,7 +522,10 @@ async fn uploads_are_limited_decoded_and_kept_out_of_the_library() {
         format!("upload too large: the limit is {UPLOAD_LIMIT} bytes")
     );
     // Still serving.
-    assert_eq!(get(&s.app, "/api/songs/1", &[]).await.status, StatusCode::OK);
+    assert_eq!(
+        get(&s.app, "/api/songs/1", &[]).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -551,7 +574,10 @@ async fn the_page_and_its_assets_are_embedded_and_small() {
         assert_eq!(r.header(header::CONTENT_TYPE), Some(ty));
         total += r.body.len();
         let text = String::from_utf8_lossy(&r.body);
-        assert!(!text.contains("https://") && !text.contains("http://"), "{name}");
+        assert!(
+            !text.contains("https://") && !text.contains("http://"),
+            "{name}"
+        );
     }
     assert_eq!(total, tuneprint::serve::assets::first_load_bytes());
     assert!(total <= 200_000, "first load is {total} bytes");

@@ -125,9 +125,8 @@ impl Reply {
             .map(|(_, v)| v.as_str())
     }
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 }
 
@@ -151,7 +150,14 @@ fn http(addr: &str, method: &str, target: &str, headers: &[(&str, &str)], body: 
         .expect("end of headers");
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
@@ -168,7 +174,11 @@ fn http(addr: &str, method: &str, target: &str, headers: &[(&str, &str)], body: 
         "{method} {target} is chunked"
     );
     if method != "HEAD" {
-        let len: usize = r.header("content-length").expect("content-length").parse().unwrap();
+        let len: usize = r
+            .header("content-length")
+            .expect("content-length")
+            .parse()
+            .unwrap();
         assert_eq!(r.body.len(), len, "{method} {target}");
     }
     r
@@ -188,7 +198,13 @@ fn upload(addr: &str, name: &str, bytes: &[u8]) -> Reply {
     body.extend_from_slice(bytes);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     let ct = format!("multipart/form-data; boundary={boundary}");
-    http(addr, "POST", "/api/classify", &[("Content-Type", &ct)], &body)
+    http(
+        addr,
+        "POST",
+        "/api/classify",
+        &[("Content-Type", &ct)],
+        &body,
+    )
 }
 
 fn id_of(addr: &str, stem: &str) -> i64 {
@@ -220,7 +236,10 @@ fn serve_end_to_end_api_and_browser() {
     assert_eq!(desc["songs"][0]["title"], titles[7]);
     assert_eq!(desc["songs"][1]["title"], titles[6]);
     let jazz = id_of(addr, "jazz.00000");
-    let genre = songs[0]["genre"].as_str().expect("predicted genre").to_string();
+    let genre = songs[0]["genre"]
+        .as_str()
+        .expect("predicted genre")
+        .to_string();
     let by_genre = get(addr, &format!("/api/songs?genre={genre}")).json();
     assert!(by_genre["total"].as_u64().unwrap() >= 1);
     assert!(by_genre["songs"]
@@ -235,20 +254,35 @@ fn serve_end_to_end_api_and_browser() {
     // One song, its neighbours, its playlist, its spectrogram.
     let song = get(addr, &format!("/api/songs/{jazz}")).json();
     assert_eq!(song["file_name"], "jazz.00000.wav");
-    assert_eq!(song["path"], s.lib.join("jazz.00000.wav").display().to_string());
+    assert_eq!(
+        song["path"],
+        s.lib.join("jazz.00000.wav").display().to_string()
+    );
     let probs = song["probabilities"].as_array().unwrap();
     assert_eq!(probs.len(), 10);
-    let sum: f64 = probs.iter().map(|p| p["probability"].as_f64().unwrap()).sum();
+    let sum: f64 = probs
+        .iter()
+        .map(|p| p["probability"].as_f64().unwrap())
+        .sum();
     assert!((sum - 1.0).abs() < 1e-4, "{sum}");
     assert_eq!(song["genre"], probs[0]["genre"]);
     let similar = get(addr, &format!("/api/songs/{jazz}/similar?k=3")).json();
     let similar = similar["similar"].as_array().unwrap();
     assert_eq!(similar.len(), 3);
     assert!(similar.iter().all(|x| x["id"] != jazz));
-    let sims: Vec<f64> = similar.iter().map(|x| x["similarity"].as_f64().unwrap()).collect();
-    assert!(sims.windows(2).all(|w| w[0] >= w[1]) && sims[0] <= 1.0 + 1e-6, "{sims:?}");
+    let sims: Vec<f64> = similar
+        .iter()
+        .map(|x| x["similarity"].as_f64().unwrap())
+        .collect();
+    assert!(
+        sims.windows(2).all(|w| w[0] >= w[1]) && sims[0] <= 1.0 + 1e-6,
+        "{sims:?}"
+    );
     let m3u = get(addr, &format!("/api/songs/{jazz}/playlist?n=4"));
-    assert_eq!(m3u.header("content-type"), Some("audio/x-mpegurl; charset=utf-8"));
+    assert_eq!(
+        m3u.header("content-type"),
+        Some("audio/x-mpegurl; charset=utf-8")
+    );
     let text = String::from_utf8(m3u.body).unwrap();
     let paths: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
     assert!(text.starts_with("#EXTM3U\n#EXTINF:30,"), "{text}");
@@ -273,9 +307,18 @@ fn serve_end_to_end_api_and_browser() {
     assert_eq!(part.status, 206);
     assert_eq!(part.body, &file[1000..2000]);
     let n = file.len();
-    let tail = http(addr, "GET", &audio, &[("Range", &format!("bytes={}-{}", n - 10, n + 5000))], b"");
+    let tail = http(
+        addr,
+        "GET",
+        &audio,
+        &[("Range", &format!("bytes={}-{}", n - 10, n + 5000))],
+        b"",
+    );
     assert_eq!(tail.status, 206);
-    assert_eq!(tail.header("content-range"), Some(format!("bytes {}-{}/{n}", n - 10, n - 1).as_str()));
+    assert_eq!(
+        tail.header("content-range"),
+        Some(format!("bytes {}-{}/{n}", n - 10, n - 1).as_str())
+    );
     assert_eq!(tail.body, &file[n - 10..]);
 
     // Raw request targets a browser would never send are still 404, and the server goes on.
@@ -301,7 +344,10 @@ fn serve_end_to_end_api_and_browser() {
     assert!(c["similar"][0]["similarity"].as_f64().unwrap() > 0.999);
     let r = upload(addr, "broken.mp3", b"ID3 this is not an mp3 at all");
     assert_eq!(r.status, 422);
-    assert!(r.json()["error"].as_str().unwrap().starts_with("broken.mp3: "));
+    assert!(r.json()["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("broken.mp3: "));
     // A connection dropped mid-request does not hurt the server.
     {
         let mut c = TcpStream::connect(addr).unwrap();
@@ -333,7 +379,12 @@ impl Browser {
     fn launch() -> Browser {
         let chromium = ["chromium", "chromium-browser"]
             .into_iter()
-            .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
+            .find(|c| {
+                Command::new(c)
+                    .arg("--version")
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            })
             .expect("chromium is not installed: run scripts/setup.sh (apt-get install chromium)");
         let profile = tempfile::tempdir().unwrap();
         let mut child = Command::new(chromium)
@@ -490,8 +541,14 @@ fn browser(addr: &str, jazz: i64, file: &[u8]) {
         &format!("location.hash === '#/song/{jazz}' && document.querySelector('#title') !== null && document.querySelectorAll('#similar li').length === 7"),
         "the song view",
     );
-    assert_eq!(b.eval("document.querySelector('#title').textContent"), json!("jazz.00000"));
-    assert_eq!(b.eval("document.querySelectorAll('#probabilities .bar').length"), json!(10));
+    assert_eq!(
+        b.eval("document.querySelector('#title').textContent"),
+        json!("jazz.00000")
+    );
+    assert_eq!(
+        b.eval("document.querySelectorAll('#probabilities .bar').length"),
+        json!(10)
+    );
     // Play it: the audio element streams /audio with Range, and seeking works.
     b.click("#play");
     b.wait(
@@ -535,7 +592,10 @@ fn browser(addr: &str, jazz: i64, file: &[u8]) {
         ),
         "the recommended song's view",
     );
-    assert_eq!(b.eval("document.querySelector('#title').textContent"), next_title);
+    assert_eq!(
+        b.eval("document.querySelector('#title').textContent"),
+        next_title
+    );
     if let Some(out) = std::env::var_os("TUNEPRINT_SCREENSHOT") {
         b.wait(
             "(() => { const i = document.querySelector('img.spectrogram'); return i && i.complete && i.naturalWidth > 0; })()",

@@ -183,9 +183,12 @@ pub fn library_file(id: i64, path: &Path) -> Result<PathBuf, ServeError> {
         reason: reason.to_string(),
     };
     let plain = path.is_absolute()
-        && path
-            .components()
-            .all(|c| matches!(c, Component::RootDir | Component::Prefix(_) | Component::Normal(_)));
+        && path.components().all(|c| {
+            matches!(
+                c,
+                Component::RootDir | Component::Prefix(_) | Component::Normal(_)
+            )
+        });
     let Some(folder) = path.parent().filter(|_| plain) else {
         return Err(gone("the recorded path is not a plain absolute path"));
     };
@@ -291,7 +294,10 @@ fn file_safe(s: &str) -> String {
 }
 
 /// `GET /api/songs/{id}/spectrogram.png`: drawn once per song, then served from the cache.
-pub async fn spectrogram(State(state): State<AppState>, id: IdPath) -> Result<Response, ServeError> {
+pub async fn spectrogram(
+    State(state): State<AppState>,
+    id: IdPath,
+) -> Result<Response, ServeError> {
     let id = song_id(id)?;
     let file = blocking(&state, move |c| {
         let Some(path) = c.audio_path(id)? else {
@@ -445,7 +451,16 @@ mod tests {
     fn ids_are_decimal_integers_only() {
         let id = |s: &str| song_id(Ok(UrlPath(s.to_string())));
         assert_eq!(id("42").unwrap(), 42);
-        for bad in ["", "-1", "1.0", "..", "../etc", "/etc/passwd", "99999999999999999999", "0x10"] {
+        for bad in [
+            "",
+            "-1",
+            "1.0",
+            "..",
+            "../etc",
+            "/etc/passwd",
+            "99999999999999999999",
+            "0x10",
+        ] {
             assert!(matches!(id(bad), Err(ServeError::NoSong(_))), "{bad}");
         }
     }

@@ -48,7 +48,9 @@ pub async fn index() -> Response {
 }
 
 /// `GET /assets/{name}`: an embedded asset, looked up by exact name.
-pub async fn asset(name: Result<UrlPath<String>, axum::extract::rejection::PathRejection>) -> Response {
+pub async fn asset(
+    name: Result<UrlPath<String>, axum::extract::rejection::PathRejection>,
+) -> Response {
     let found = name
         .ok()
         .and_then(|UrlPath(n)| ASSETS.iter().find(|(a, _, _)| *a == n));

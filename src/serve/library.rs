@@ -59,9 +59,11 @@ impl LibraryCatalog {
             None => library_model_dir(&pool[0].lock().unwrap_or_else(|e| e.into_inner())),
         };
         let model = match model_dir {
-            Some(dir) => Some(Mutex::new(Model::load(&dir).map_err(|e| {
-                ServeError::Model(format!("{}: {e}", dir.display()))
-            })?)),
+            Some(dir) => {
+                Some(Mutex::new(Model::load(&dir).map_err(|e| {
+                    ServeError::Model(format!("{}: {e}", dir.display()))
+                })?))
+            }
             None => {
                 eprintln!(
                     "warning: no model found (give --model DIR): uploads cannot be classified"
@@ -291,7 +293,10 @@ impl Catalog for LibraryCatalog {
             model: d.prediction.map(|p| p.model_id),
             audio_url: format!("/api/songs/{id}/audio"),
             spectrogram_url: format!("/api/songs/{id}/spectrogram.png"),
-            playlist_url: format!("/api/songs/{id}/playlist?n={}", crate::config::SERVE_PLAYLIST),
+            playlist_url: format!(
+                "/api/songs/{id}/playlist?n={}",
+                crate::config::SERVE_PLAYLIST
+            ),
         }))
     }
 
@@ -369,7 +374,11 @@ impl Catalog for LibraryCatalog {
                 m.id().to_string(),
             )
         };
-        let Some(out) = outputs.into_iter().next().filter(|o| !o.probabilities.is_empty()) else {
+        let Some(out) = outputs
+            .into_iter()
+            .next()
+            .filter(|o| !o.probabilities.is_empty())
+        else {
             return Err(ServeError::NotAudio(format!(
                 "{file_name}: too short to analyse"
             )));

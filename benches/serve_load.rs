@@ -73,7 +73,7 @@ fn synthetic_library(path: &std::path::Path, n: usize) {
                 i,
                 path.as_bytes(),
                 format!("track{i:06}.mp3"),
-                format!("{:064x}", i),
+                format!("{i:016x}").repeat(4),
                 180.0 + (i % 120) as f64,
                 format!("Track {i}"),
                 format!("Artist {}", i % 5000),

@@ -52,7 +52,7 @@ fn synthetic(path: &Path, n: usize) -> Library {
                 i,
                 path.as_bytes(),
                 format!("{i:06}.mp3"),
-                format!("{:064x}", i),
+                blake3::hash(&i.to_le_bytes()).to_hex().to_string(),
                 format!("Song {}", i % 50_000),
                 format!("Artist {}", i % 997),
                 features
@@ -98,7 +98,7 @@ fn unchanged_library(dir: &Path, n: usize) -> (Library, PathBuf) {
                 format!("{i:05} song.mp3"),
                 m.len() as i64,
                 mtime,
-                format!("{:064x}", i),
+                blake3::hash(&i.to_le_bytes()).to_hex().to_string(),
                 tuneprint::config::ANALYSIS_VERSION,
                 features
             ],

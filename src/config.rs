@@ -73,6 +73,8 @@ pub const LIBRARY_WINDOW_SECONDS: f64 = 30.0;
 pub const ANALYSIS_VERSION: i64 = 1;
 /// Songs in a playlist when `-n` is not given.
 pub const PLAYLIST_LENGTH: usize = 20;
+/// Cosine similarity above which two songs of a playlist count as the same recording.
+pub const NEAR_DUPLICATE_SIMILARITY: f32 = 0.9999;
 /// Songs re-classified per transaction when the model changes.
 pub const RECLASSIFY_BATCH: usize = 256;
 

@@ -4,7 +4,7 @@
 use super::{blob_f32, LibraryError, SongSummary};
 use rusqlite::Connection;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 /// A song near another, with the cosine similarity of their embeddings.
@@ -223,29 +223,26 @@ impl EmbeddingIndex {
     }
 
     /// Rows of a playlist of (at most) `n` songs from `seed`: each next row is the nearest unused
-    /// one to the row before. Rows with the seed's or a chosen row's title + artist, or content,
-    /// are skipped before they are counted. `allowed` restricts the candidates.
+    /// one to the row before. Rows with a chosen row's title + artist or content, or an
+    /// embedding almost identical to a chosen row's (the same recording in another file), are
+    /// skipped before they are counted. `allowed` restricts the candidates.
     pub fn greedy_path(&self, seed: usize, n: usize, allowed: Option<&[bool]>) -> Vec<usize> {
         let mut out = Vec::with_capacity(n);
         if n == 0 {
             return out;
         }
         let mut used = vec![false; self.len()];
-        let mut keys: HashSet<u64> = HashSet::new();
-        let mut contents: HashSet<u64> = HashSet::new();
-        let take = |r: usize,
-                    out: &mut Vec<usize>,
-                    used: &mut [bool],
-                    keys: &mut HashSet<u64>,
-                    contents: &mut HashSet<u64>| {
-            used[r] = true;
-            if self.dedup[r] != 0 {
-                keys.insert(self.dedup[r]);
-            }
-            contents.insert(self.content[r]);
+        // Taking a row uses up every row with its title + artist or its content.
+        let take = |r: usize, out: &mut Vec<usize>, used: &mut [bool]| {
             out.push(r);
+            let (key, content) = (self.dedup[r], self.content[r]);
+            for (i, u) in used.iter_mut().enumerate() {
+                if self.content[i] == content || (key != 0 && self.dedup[i] == key) {
+                    *u = true;
+                }
+            }
         };
-        take(seed, &mut out, &mut used, &mut keys, &mut contents);
+        take(seed, &mut out, &mut used);
         let mut cur = seed;
         while out.len() < n {
             let q = self.vector(cur);
@@ -264,14 +261,16 @@ impl EmbeddingIndex {
                 }
             }
             let Some((_, r)) = best else { break };
-            let duplicate = (self.dedup[r] != 0 && keys.contains(&self.dedup[r]))
-                || contents.contains(&self.content[r]);
-            if duplicate {
+            let v = self.vector(r);
+            if out
+                .iter()
+                .any(|&o| dot(self.vector(o), v) >= crate::config::NEAR_DUPLICATE_SIMILARITY)
+            {
                 // Removed before counting: the list still gets its n songs.
                 used[r] = true;
                 continue;
             }
-            take(r, &mut out, &mut used, &mut keys, &mut contents);
+            take(r, &mut out, &mut used);
             cur = r;
         }
         out
@@ -297,7 +296,10 @@ impl EmbeddingIndex {
 mod tests {
     use super::*;
 
-    fn index(vectors: &[(&[f32], Option<(&str, &str)>, &str)]) -> EmbeddingIndex {
+    /// (embedding, title and artist, content hash) of each test song.
+    type Song<'a> = (&'a [f32], Option<(&'a str, &'a str)>, &'a str);
+
+    fn index(vectors: &[Song]) -> EmbeddingIndex {
         let mut idx = EmbeddingIndex::new("m".into(), vectors[0].0.len());
         for (i, (v, tags, hash)) in vectors.iter().enumerate() {
             let key = tags.map_or(0, |(t, a)| dedup_key(Some(t), Some(a)));
@@ -340,15 +342,19 @@ mod tests {
             (&[0.5, 0.5, 0.0], None, "cc"),
             (&[0.0, 1.0, 0.0], None, "dd"),
             (&[0.0, 0.0, 1.0], None, "ee"),
+            // The seed's recording in another file: an all but identical embedding.
+            (&[1.0, 0.000_01, 0.0], None, "ff"),
         ]);
         let path = idx.greedy_path(0, 3, None);
         assert_eq!(path, [0, 3, 4]);
         // Restricted to allowed rows, and shorter when the candidates run out.
-        let allowed = [true, false, false, false, true, true];
+        let allowed = [true, false, false, false, true, true, false];
         assert_eq!(idx.greedy_path(0, 10, Some(&allowed)), [0, 4, 5]);
         assert_eq!(
-            idx.most_typical(&[true, false, false, true, true, false]),
+            idx.most_typical(&[true, false, false, true, true, false, false]),
             3
         );
+        // Without the near-duplicate row, the path goes on as before.
+        assert_eq!(idx.greedy_path(0, 4, None), [0, 3, 4, 5]);
     }
 }

@@ -6,7 +6,7 @@
 
 use super::error::ServeError;
 use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use std::io::SeekFrom;
 use std::ops::Range;
@@ -210,10 +210,7 @@ pub async fn file_response(path: &Path, headers: &HeaderMap) -> Result<Response,
                 .status(StatusCode::PARTIAL_CONTENT)
                 .header(
                     header::CONTENT_TYPE,
-                    HeaderValue::from_static(concat!(
-                        "multipart/byteranges; boundary=",
-                        "tuneprint-byteranges-3d6b6a416f9d"
-                    )),
+                    format!("multipart/byteranges; boundary={BOUNDARY}"),
                 )
                 .header(header::CONTENT_LENGTH, body.len())
                 .body(Body::from(body))

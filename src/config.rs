@@ -141,3 +141,20 @@ pub const PLAYLIST_LENGTH: usize = 20;
 pub const NEAR_DUPLICATE_SIMILARITY: f32 = 0.9999;
 /// Songs re-classified per transaction when the model changes.
 pub const RECLASSIFY_BATCH: usize = 256;
+
+// ---- serve (`tuneprint serve`: HTTP server and page) ----
+/// Address `tuneprint serve` binds by default: this machine only.
+pub const SERVE_BIND: &str = "127.0.0.1";
+/// Port `tuneprint serve` listens on by default.
+pub const SERVE_PORT: u16 = 8080;
+/// Largest audio file `POST /api/classify` accepts (bytes).
+pub const SERVE_UPLOAD_LIMIT: usize = 64 << 20;
+/// Songs per page of `GET /api/songs` by default, and the most one page may hold.
+pub const SERVE_PAGE: usize = 50;
+pub const SERVE_MAX_PAGE: usize = 500;
+/// Similar songs returned by default, and the most one request may ask for.
+pub const SERVE_SIMILAR_K: usize = 10;
+pub const SERVE_MAX_K: usize = 100;
+/// Songs of a downloaded playlist by default, and the most one request may ask for.
+pub const SERVE_PLAYLIST: usize = 20;
+pub const SERVE_MAX_PLAYLIST: usize = 500;

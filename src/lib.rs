@@ -16,4 +16,5 @@ pub mod library;
 pub mod model;
 pub mod recommend;
 pub mod report;
+pub mod serve;
 pub mod table;

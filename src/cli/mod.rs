@@ -18,6 +18,7 @@ pub mod recommend;
 #[cfg(feature = "torch")]
 pub mod recommend_eval;
 pub mod report;
+pub mod serve;
 pub mod spectrogram;
 #[cfg(feature = "torch")]
 pub mod torch;
@@ -61,6 +62,8 @@ pub enum Command {
     Spectrogram(spectrogram::Args),
     /// Write the figures and the report page.
     Report(report::Args),
+    /// Browse, play and explore the library in a web browser (HTTP server on this machine).
+    Serve(serve::Args),
     /// The song library (SQLite): scan folders, status, list, show, export, merge.
     Library(library::Args),
     /// A playlist from the library: each song the nearest unused one to the song before.
@@ -158,6 +161,7 @@ pub fn run_native(command: Command) -> Result<ExitCode, CliError> {
         Command::Recommend(a) if !a.evaluate => recommend::run(&a),
         Command::Spectrogram(a) => spectrogram::run(&a),
         Command::Report(a) => report::run(&a),
+        Command::Serve(a) => serve::run(&a),
         Command::Library(a) => library::run(&a),
         Command::Playlist(a) => playlist::run(&a),
         Command::Train(_) | Command::Recommend(_) => Err(CliError::Failed(format!(

@@ -1,0 +1,51 @@
+//! `tuneprint serve`: the library in a browser (JSON API and page), on this machine by default.
+
+use super::CliError;
+use crate::config::{SERVE_BIND, SERVE_PORT, SERVE_UPLOAD_LIMIT};
+use crate::serve::{self, library::LibraryCatalog, AppState};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Arguments of `tuneprint serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Library database [default: $TUNEPRINT_DB, else tuneprint.db in the current folder].
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = SERVE_PORT)]
+    pub port: u16,
+    /// Address to listen on; anything but 127.0.0.1 / ::1 opens the library to the network.
+    #[arg(long, default_value = SERVE_BIND)]
+    pub bind: IpAddr,
+    /// Model used to classify uploaded files [default: the library's default model].
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Largest upload to classify, in bytes.
+    #[arg(long, default_value_t = SERVE_UPLOAD_LIMIT, value_name = "BYTES")]
+    pub upload_limit: usize,
+}
+
+/// Runs `tuneprint serve` until Ctrl-C.
+pub fn run(args: &Args) -> Result<ExitCode, CliError> {
+    let catalog = LibraryCatalog::open(args.db.as_deref(), args.model.as_deref())
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    if !args.bind.is_loopback() {
+        eprintln!(
+            "warning: listening on {}: anyone who can reach this machine can browse and play the library",
+            args.bind
+        );
+    }
+    let state = AppState::new(Arc::new(catalog), args.upload_limit)
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot start the server runtime: {e}")))?;
+    runtime
+        .block_on(serve::run(SocketAddr::new(args.bind, args.port), state))
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,104 @@
+//! `tuneprint serve`: an HTTP server on the library, with a JSON API and a page to browse, listen
+//! and follow "more like this".
+//!
+//! [`router`] builds the whole application from a [`Catalog`] (so tests drive it in-process);
+//! [`run`] binds a socket and serves it. URLs name songs by id only; audio is served from the
+//! library's own files with HTTP Range ([`range`]); uploads to classify go to a temporary file,
+//! never into the library's folders. Every failure is a JSON `{"error": ...}` with its status.
+
+pub mod api;
+pub mod assets;
+pub mod catalog;
+pub mod dto;
+pub mod error;
+pub mod library;
+pub mod range;
+pub mod spectrogram;
+
+pub use catalog::Catalog;
+pub use error::ServeError;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub catalog: Arc<dyn Catalog>,
+    pub spectrograms: Arc<spectrogram::SpectrogramCache>,
+    /// Largest upload `POST /api/classify` takes (bytes).
+    pub upload_limit: usize,
+}
+
+impl AppState {
+    /// State over `catalog` with a fresh spectrogram cache.
+    pub fn new(catalog: Arc<dyn Catalog>, upload_limit: usize) -> Result<AppState, ServeError> {
+        Ok(AppState {
+            catalog,
+            spectrograms: Arc::new(spectrogram::SpectrogramCache::new()?),
+            upload_limit,
+        })
+    }
+}
+
+/// The whole application: page, assets and API.
+pub fn router(state: AppState) -> Router {
+    // The multipart body limit sits a little above the file limit (headers, boundaries); the
+    // handler reports the file limit.
+    let body_limit = state.upload_limit.saturating_add(64 * 1024);
+    Router::new()
+        .route("/", get(assets::index))
+        .route("/index.html", get(assets::index))
+        .route("/assets/{name}", get(assets::asset))
+        .route("/api/status", get(api::status))
+        .route("/api/genres", get(api::genres))
+        .route("/api/songs", get(api::list_songs))
+        .route("/api/songs/{id}", get(api::song))
+        .route("/api/songs/{id}/similar", get(api::similar))
+        .route("/api/songs/{id}/audio", get(api::audio))
+        .route("/api/songs/{id}/playlist", get(api::playlist))
+        .route("/api/songs/{id}/spectrogram.png", get(api::spectrogram))
+        .route(
+            "/api/classify",
+            post(api::classify).layer(DefaultBodyLimit::max(body_limit)),
+        )
+        .fallback(|uri: axum::http::Uri| async move {
+            ServeError::NotFound(uri.path().chars().take(200).collect())
+        })
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            (
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                axum::Json(error::ErrorBody {
+                    error: format!("method {method} is not allowed here"),
+                }),
+            )
+        })
+        .with_state(state)
+}
+
+/// Binds `addr` and serves `state` until Ctrl-C. The first line on stdout says where:
+/// `listening on http://ADDR/` (with the real port when `addr` asks for port 0).
+pub async fn run(addr: SocketAddr, state: AppState) -> Result<(), ServeError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| ServeError::Bind {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        })?;
+    let local = listener.local_addr().map_err(|e| ServeError::Bind {
+        addr: addr.to_string(),
+        reason: e.to_string(),
+    })?;
+    println!("listening on http://{local}/");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| ServeError::Io(format!("server stopped: {e}")))
+}

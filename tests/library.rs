@@ -710,7 +710,16 @@ fn three_shards_merged_equal_one_scan() {
 fn model(dir: &Path) -> PathBuf {
     let out = dir.join("model");
     ok(Command::new(BIN)
-        .args(["train", "--arch", "paper", "--seeds", "0", "--max-epochs", "3", "-o"])
+        .args([
+            "train",
+            "--arch",
+            "paper",
+            "--seeds",
+            "0",
+            "--max-epochs",
+            "3",
+            "-o",
+        ])
         .arg(&out)
         .current_dir(root())
         .output()

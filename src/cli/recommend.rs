@@ -3,7 +3,7 @@
 use super::embed::embed_records;
 use super::CliError;
 use crate::extract::{self, Options};
-use crate::model::{Classifier, Layer};
+use crate::model::Layer;
 use crate::recommend::Hit;
 use crate::table;
 use serde::Serialize;

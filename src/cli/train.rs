@@ -57,6 +57,14 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         }
         None => None,
     };
+    // The blend's LDA and MLP are built for GTZAN's ten genres; a library's own label set trains
+    // the strong ensemble unless `--arch paper` asks for the CNN.
+    let arch = if args.db.is_some() && args.arch == crate::model::Arch::Blend {
+        eprintln!("train --db: the blend is fixed to GTZAN's genres; training --arch strong");
+        crate::model::Arch::Strong
+    } else {
+        args.arch
+    };
     let config = TrainConfig {
         max_epochs: args.max_epochs as usize,
         ..TrainConfig::default()
@@ -69,7 +77,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         seed: args.seed,
         exclude: exclude.clone(),
         splits: args.splits.clone(),
-        arch: args.arch,
+        arch,
         strong: strong_spec(args.strong_spec.as_deref())?,
         blend: None,
         out_dir: super::model_dir(args.output.as_deref()),

@@ -332,7 +332,7 @@ pub fn evaluate_seed(
     let truth: Vec<usize> = s.test.iter().map(|&i| data.labels[i]).collect();
     let p = fitted.proba(&test_rows);
     let pred = argmax(&p);
-    let confusion = Confusion::from_pairs(&truth, &pred);
+    let confusion = Confusion::from_pairs(&data.genres, &truth, &pred);
     let p_refit = refit.proba(&test_rows);
     let run = CalibratedRun {
         seed,

@@ -7,7 +7,7 @@ use super::dataset::{final_split, split, Dataset, Protocol, Scaler};
 pub use super::evaluation::{mean_std, Evaluation, GenreScores};
 use super::native::{Tensor32, Weights};
 use super::{Classifier, Layer, ModelError, ModelInfo};
-use crate::config::{BATCH_SIZE, GENRES, LEARNING_RATE, MAX_EPOCHS, PATIENCE};
+use crate::config::{BATCH_SIZE, LEARNING_RATE, MAX_EPOCHS, PATIENCE};
 use crate::table::write_atomic;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;

@@ -48,10 +48,9 @@ impl NativeNet {
     /// The network `info.arch` with its weights taken from `weights` (every tensor must be used).
     pub fn load(info: &ModelInfo, weights: &mut Weights) -> Result<NativeNet, ModelError> {
         let net = match info.arch.as_str() {
-            paper::ARCH => NativeNet::Paper(Box::new(paper::PaperNet::load(
-                weights,
-                info.genres.len(),
-            )?)),
+            paper::ARCH => {
+                NativeNet::Paper(Box::new(paper::PaperNet::load(weights, info.genres.len())?))
+            }
             strong::ARCH => NativeNet::Strong(strong::StrongNet::load(info, weights)?),
             crate::model::blend::ARCH => {
                 NativeNet::Blend(crate::model::blend::BlendNet::load(info, weights)?)

@@ -110,6 +110,7 @@ fn default_train_writes_a_blend_that_classify_loads() {
     let dir = tempfile::tempdir().unwrap();
     let opts = tuneprint::model::train::TrainOptions {
         features: root().join(TABLE),
+        own_labels: None,
         protocol: Protocol::Filtered,
         seeds: 0,
         seed: 1,

@@ -391,7 +391,7 @@ fn mismatched_models_are_refused() {
     });
     let e = load_err(&bad);
     assert!(
-        e.contains("tensor `fc2.bias` has shape [10], expected [9]"),
+        e.contains("tensor `fc2.weight` has shape [10, 128], expected [9, 128]"),
         "{e}"
     );
 

@@ -1,5 +1,10 @@
 //! The embedding matrix: every song's embedding at unit length in one contiguous `f32` array,
 //! searched by brute force (cosine similarity = dot product), and the greedy playlist path.
+//!
+//! A search reads the matrix once as `i8` codes (a quarter of the `f32` bytes: the search is
+//! bound by memory bandwidth), with a bound on each code's error, and then computes the `f32`
+//! dot product only for the rows whose bound reaches the `k`-th best lower bound: the result is
+//! exactly the plain search's (same scores, same order), tested against it.
 
 use super::{blob_f32, LibraryError, SongSummary};
 use rusqlite::Connection;
@@ -27,6 +32,65 @@ pub struct EmbeddingIndex {
     dedup: Vec<u64>,
     /// Content hash prefix of each row.
     content: Vec<u64>,
+    /// Each row as `i8` codes: `code / scale` approximates the unit vector.
+    codes: Vec<i8>,
+    /// Per row: half a code step (`0.5 / scale`, the largest error of one component) and the L1
+    /// norm of the decoded row.
+    code_err: Vec<(f32, f32)>,
+}
+
+/// An `f32` ordered by `total_cmp` (for the heap of lower bounds).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OrdF32(f32);
+
+impl Eq for OrdF32 {}
+
+impl PartialOrd for OrdF32 {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for OrdF32 {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// Slack for the `f32` rounding of a dot product of two unit vectors (≤ dim · 2⁻²⁴ each way,
+/// with room to spare).
+const F32_SLACK: f64 = 1e-4;
+
+/// `i8` codes of `v` (largest |component| → 127) and (half a step, L1 norm of the decoded codes).
+fn quantise(v: &[f32], out: &mut Vec<i8>) -> (f32, f32) {
+    let m = v.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
+    let scale = if m > 0.0 { 127.0 / m as f64 } else { 1.0 };
+    let mut l1 = 0.0f64;
+    for &x in v {
+        let c = (x as f64 * scale).round().clamp(-127.0, 127.0);
+        l1 += c.abs();
+        out.push(c as i8);
+    }
+    ((0.5 / scale) as f32, (l1 / scale) as f32)
+}
+
+/// Integer dot product of two code rows (exact in `i32`: at most 127² per component).
+#[inline]
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    let mut acc = [0i32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: i32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(&x, &y)| x as i32 * y as i32)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..16 {
+            acc[i] += x[i] as i32 * y[i] as i32;
+        }
+    }
+    acc.iter().sum::<i32>() + tail
 }
 
 /// Dot product in eight lanes (vectorised by the compiler).
@@ -134,6 +198,8 @@ impl EmbeddingIndex {
             data: Vec::new(),
             dedup: Vec::new(),
             content: Vec::new(),
+            codes: Vec::new(),
+            code_err: Vec::new(),
         }
     }
 
@@ -143,6 +209,8 @@ impl EmbeddingIndex {
         let start = self.data.len();
         self.data.extend_from_slice(embedding);
         unit(&mut self.data[start..]);
+        let err = quantise(&self.data[start..], &mut self.codes);
+        self.code_err.push(err);
         self.rows.insert(id, self.ids.len());
         self.ids.push(id);
         self.dedup.push(dedup);
@@ -199,14 +267,70 @@ impl EmbeddingIndex {
     }
 
     /// The `k` rows most similar to the unit vector `q` among those `keep` accepts, best first
-    /// (ties by song id), as (song id, cosine similarity).
+    /// (ties by song id), as (song id, cosine similarity). Exactly [`Self::nearest_plain`]'s
+    /// answer, found through the `i8` codes first (see the module's documentation).
     pub fn nearest(&self, q: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<(i64, f32)> {
+        let dim = self.dim.max(1);
+        if k == 0 || self.len() <= k || q.len() != self.dim {
+            return self.nearest_plain(q, k, keep);
+        }
+        let mut qc = Vec::with_capacity(dim);
+        let (q_half, q_l1) = quantise(q, &mut qc);
+        let (q_half, q_l1) = (q_half as f64, q_l1 as f64);
+        // Pass 1: an interval [lo, hi] around every kept row's score; the k-th largest lo.
+        let mut bounds: Vec<(f32, f32, usize)> = Vec::with_capacity(self.len());
+        let mut best_lo: std::collections::BinaryHeap<std::cmp::Reverse<OrdF32>> =
+            std::collections::BinaryHeap::with_capacity(k + 1);
+        for (r, c) in self.codes.chunks_exact(dim).enumerate() {
+            if !keep(r) {
+                continue;
+            }
+            let (half, l1) = self.code_err[r];
+            let (half, l1) = (half as f64, l1 as f64);
+            // score = (c/s)·(d/t) + (c/s)·e_q + e_r·(d/t) + e_r·e_q, |e_q| ≤ q_half, |e_r| ≤ half.
+            let approx = dot_i8(c, &qc) as f64 * (2.0 * half) * (2.0 * q_half);
+            let err = l1 * q_half + q_l1 * half + dim as f64 * half * q_half + F32_SLACK;
+            let (lo, hi) = ((approx - err) as f32, (approx + err) as f32);
+            bounds.push((lo, hi, r));
+            if best_lo.len() < k {
+                best_lo.push(std::cmp::Reverse(OrdF32(lo)));
+            } else if best_lo.peek().is_some_and(|m| lo > m.0 .0) {
+                best_lo.pop();
+                best_lo.push(std::cmp::Reverse(OrdF32(lo)));
+            }
+        }
+        if bounds.len() <= k {
+            return self.nearest_plain(q, k, keep);
+        }
+        let threshold = best_lo.peek().map_or(f32::NEG_INFINITY, |m| m.0 .0);
+        // Pass 2: the exact score of every row that can still reach the top k.
+        let cand: Vec<(f32, usize)> = bounds
+            .into_iter()
+            .filter(|&(_, hi, _)| hi >= threshold)
+            .map(|(_, _, r)| (dot(q, self.vector(r)), r))
+            .collect();
+        self.top_k(cand, k)
+    }
+
+    /// [`Self::nearest`] by computing every kept row's `f32` score (the reference it is tested
+    /// against, and the path for tiny indexes).
+    pub fn nearest_plain(
+        &self,
+        q: &[f32],
+        k: usize,
+        keep: impl Fn(usize) -> bool,
+    ) -> Vec<(i64, f32)> {
         let mut cand: Vec<(f32, usize)> = Vec::with_capacity(self.len());
         for (r, v) in self.data.chunks_exact(self.dim.max(1)).enumerate() {
             if keep(r) {
                 cand.push((dot(q, v), r));
             }
         }
+        self.top_k(cand, k)
+    }
+
+    /// The best `k` of (score, row), best first, ties by song id.
+    fn top_k(&self, mut cand: Vec<(f32, usize)>, k: usize) -> Vec<(i64, f32)> {
         let ids = &self.ids;
         let cmp = |a: &(f32, usize), b: &(f32, usize)| {
             b.0.total_cmp(&a.0).then_with(|| ids[a.1].cmp(&ids[b.1]))
@@ -329,6 +453,55 @@ mod tests {
             })
         ));
         assert!(idx.nearest(&q, 0, |_| true).is_empty());
+    }
+
+    #[test]
+    fn quantised_search_equals_the_plain_one() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let dim = 138;
+        let mut idx = EmbeddingIndex::new("m".into(), dim);
+        let mut pool: Vec<Vec<f32>> = Vec::new();
+        for id in 0..3000i64 {
+            // Some rows repeat (ties), some are near copies (scores within one code step), some
+            // are sparse or clustered: where a loose bound would show.
+            let v: Vec<f32> = match id % 5 {
+                0 if !pool.is_empty() => pool[rng.gen_range(0..pool.len())].clone(),
+                1 if !pool.is_empty() => {
+                    let b = &pool[rng.gen_range(0..pool.len())];
+                    b.iter()
+                        .map(|x| x + rng.gen_range(-1e-3f32..1e-3))
+                        .collect()
+                }
+                2 => (0..dim)
+                    .map(|i| {
+                        if i % 17 == 0 {
+                            rng.gen_range(0.0f32..1.0)
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect(),
+                _ => (0..dim).map(|_| rng.gen_range(0.0f32..1.0)).collect(),
+            };
+            pool.push(v.clone());
+            idx.push(id + 1, &v, 0, &format!("{id:08x}"));
+        }
+        for t in 0..60 {
+            let raw: Vec<f32> = if t % 3 == 0 {
+                pool[rng.gen_range(0..pool.len())].clone()
+            } else {
+                (0..dim).map(|_| rng.gen_range(-0.2f32..1.0)).collect()
+            };
+            let q = idx.normalise_query(&raw).unwrap();
+            for k in [1, 10, 50] {
+                let skip = t % 7;
+                let fast = idx.nearest(&q, k, |r| r % 7 != skip);
+                let plain = idx.nearest_plain(&q, k, |r| r % 7 != skip);
+                assert_eq!(fast, plain, "query {t}, k {k}");
+                assert_eq!(fast.len(), k);
+            }
+        }
     }
 
     #[test]

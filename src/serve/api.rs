@@ -204,6 +204,18 @@ pub fn library_file(id: i64, path: &Path) -> Result<PathBuf, ServeError> {
     Ok(real)
 }
 
+/// The library file of song `id` (a 404 for an unknown id, a refusal for a file that left its
+/// folder: see [`library_file`]).
+async fn song_file(state: &AppState, id: i64) -> Result<PathBuf, ServeError> {
+    blocking(state, move |c| {
+        let Some(path) = c.audio_path(id)? else {
+            return Err(ServeError::NoSong(id.to_string()));
+        };
+        library_file(id, &path)
+    })
+    .await
+}
+
 /// `GET /api/songs/{id}/audio`, with HTTP Range.
 pub async fn audio(
     State(state): State<AppState>,
@@ -211,13 +223,7 @@ pub async fn audio(
     headers: HeaderMap,
 ) -> Result<Response, ServeError> {
     let id = song_id(id)?;
-    let file = blocking(&state, move |c| {
-        let Some(path) = c.audio_path(id)? else {
-            return Err(ServeError::NoSong(id.to_string()));
-        };
-        library_file(id, &path)
-    })
-    .await?;
+    let file = song_file(&state, id).await?;
     range::file_response(&file, &headers).await
 }
 
@@ -299,13 +305,7 @@ pub async fn spectrogram(
     id: IdPath,
 ) -> Result<Response, ServeError> {
     let id = song_id(id)?;
-    let file = blocking(&state, move |c| {
-        let Some(path) = c.audio_path(id)? else {
-            return Err(ServeError::NoSong(id.to_string()));
-        };
-        library_file(id, &path)
-    })
-    .await?;
+    let file = song_file(&state, id).await?;
     let png = state.spectrograms.get(id, file).await?;
     Ok((
         [

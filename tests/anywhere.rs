@@ -3,14 +3,13 @@
 //! a file name in two folders are two songs: `extract` names them by path, and `recommend` leaves
 //! the query out by identity, not by name.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tuneprint");
+mod common;
+use common::{json, ok, root};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+const BIN: &str = env!("CARGO_BIN_EXE_tuneprint");
 
 /// Runs tuneprint in `cwd` with `home` as its data folder and no other location set.
 fn run(cwd: &Path, home: &Path, args: &[&str]) -> Output {
@@ -22,20 +21,6 @@ fn run(cwd: &Path, home: &Path, args: &[&str]) -> Output {
         .env_remove("XDG_DATA_HOME")
         .output()
         .expect("run tuneprint")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_str(&ok(o)).expect("JSON on stdout")
 }
 
 fn filenames(v: &serde_json::Value) -> Vec<String> {

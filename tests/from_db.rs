@@ -2,15 +2,14 @@
 //! embeddings and genre tags are used, nothing of it decoded again; a file not in the library is
 //! analysed; `train --db` learns the user's own genres and the other commands use them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
+
+mod common;
+use common::{json, ok, root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tuneprint");
 const SR: usize = 22_050;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn run(cwd: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
@@ -20,20 +19,6 @@ fn run(cwd: &Path, args: &[&str]) -> Output {
         .env_remove("TUNEPRINT_DB")
         .output()
         .expect("run tuneprint")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_str(&ok(o)).expect("JSON on stdout")
 }
 
 /// `seconds` of a committed clip as a 16-bit WAV, with a RIFF INFO list of `tags`.

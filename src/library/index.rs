@@ -32,11 +32,17 @@ pub struct EmbeddingIndex {
     dedup: Vec<u64>,
     /// Content hash prefix of each row.
     content: Vec<u64>,
-    /// Each row as `i8` codes: `code / scale` approximates the unit vector.
+    /// Each row as `i8` codes (`code / scale` approximates the unit vector), zero-padded to
+    /// [`Self::code_stride`] values so that the kernels read whole 32-byte blocks.
     codes: Vec<i8>,
-    /// Per row: half a code step (`0.5 / scale`, the largest error of one component) and the L1
-    /// norm of the decoded row.
-    code_err: Vec<(f32, f32)>,
+    code_stride: usize,
+    /// Per row: a code step (`1 / scale`), half of it (the largest error of one component) and
+    /// the L1 norm of the decoded row, each in its own array (read eight rows at a time).
+    code_step: Vec<f32>,
+    code_half: Vec<f32>,
+    code_l1: Vec<f32>,
+    /// Whether this CPU runs the AVX2 kernel of the code dot product.
+    avx2: bool,
 }
 
 /// An `f32` ordered by `total_cmp` (for the heap of lower bounds).
@@ -74,23 +80,119 @@ fn quantise(v: &[f32], out: &mut Vec<i8>) -> (f32, f32) {
     ((0.5 / scale) as f32, (l1 / scale) as f32)
 }
 
-/// Integer dot product of two code rows (exact in `i32`: at most 127² per component).
+/// Values of a code row: a whole number of 32-byte blocks.
+const CODE_BLOCK: usize = 32;
+
+/// Integer dot product of two code rows of whole blocks (exact in `i32`: at most 127² per
+/// component; vectorised by the compiler).
 #[inline]
 fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-    let mut acc = [0i32; 16];
-    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
-    let tail: i32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(&x, &y)| x as i32 * y as i32)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..16 {
-            acc[i] += x[i] as i32 * y[i] as i32;
+    let mut acc = [0i32; CODE_BLOCK];
+    for (x, y) in a.chunks_exact(CODE_BLOCK).zip(b.chunks_exact(CODE_BLOCK)) {
+        for i in 0..CODE_BLOCK {
+            acc[i] += x[i] as i16 as i32 * y[i] as i16 as i32;
         }
     }
-    acc.iter().sum::<i32>() + tail
+    acc.iter().sum()
+}
+
+/// The same dot product as [`dot_i8`] (the same integer) in AVX2: `|q| · (row · sign q)` in
+/// `u8 × i8` pairs (each pair sum ≤ 2 · 127², no saturation since codes lie in ±127), then
+/// widened to `i32`.
+///
+/// # Safety
+/// The CPU must have AVX2; both slices hold whole 32-byte blocks of the same length.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
+    use std::arch::x86_64::*;
+    debug_assert!(a.len() == b.len() && a.len().is_multiple_of(CODE_BLOCK));
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = _mm256_setzero_si256();
+    let mut i = 0;
+    while i < a.len() {
+        let x = _mm256_loadu_si256(a.as_ptr().add(i) as *const __m256i);
+        let y = _mm256_loadu_si256(b.as_ptr().add(i) as *const __m256i);
+        let pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(y), _mm256_sign_epi8(x, y));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, ones));
+        i += CODE_BLOCK;
+    }
+    let s = _mm_add_epi32(
+        _mm256_castsi256_si128(acc),
+        _mm256_extracti128_si256(acc, 1),
+    );
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
+    _mm_cvtsi128_si32(s)
+}
+
+/// Eight consecutive code rows (`stride` values apart, from `rows`) dotted with `q`, in one
+/// vector (row `j` in lane `j`): the integers of [`dot_i8`].
+///
+/// # Safety
+/// The CPU must have AVX2; `rows` points at eight rows of `stride` values, `q` holds `stride`
+/// values, and `stride` is a whole number of 32-byte blocks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dot8_avx2(rows: *const i8, stride: usize, q: &[i8]) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = [_mm256_setzero_si256(); 8];
+    let mut i = 0;
+    while i < stride {
+        let y = _mm256_loadu_si256(q.as_ptr().add(i) as *const __m256i);
+        let ya = _mm256_abs_epi8(y);
+        for (j, a) in acc.iter_mut().enumerate() {
+            let x = _mm256_loadu_si256(rows.add(j * stride + i) as *const __m256i);
+            let pairs = _mm256_maddubs_epi16(ya, _mm256_sign_epi8(x, y));
+            *a = _mm256_add_epi32(*a, _mm256_madd_epi16(pairs, ones));
+        }
+        i += CODE_BLOCK;
+    }
+    // Lane sums: pairwise adds down to one vector whose lane j is row j's total.
+    let s01 = _mm256_hadd_epi32(acc[0], acc[1]);
+    let s23 = _mm256_hadd_epi32(acc[2], acc[3]);
+    let s45 = _mm256_hadd_epi32(acc[4], acc[5]);
+    let s67 = _mm256_hadd_epi32(acc[6], acc[7]);
+    let s0123 = _mm256_hadd_epi32(s01, s23);
+    let s4567 = _mm256_hadd_epi32(s45, s67);
+    _mm256_add_epi32(
+        _mm256_permute2x128_si256(s0123, s4567, 0x20),
+        _mm256_permute2x128_si256(s0123, s4567, 0x31),
+    )
+}
+
+/// What the interval of a row's score needs of the query.
+struct Bound {
+    /// The query's code step (`1 / scale`).
+    q_step: f32,
+    /// Half the query's code step.
+    q_half: f32,
+    /// `q_l1 + dim · q_half`: the factor of a row's half step in the error bound.
+    half_factor: f32,
+    slack: f32,
+}
+
+impl Bound {
+    /// `(lo, hi)` around the score of a row with code dot product `dot`, code step `step`, half
+    /// step `half` and decoded L1 norm `l1`.
+    #[inline]
+    fn interval(&self, dot: i32, step: f32, half: f32, l1: f32) -> (f32, f32) {
+        let approx = dot as f32 * step * self.q_step;
+        let err = l1 * self.q_half + half * self.half_factor + self.slack;
+        (approx - err, approx + err)
+    }
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// Dot product in eight lanes (vectorised by the compiler).
@@ -140,6 +242,77 @@ fn content_key(hash: &str) -> u64 {
         hash.hash(&mut h);
         h.finish()
     })
+}
+
+/// A query of [`EmbeddingIndex::nearest_many`]: the unit vector, how many rows, and which rows
+/// may be answered.
+pub type Query<'a> = (&'a [f32], usize, &'a dyn Fn(usize) -> bool);
+
+/// One query's state during the pass over the codes: an interval `[lo, hi]` around each row's
+/// score; `threshold` is the `k`-th largest `lo` of the kept rows so far. It only grows, and a
+/// row whose `hi` is below it cannot be among the `k` best, so only the other rows are kept as
+/// candidates (and scored exactly afterwards).
+struct Search<'a> {
+    q: &'a [f32],
+    k: usize,
+    keep: &'a dyn Fn(usize) -> bool,
+    /// The query's codes, one stride long.
+    qc: Vec<i8>,
+    bound: Bound,
+    best_lo: std::collections::BinaryHeap<std::cmp::Reverse<OrdF32>>,
+    /// (hi, row) of every row that reached the threshold of its time.
+    cand: Vec<(f32, usize)>,
+    threshold: f32,
+}
+
+impl<'a> Search<'a> {
+    fn new(
+        idx: &EmbeddingIndex,
+        q: &'a [f32],
+        k: usize,
+        keep: &'a dyn Fn(usize) -> bool,
+    ) -> Search<'a> {
+        let mut qc = Vec::with_capacity(idx.code_stride);
+        let (q_half, q_l1) = quantise(q, &mut qc);
+        qc.resize(idx.code_stride, 0);
+        // score = (c/s)·(d/t) + (c/s)·e_q + e_r·(d/t) + e_r·e_q with |e_q| ≤ q_half and
+        // |e_r| ≤ half, so |score − approx| ≤ l1·q_half + half·(q_l1 + dim·q_half), computed
+        // in `f32` (its rounding, ~1e-7, is far inside `F32_SLACK`).
+        let bound = Bound {
+            q_step: 2.0 * q_half,
+            q_half,
+            half_factor: q_l1 + idx.dim as f32 * q_half,
+            slack: F32_SLACK as f32,
+        };
+        Search {
+            q,
+            k,
+            keep,
+            qc,
+            bound,
+            best_lo: std::collections::BinaryHeap::with_capacity(k + 1),
+            cand: Vec::new(),
+            threshold: f32::NEG_INFINITY,
+        }
+    }
+
+    /// Row `r`, whose score lies in `[lo, hi]`.
+    #[inline]
+    fn visit(&mut self, r: usize, lo: f32, hi: f32) {
+        if hi < self.threshold || !(self.keep)(r) {
+            return;
+        }
+        self.cand.push((hi, r));
+        if self.best_lo.len() < self.k {
+            self.best_lo.push(std::cmp::Reverse(OrdF32(lo)));
+        } else if self.best_lo.peek().is_some_and(|m| lo > m.0 .0) {
+            self.best_lo.pop();
+            self.best_lo.push(std::cmp::Reverse(OrdF32(lo)));
+        }
+        if self.best_lo.len() == self.k {
+            self.threshold = self.best_lo.peek().map_or(self.threshold, |m| m.0 .0);
+        }
+    }
 }
 
 impl EmbeddingIndex {
@@ -199,7 +372,11 @@ impl EmbeddingIndex {
             dedup: Vec::new(),
             content: Vec::new(),
             codes: Vec::new(),
-            code_err: Vec::new(),
+            code_stride: dim.div_ceil(CODE_BLOCK).max(1) * CODE_BLOCK,
+            code_step: Vec::new(),
+            code_half: Vec::new(),
+            code_l1: Vec::new(),
+            avx2: has_avx2(),
         }
     }
 
@@ -209,8 +386,12 @@ impl EmbeddingIndex {
         let start = self.data.len();
         self.data.extend_from_slice(embedding);
         unit(&mut self.data[start..]);
-        let err = quantise(&self.data[start..], &mut self.codes);
-        self.code_err.push(err);
+        let (half, l1) = quantise(&self.data[start..], &mut self.codes);
+        self.codes
+            .resize(self.ids.len() * self.code_stride + self.code_stride, 0);
+        self.code_step.push(2.0 * half);
+        self.code_half.push(half);
+        self.code_l1.push(l1);
         self.rows.insert(id, self.ids.len());
         self.ids.push(id);
         self.dedup.push(dedup);
@@ -270,46 +451,136 @@ impl EmbeddingIndex {
     /// (ties by song id), as (song id, cosine similarity). Exactly [`Self::nearest_plain`]'s
     /// answer, found through the `i8` codes first (see the module's documentation).
     pub fn nearest(&self, q: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<(i64, f32)> {
-        let dim = self.dim.max(1);
-        if k == 0 || self.len() <= k || q.len() != self.dim {
-            return self.nearest_plain(q, k, keep);
-        }
-        let mut qc = Vec::with_capacity(dim);
-        let (q_half, q_l1) = quantise(q, &mut qc);
-        let (q_half, q_l1) = (q_half as f64, q_l1 as f64);
-        // Pass 1: an interval [lo, hi] around every kept row's score; the k-th largest lo.
-        let mut bounds: Vec<(f32, f32, usize)> = Vec::with_capacity(self.len());
-        let mut best_lo: std::collections::BinaryHeap<std::cmp::Reverse<OrdF32>> =
-            std::collections::BinaryHeap::with_capacity(k + 1);
-        for (r, c) in self.codes.chunks_exact(dim).enumerate() {
-            if !keep(r) {
-                continue;
-            }
-            let (half, l1) = self.code_err[r];
-            let (half, l1) = (half as f64, l1 as f64);
-            // score = (c/s)·(d/t) + (c/s)·e_q + e_r·(d/t) + e_r·e_q, |e_q| ≤ q_half, |e_r| ≤ half.
-            let approx = dot_i8(c, &qc) as f64 * (2.0 * half) * (2.0 * q_half);
-            let err = l1 * q_half + q_l1 * half + dim as f64 * half * q_half + F32_SLACK;
-            let (lo, hi) = ((approx - err) as f32, (approx + err) as f32);
-            bounds.push((lo, hi, r));
-            if best_lo.len() < k {
-                best_lo.push(std::cmp::Reverse(OrdF32(lo)));
-            } else if best_lo.peek().is_some_and(|m| lo > m.0 .0) {
-                best_lo.pop();
-                best_lo.push(std::cmp::Reverse(OrdF32(lo)));
+        self.nearest_many(&[(q, k, &keep)])
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// [`Self::nearest`] of several queries `(q, k, keep)` in one pass over the codes (which
+    /// is bound by memory bandwidth: a batch costs little more than one query). Each answer is
+    /// exactly [`Self::nearest_plain`]'s.
+    pub fn nearest_many(&self, queries: &[Query<'_>]) -> Vec<Vec<(i64, f32)>> {
+        let mut out: Vec<Option<Vec<(i64, f32)>>> = vec![None; queries.len()];
+        let (mut slots, mut states) = (Vec::new(), Vec::new());
+        for (i, &(q, k, keep)) in queries.iter().enumerate() {
+            if k == 0 || self.len() <= k || q.len() != self.dim {
+                out[i] = Some(self.nearest_plain(q, k, keep));
+            } else {
+                slots.push(i);
+                states.push(Search::new(self, q, k, keep));
             }
         }
-        if bounds.len() <= k {
-            return self.nearest_plain(q, k, keep);
+        if !states.is_empty() {
+            #[cfg(target_arch = "x86_64")]
+            if self.avx2 {
+                // SAFETY: AVX2 was detected; every row and query code is one stride long.
+                unsafe { self.first_pass_avx2(&mut states) };
+            } else {
+                self.first_pass(&mut states);
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            self.first_pass(&mut states);
+            for (i, st) in slots.into_iter().zip(states) {
+                out[i] = Some(self.rescore(st.q, st.cand, st.threshold, st.k));
+            }
         }
-        let threshold = best_lo.peek().map_or(f32::NEG_INFINITY, |m| m.0 .0);
-        // Pass 2: the exact score of every row that can still reach the top k.
-        let cand: Vec<(f32, usize)> = bounds
+        out.into_iter().map(Option::unwrap_or_default).collect()
+    }
+
+    /// The first pass in plain Rust: every row's interval for every search.
+    fn first_pass(&self, searches: &mut [Search]) {
+        for (r, c) in self.codes.chunks_exact(self.code_stride).enumerate() {
+            for s in searches.iter_mut() {
+                let (lo, hi) = s.bound.interval(
+                    dot_i8(c, &s.qc),
+                    self.code_step[r],
+                    self.code_half[r],
+                    self.code_l1[r],
+                );
+                s.visit(r, lo, hi);
+            }
+        }
+    }
+
+    /// [`Self::first_pass`] eight rows at a time (read once for all the searches): their dot
+    /// products and bounds in AVX2, and [`Search::visit`] only for the rows whose `hi` reaches
+    /// the search's threshold (the others would change nothing).
+    ///
+    /// # Safety
+    /// The CPU must have AVX2; every search's code holds [`Self::code_stride`] values.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn first_pass_avx2(&self, searches: &mut [Search]) {
+        use std::arch::x86_64::*;
+        let n = self.len();
+        let stride = self.code_stride;
+        let mut r0 = 0;
+        while r0 + 8 <= n {
+            let step = _mm256_loadu_ps(self.code_step.as_ptr().add(r0));
+            let l1 = _mm256_loadu_ps(self.code_l1.as_ptr().add(r0));
+            let half = _mm256_loadu_ps(self.code_half.as_ptr().add(r0));
+            for s in searches.iter_mut() {
+                debug_assert_eq!(s.qc.len(), stride);
+                let b = &s.bound;
+                let dots = dot8_avx2(self.codes.as_ptr().add(r0 * stride), stride, &s.qc);
+                let approx = _mm256_mul_ps(
+                    _mm256_mul_ps(_mm256_cvtepi32_ps(dots), step),
+                    _mm256_set1_ps(b.q_step),
+                );
+                let err = _mm256_add_ps(
+                    _mm256_add_ps(
+                        _mm256_mul_ps(l1, _mm256_set1_ps(b.q_half)),
+                        _mm256_mul_ps(half, _mm256_set1_ps(b.half_factor)),
+                    ),
+                    _mm256_set1_ps(b.slack),
+                );
+                let hi = _mm256_add_ps(approx, err);
+                let mut mask =
+                    _mm256_movemask_ps(_mm256_cmp_ps(hi, _mm256_set1_ps(s.threshold), _CMP_GE_OQ))
+                        as u32;
+                if mask != 0 {
+                    let mut his = [0.0f32; 8];
+                    let mut los = [0.0f32; 8];
+                    _mm256_storeu_ps(his.as_mut_ptr(), hi);
+                    _mm256_storeu_ps(los.as_mut_ptr(), _mm256_sub_ps(approx, err));
+                    while mask != 0 {
+                        let j = mask.trailing_zeros() as usize;
+                        mask &= mask - 1;
+                        s.visit(r0 + j, los[j], his[j]);
+                    }
+                }
+            }
+            r0 += 8;
+        }
+        for r in r0..n {
+            let c = &self.codes[r * stride..(r + 1) * stride];
+            for s in searches.iter_mut() {
+                let (lo, hi) = s.bound.interval(
+                    dot_i8_avx2(c, &s.qc),
+                    self.code_step[r],
+                    self.code_half[r],
+                    self.code_l1[r],
+                );
+                s.visit(r, lo, hi);
+            }
+        }
+    }
+
+    /// The exact `f32` scores of the candidates whose bound reaches the final threshold, and the
+    /// best `k` of them.
+    fn rescore(
+        &self,
+        q: &[f32],
+        cand: Vec<(f32, usize)>,
+        threshold: f32,
+        k: usize,
+    ) -> Vec<(i64, f32)> {
+        let exact: Vec<(f32, usize)> = cand
             .into_iter()
-            .filter(|&(_, hi, _)| hi >= threshold)
-            .map(|(_, _, r)| (dot(q, self.vector(r)), r))
+            .filter(|&(hi, _)| hi >= threshold)
+            .map(|(_, r)| (dot(q, self.vector(r)), r))
             .collect();
-        self.top_k(cand, k)
+        self.top_k(exact, k)
     }
 
     /// [`Self::nearest`] by computing every kept row's `f32` score (the reference it is tested
@@ -461,8 +732,10 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let dim = 138;
         let mut idx = EmbeddingIndex::new("m".into(), dim);
+        let idx_avx2 = idx.avx2;
         let mut pool: Vec<Vec<f32>> = Vec::new();
-        for id in 0..3000i64 {
+        // 3003 rows: whole blocks of eight for the AVX2 pass and a tail of three.
+        for id in 0..3003i64 {
             // Some rows repeat (ties), some are near copies (scores within one code step), some
             // are sparse or clustered: where a loose bound would show.
             let v: Vec<f32> = match id % 5 {
@@ -496,10 +769,104 @@ mod tests {
             let q = idx.normalise_query(&raw).unwrap();
             for k in [1, 10, 50] {
                 let skip = t % 7;
-                let fast = idx.nearest(&q, k, |r| r % 7 != skip);
                 let plain = idx.nearest_plain(&q, k, |r| r % 7 != skip);
-                assert_eq!(fast, plain, "query {t}, k {k}");
-                assert_eq!(fast.len(), k);
+                // Both kernels of the first pass (the portable one on every CPU).
+                for avx2 in [false, idx_avx2] {
+                    idx.avx2 = avx2;
+                    let fast = idx.nearest(&q, k, |r| r % 7 != skip);
+                    assert_eq!(fast, plain, "query {t}, k {k}, avx2 {avx2}");
+                    assert_eq!(fast.len(), k);
+                }
+            }
+        }
+        // A batch in one pass: every answer is its own plain search's, whatever the batch
+        // holds (k = 0, k above the rows kept, a wrong size, repeats).
+        let raws: Vec<Vec<f32>> = (0..12)
+            .map(|t| {
+                let raw: Vec<f32> = (0..dim).map(|_| rng.gen_range(-0.2f32..1.0)).collect();
+                if t == 5 {
+                    raw[..dim - 1].to_vec()
+                } else {
+                    idx.normalise_query(&raw).unwrap_or(raw)
+                }
+            })
+            .collect();
+        let keeps: Vec<Box<dyn Fn(usize) -> bool>> = (0..12)
+            .map(|t| -> Box<dyn Fn(usize) -> bool> {
+                match t % 3 {
+                    0 => Box::new(|_| true),
+                    1 => Box::new(move |r| r % 5 != t % 5),
+                    _ => Box::new(|r| r < 7),
+                }
+            })
+            .collect();
+        let ks = [10, 1, 10, 0, 50, 10, 3000, 10, 10, 1, 10, 20];
+        let batch: Vec<Query> = (0..12)
+            .map(|t| (raws[t].as_slice(), ks[t], keeps[t].as_ref()))
+            .collect();
+        for avx2 in [false, idx_avx2] {
+            idx.avx2 = avx2;
+            let got = idx.nearest_many(&batch);
+            assert_eq!(got.len(), 12);
+            for (t, g) in got.iter().enumerate() {
+                assert_eq!(
+                    g,
+                    &idx.nearest_plain(raws[t].as_slice(), ks[t], &keeps[t]),
+                    "{t}"
+                );
+            }
+        }
+        // Fewer kept rows than k: all of them, as the plain search.
+        let q = idx.normalise_query(&pool[0]).unwrap();
+        let few = idx.nearest(&q, 10, |r| r < 4);
+        assert_eq!(few, idx.nearest_plain(&q, 10, |r| r < 4));
+        assert_eq!(few.len(), 4);
+    }
+
+    #[test]
+    fn code_kernels_agree() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        for blocks in 1..6 {
+            let n = blocks * CODE_BLOCK;
+            for _ in 0..200 {
+                let a: Vec<i8> = (0..n).map(|_| rng.gen_range(-127i8..=127)).collect();
+                let b: Vec<i8> = (0..n).map(|_| rng.gen_range(-127i8..=127)).collect();
+                let want: i32 = a.iter().zip(&b).map(|(&x, &y)| x as i32 * y as i32).sum();
+                assert_eq!(dot_i8(&a, &b), want);
+                #[cfg(target_arch = "x86_64")]
+                if has_avx2() {
+                    // SAFETY: AVX2 detected; whole blocks of one length.
+                    assert_eq!(unsafe { dot_i8_avx2(&a, &b) }, want);
+                }
+            }
+            // Eight rows at once, as the first pass reads them.
+            let rows: Vec<i8> = (0..8 * n).map(|_| rng.gen_range(-127i8..=127)).collect();
+            let b: Vec<i8> = (0..n).map(|_| rng.gen_range(-127i8..=127)).collect();
+            #[cfg(target_arch = "x86_64")]
+            if has_avx2() {
+                let mut lanes = [0i32; 8];
+                // SAFETY: AVX2 detected; eight rows of `n` values, `n` whole blocks.
+                unsafe {
+                    let v = dot8_avx2(rows.as_ptr(), n, &b);
+                    std::arch::x86_64::_mm256_storeu_si256(lanes.as_mut_ptr().cast(), v);
+                }
+                for (j, &l) in lanes.iter().enumerate() {
+                    assert_eq!(l, dot_i8(&rows[j * n..(j + 1) * n], &b));
+                }
+            }
+            // The extremes: every pair at ±127 (the largest pair sums, no saturation).
+            let a = vec![127i8; n];
+            let b: Vec<i8> = (0..n)
+                .map(|i| if i % 3 == 0 { -127 } else { 127 })
+                .collect();
+            let want: i32 = a.iter().zip(&b).map(|(&x, &y)| x as i32 * y as i32).sum();
+            assert_eq!(dot_i8(&a, &b), want);
+            #[cfg(target_arch = "x86_64")]
+            if has_avx2() {
+                // SAFETY: as above.
+                assert_eq!(unsafe { dot_i8_avx2(&a, &b) }, want);
+                assert_eq!(unsafe { dot_i8_avx2(&a, &a) }, 127 * 127 * n as i32);
             }
         }
     }

@@ -102,12 +102,13 @@ async fn client(
     deadline: Instant,
     seed: u64,
     check: bool,
-) -> Vec<Duration> {
+) -> (Vec<Duration>, Vec<(i64, Vec<i64>)>) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream.set_nodelay(true).unwrap();
     let mut buf = Vec::with_capacity(16 * 1024);
     let mut lat = Vec::with_capacity(count);
+    let mut answers = Vec::new();
     for _ in 0..count {
         if Instant::now() > deadline {
             break;
@@ -149,9 +150,13 @@ async fn client(
             let similar = v["similar"].as_array().unwrap();
             assert_eq!(similar.len(), 10);
             assert!(similar.iter().all(|s| s["id"] != id as i64));
+            answers.push((
+                id as i64,
+                similar.iter().map(|s| s["id"].as_i64().unwrap()).collect(),
+            ));
         }
     }
-    lat
+    (lat, answers)
 }
 
 fn main() {
@@ -211,10 +216,30 @@ fn main() {
             .map(|c| tokio::spawn(client(addr, songs, per, deadline, c as u64, !bench)))
             .collect();
         let mut lat = Vec::new();
+        let mut answers = Vec::new();
         for task in tasks {
-            lat.extend(task.await.unwrap());
+            let (l, a) = task.await.unwrap();
+            lat.extend(l);
+            answers.extend(a);
         }
         let secs = t.elapsed().as_secs_f64();
+        // Checked runs: every batched answer is the library's own answer to that song alone.
+        if !answers.is_empty() {
+            let lib = Library::open(&db).unwrap();
+            for (id, got) in &answers {
+                let want: Vec<i64> = lib
+                    .nearest_to_song(*id, 10)
+                    .unwrap()
+                    .iter()
+                    .map(|n| n.song.id)
+                    .collect();
+                assert_eq!(got, &want, "song {id}");
+            }
+            eprintln!(
+                "serve_load: {} answers equal the library's one-song search",
+                answers.len()
+            );
+        }
         lat.sort();
         let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1];
         let ms = |d: Duration| d.as_secs_f64() * 1e3;

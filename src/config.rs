@@ -155,6 +155,9 @@ pub const SERVE_MAX_PAGE: usize = 500;
 /// Similar songs returned by default, and the most one request may ask for.
 pub const SERVE_SIMILAR_K: usize = 10;
 pub const SERVE_MAX_K: usize = 100;
+/// Most `similar` requests of `tuneprint serve` answered by one pass over the embedding matrix
+/// (the requests that wait while the workers are busy go together).
+pub const SERVE_SIMILAR_BATCH: usize = 8;
 /// Songs of a downloaded playlist by default, and the most one request may ask for.
 pub const SERVE_PLAYLIST: usize = 20;
 pub const SERVE_MAX_PLAYLIST: usize = 500;

@@ -861,6 +861,54 @@ impl Library {
         self.hits(found)
     }
 
+    /// [`Self::nearest_to_song`] of several `(id, k)` at once, in one pass over the embedding
+    /// matrix; each answer is what `nearest_to_song` gives.
+    pub fn nearest_to_songs(
+        &self,
+        queries: &[(i64, usize)],
+    ) -> Vec<Result<Vec<Neighbour>, LibraryError>> {
+        let idx = match self.embeddings() {
+            Ok(idx) => idx,
+            Err(e) => {
+                let msg = e.to_string();
+                return queries
+                    .iter()
+                    .map(|_| match &e {
+                        LibraryError::NoEmbeddings => Err(LibraryError::NoEmbeddings),
+                        _ => Err(LibraryError::Invalid(msg.clone())),
+                    })
+                    .collect();
+            }
+        };
+        let rows: Vec<Option<usize>> = queries.iter().map(|&(id, _)| idx.row_of(id)).collect();
+        let keeps: Vec<Box<dyn Fn(usize) -> bool + '_>> = rows
+            .iter()
+            .map(|row| -> Box<dyn Fn(usize) -> bool + '_> {
+                let row = row.unwrap_or(0);
+                let idx = &idx;
+                Box::new(move |r| !idx.same_content(r, row))
+            })
+            .collect();
+        let found = idx.nearest_many(
+            &rows
+                .iter()
+                .zip(queries)
+                .zip(&keeps)
+                .filter_map(|((row, &(_, k)), keep)| {
+                    row.map(|row| (idx.vector(row), k, keep.as_ref()))
+                })
+                .collect::<Vec<_>>(),
+        );
+        let mut found = found.into_iter();
+        rows.iter()
+            .zip(queries)
+            .map(|(row, &(id, _))| match row {
+                Some(_) => self.hits(found.next().unwrap_or_default()),
+                None => Err(LibraryError::NoSuchSong(id)),
+            })
+            .collect()
+    }
+
     /// The `k` songs most like an embedding (made by the library's model), best first.
     pub fn nearest_to_vector(&self, v: &[f32], k: usize) -> Result<Vec<Neighbour>, LibraryError> {
         let idx = self.embeddings()?;

@@ -5,7 +5,8 @@ use super::dto::{ListQuery, Order, SimilarReply, SortKey, Status};
 use super::error::ServeError;
 use super::{range, AppState};
 use crate::config::{
-    SERVE_MAX_K, SERVE_MAX_PAGE, SERVE_MAX_PLAYLIST, SERVE_PAGE, SERVE_PLAYLIST, SERVE_SIMILAR_K,
+    SERVE_MAX_K, SERVE_MAX_PAGE, SERVE_MAX_PLAYLIST, SERVE_PAGE, SERVE_PLAYLIST,
+    SERVE_SIMILAR_BATCH, SERVE_SIMILAR_K,
 };
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Multipart, Path as UrlPath, Query, State};
@@ -19,8 +20,31 @@ use std::sync::Arc;
 type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 type IdPath = Result<UrlPath<String>, PathRejection>;
 
-/// Runs a blocking catalog call on tokio's blocking pool.
+/// Runs a short catalog call on tokio's blocking pool once it is its turn: at most
+/// [`Catalog::workers`] run at once and the others wait in arrival order (a first-in,
+/// first-out semaphore), so that under load no request waits behind later ones.
 pub async fn blocking<T, F>(state: &AppState, f: F) -> Result<T, ServeError>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Catalog) -> Result<T, ServeError> + Send + 'static,
+{
+    let turn = Arc::clone(&state.turns)
+        .acquire_owned()
+        .await
+        .map_err(|e| ServeError::Io(format!("the request queue is closed: {e}")))?;
+    let catalog = Arc::clone(&state.catalog);
+    tokio::task::spawn_blocking(move || {
+        let out = f(catalog.as_ref());
+        drop(turn);
+        out
+    })
+    .await
+    .map_err(|e| ServeError::Io(format!("a worker failed: {e}")))?
+}
+
+/// Runs a long catalog call (classifying an upload) on tokio's blocking pool, outside the
+/// queue of [`blocking`] so that it holds up no short request.
+async fn blocking_long<T, F>(state: &AppState, f: F) -> Result<T, ServeError>
 where
     T: Send + 'static,
     F: FnOnce(&dyn Catalog) -> Result<T, ServeError> + Send + 'static,
@@ -168,9 +192,67 @@ pub async fn similar(
 ) -> Result<Response, ServeError> {
     let id = song_id(id)?;
     let k = count_param(&params(p)?, "k", SERVE_SIMILAR_K, SERVE_MAX_K)?;
-    let s = blocking(&state, move |c| c.similar(id, k)).await?;
+    let queue = state.similar_queue.get_or_init(|| {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(similar_batcher(
+            Arc::clone(&state.catalog),
+            Arc::clone(&state.turns),
+            rx,
+        ));
+        tx
+    });
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    queue
+        .send(SimilarJob { id, k, reply })
+        .map_err(|_| ServeError::Io("the search queue is closed".into()))?;
+    let s = answer
+        .await
+        .map_err(|_| ServeError::Io("a search worker failed".into()))??;
     s.map(|similar| Json(SimilarReply { id, similar }).into_response())
         .ok_or(ServeError::NoSong(id.to_string()))
+}
+
+/// A `similar` request waiting for its batch, and where its answer goes.
+pub struct SimilarJob {
+    id: i64,
+    k: usize,
+    reply: tokio::sync::oneshot::Sender<Result<Option<Vec<super::dto::SimilarSong>>, ServeError>>,
+}
+
+/// Where `similar` requests wait for [`similar_batcher`].
+pub type SimilarQueue = tokio::sync::mpsc::UnboundedSender<SimilarJob>;
+
+/// Answers the queued `similar` requests in batches: once a turn of [`blocking`]'s queue is
+/// free, every request waiting then (up to [`SERVE_SIMILAR_BATCH`]) is answered by one
+/// [`Catalog::similar_many`] (one pass over the embedding matrix for all of them). Ends when
+/// the server's state is dropped.
+pub async fn similar_batcher(
+    catalog: Arc<dyn Catalog>,
+    turns: Arc<tokio::sync::Semaphore>,
+    mut queue: tokio::sync::mpsc::UnboundedReceiver<SimilarJob>,
+) {
+    while let Some(first) = queue.recv().await {
+        let Ok(turn) = Arc::clone(&turns).acquire_owned().await else {
+            return;
+        };
+        let mut jobs = vec![first];
+        while jobs.len() < SERVE_SIMILAR_BATCH {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let catalog = Arc::clone(&catalog);
+        tokio::task::spawn_blocking(move || {
+            let queries: Vec<(i64, usize)> = jobs.iter().map(|j| (j.id, j.k)).collect();
+            let answers = catalog.similar_many(&queries);
+            drop(turn);
+            for (job, answer) in jobs.into_iter().zip(answers) {
+                // A client that went away no longer waits for its answer.
+                let _ = job.reply.send(answer);
+            }
+        });
+    }
 }
 
 /// The file of song `id` to serve, only if it is a regular file that resolves inside the folder
@@ -375,7 +457,7 @@ pub async fn classify(
             "this server has no model to classify with (see tuneprint serve --model)".into(),
         ));
     }
-    let result = blocking(&state, move |c| {
+    let result = blocking_long(&state, move |c| {
         let mut tmp = tempfile::Builder::new()
             .prefix("tuneprint-upload-")
             .suffix(&upload_suffix(&name))

@@ -11,6 +11,11 @@ use std::path::{Path, PathBuf};
 /// The library as the server sees it. Every method may block (database, model); the handlers
 /// call them on tokio's blocking pool.
 pub trait Catalog: Send + Sync + 'static {
+    /// How many calls the catalog serves at once without one waiting for another (the server
+    /// queues the rest in arrival order).
+    fn workers(&self) -> usize {
+        2
+    }
     /// A page of songs matching `query`, and how many match in all.
     fn list(&self, query: &ListQuery) -> Result<SongPage, ServeError>;
     /// Every predicted genre with its number of songs (for the filter).
@@ -22,6 +27,14 @@ pub trait Catalog: Send + Sync + 'static {
     /// The `k` songs most like song `id` (not itself), most similar first; `None` when no song
     /// has this id.
     fn similar(&self, id: i64, k: usize) -> Result<Option<Vec<SimilarSong>>, ServeError>;
+    /// [`Catalog::similar`] of several `(id, k)` at once (the server batches the requests that
+    /// wait at the same time); one answer per query, in order.
+    fn similar_many(
+        &self,
+        queries: &[(i64, usize)],
+    ) -> Vec<Result<Option<Vec<SimilarSong>>, ServeError>> {
+        queries.iter().map(|&(id, k)| self.similar(id, k)).collect()
+    }
     /// The file of song `id` as the library recorded it (absolute), or `None` when no analysed
     /// song has this id.
     fn audio_path(&self, id: i64) -> Result<Option<PathBuf>, ServeError>;

@@ -151,6 +151,25 @@ fn neighbours(found: Vec<library::Neighbour>) -> Vec<SimilarSong> {
         .collect()
 }
 
+/// The reply to a `similar` request from the library's answer.
+fn similar_reply(
+    lib: &Library,
+    id: i64,
+    found: Result<Vec<library::Neighbour>, LibraryError>,
+) -> Result<Option<Vec<SimilarSong>>, ServeError> {
+    match found {
+        Ok(found) => Ok(Some(neighbours(found))),
+        // A song the model has not seen yet (or a library without embeddings): no neighbours.
+        Err(LibraryError::NoSuchSong(_)) | Err(LibraryError::NoEmbeddings) => {
+            match missing_ok(lib.summary(id))? {
+                Some(s) if s.error.is_none() => Ok(Some(Vec::new())),
+                _ => Ok(None),
+            }
+        }
+        Err(e) => Err(lib_err(e)),
+    }
+}
+
 fn sort(key: SortKey) -> Sort {
     match key {
         SortKey::Title => Sort::Title,
@@ -174,6 +193,10 @@ fn missing_ok<T>(r: Result<T, LibraryError>) -> Result<Option<T>, ServeError> {
 }
 
 impl Catalog for LibraryCatalog {
+    fn workers(&self) -> usize {
+        self.pool.len()
+    }
+
     fn list(&self, q: &ListQuery) -> Result<SongPage, ServeError> {
         let lib = self.lib();
         let mut lq = library::ListQuery {
@@ -302,17 +325,20 @@ impl Catalog for LibraryCatalog {
 
     fn similar(&self, id: i64, k: usize) -> Result<Option<Vec<SimilarSong>>, ServeError> {
         let lib = self.lib();
-        match lib.nearest_to_song(id, k) {
-            Ok(found) => Ok(Some(neighbours(found))),
-            // A song the model has not seen yet (or a library without embeddings): no neighbours.
-            Err(LibraryError::NoSuchSong(_)) | Err(LibraryError::NoEmbeddings) => {
-                match missing_ok(lib.summary(id))? {
-                    Some(s) if s.error.is_none() => Ok(Some(Vec::new())),
-                    _ => Ok(None),
-                }
-            }
-            Err(e) => Err(lib_err(e)),
-        }
+        similar_reply(&lib, id, lib.nearest_to_song(id, k))
+    }
+
+    fn similar_many(
+        &self,
+        queries: &[(i64, usize)],
+    ) -> Vec<Result<Option<Vec<SimilarSong>>, ServeError>> {
+        let lib = self.lib();
+        let found = lib.nearest_to_songs(queries);
+        queries
+            .iter()
+            .zip(found)
+            .map(|(&(id, _), f)| similar_reply(&lib, id, f))
+            .collect()
     }
 
     fn audio_path(&self, id: i64) -> Result<Option<PathBuf>, ServeError> {

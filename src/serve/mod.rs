@@ -31,15 +31,24 @@ pub struct AppState {
     pub spectrograms: Arc<spectrogram::SpectrogramCache>,
     /// Largest upload `POST /api/classify` takes (bytes).
     pub upload_limit: usize,
+    /// Turns of the short catalog calls ([`api::blocking`]): [`Catalog::workers`] permits,
+    /// granted first in, first out.
+    pub turns: Arc<tokio::sync::Semaphore>,
+    /// The queue of `similar` requests, batched by [`api::similar_batcher`] (started by the
+    /// first request, inside the runtime).
+    pub similar_queue: Arc<std::sync::OnceLock<api::SimilarQueue>>,
 }
 
 impl AppState {
     /// State over `catalog` with a fresh spectrogram cache.
     pub fn new(catalog: Arc<dyn Catalog>, upload_limit: usize) -> Result<AppState, ServeError> {
+        let turns = Arc::new(tokio::sync::Semaphore::new(catalog.workers().max(1)));
         Ok(AppState {
             catalog,
             spectrograms: Arc::new(spectrogram::SpectrogramCache::new()?),
             upload_limit,
+            turns,
+            similar_queue: Arc::new(std::sync::OnceLock::new()),
         })
     }
 }

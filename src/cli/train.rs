@@ -11,12 +11,15 @@ use std::process::ExitCode;
 // this one (`torch` feature: it reaches libtorch).
 pub use super::train_args::Args;
 
-fn strong_spec(text: Option<&str>) -> Result<Option<crate::model::strong::StrongSpec>, CliError> {
+/// `T`'s defaults with the settings of the JSON object `text` (named by `flag`) put over them.
+fn spec_override<T>(flag: &str, text: Option<&str>) -> Result<Option<T>, CliError>
+where
+    T: Default + serde::Serialize + serde::de::DeserializeOwned,
+{
     let Some(text) = text else { return Ok(None) };
-    let bad = |e: String| CliError::Failed(format!("--strong-spec: {e}"));
+    let bad = |e: String| CliError::Failed(format!("{flag}: {e}"));
     let over: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
-    let mut v = serde_json::to_value(crate::model::strong::StrongSpec::default())
-        .map_err(|e| bad(e.to_string()))?;
+    let mut v = serde_json::to_value(T::default()).map_err(|e| bad(e.to_string()))?;
     let (Some(obj), Some(base)) = (over.as_object(), v.as_object_mut()) else {
         return Err(bad("expected a JSON object".into()));
     };
@@ -78,8 +81,8 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         exclude: exclude.clone(),
         splits: args.splits.clone(),
         arch,
-        strong: strong_spec(args.strong_spec.as_deref())?,
-        blend: None,
+        strong: spec_override("--strong-spec", args.strong_spec.as_deref())?,
+        blend: spec_override("--blend-spec", args.blend_spec.as_deref())?,
         out_dir: super::model_dir(args.output.as_deref()),
         config,
     };

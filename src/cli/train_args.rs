@@ -38,6 +38,11 @@ pub struct Args {
     /// `{"members": 3, "input_noise": 0.1}`), for selection experiments on validation data.
     #[arg(long, value_name = "JSON")]
     pub strong_spec: Option<String>,
+    /// Settings of the default `blend` as a JSON object overriding the defaults (e.g.
+    /// `{"members": 1, "calibration": "cross-fit"}`), for selection experiments on validation
+    /// data.
+    #[arg(long, value_name = "JSON")]
+    pub blend_spec: Option<String>,
     /// Train on the songs of a library database (`tuneprint library scan`) with their genre
     /// tags as labels: the user's own genres, any number of them; songs without a genre tag are
     /// left out. `model.json` records the label set. Holdout or paper protocol.

@@ -5,7 +5,9 @@
 //!   (scikit-learn's `LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")`), fitted in
 //!   closed form here, and
 //! - an MLP `57 → 256 → 128 → 10` (ReLU, L2 penalty α = 0.01, Adam; scikit-learn's
-//!   `MLPClassifier((256, 128), alpha=0.01)` recipe), trained with tch (`blend_train`),
+//!   `MLPClassifier((256, 128), alpha=0.01)` recipe), trained in f64 with tch (`blend_train`);
+//!   `spec.members` > 1 averages the probabilities of several such MLPs (one seed each),
+//!   `spec.init` picks PyTorch's or scikit-learn's (Glorot) initial weights,
 //!
 //! both on standardised features whose `*_var` columns are replaced by `ln(v + 1e-12)`, then
 //! tempered (`softmax(ln p / T)`, `T` fitted on validation songs) so that the probabilities are
@@ -13,7 +15,8 @@
 //! pass that `classify`, `embed` and `recommend` run.
 //!
 //! Tensors of `model.safetensors` (f32, PyTorch's `[out, in]` layout): `lda.weight` `[10, 57]`,
-//! `lda.bias` `[10]`, `mlp.fc<k>.weight`/`.bias` per hidden layer, `mlp.out.weight`/`.bias`.
+//! `lda.bias` `[10]`, `mlp.fc<k>.weight`/`.bias` per hidden layer, `mlp.out.weight`/`.bias`
+//! (one MLP); with several members `mlp<j>.fc<k>…`, `mlp<j>.out…` for member `j`.
 
 use super::dataset::Scaler;
 use super::native::{Forward, Tensor32, Weights};
@@ -47,6 +50,44 @@ pub struct BlendSpec {
     /// Whether the saved model is refit on training + validation songs once its temperature
     /// is fitted (on the validation songs, with a fit on the training songs alone).
     pub refit: bool,
+    /// MLPs trained from different seeds; their probabilities are averaged, then averaged with
+    /// the LDA's. 1 in a `model.json` written before members.
+    #[serde(default = "one")]
+    pub members: usize,
+    /// Songs the temperature is fitted on. `valid` in a `model.json` written before it.
+    #[serde(default)]
+    pub calibration: Calibration,
+    /// Initial weights of the MLPs. `torch` in a `model.json` written before it.
+    #[serde(default)]
+    pub init: MlpInit,
+}
+
+/// How the MLPs' weights and biases are drawn before training (from a seeded Rust RNG).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MlpInit {
+    /// PyTorch's default: `U(±1/√fan_in)`.
+    #[default]
+    Torch,
+    /// scikit-learn's `MLPClassifier`: Glorot-uniform, `U(±√(6 / (fan_in + fan_out)))`.
+    Glorot,
+}
+
+/// Songs the temperature is fitted on (minimum log-loss); never a test song.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Calibration {
+    /// The validation songs, scored by the fit on the training songs.
+    #[default]
+    Valid,
+    /// Out-of-fold probabilities of every training and validation song: the fit on the
+    /// training songs scores the validation songs, a fit on the validation songs alone scores
+    /// the training songs (the artist-filtered lists share no artist).
+    CrossFit,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for BlendSpec {
@@ -61,6 +102,9 @@ impl Default for BlendSpec {
             n_iter_no_change: 10,
             log_columns: variance_columns(),
             refit: true,
+            members: DEFAULT_MEMBERS,
+            calibration: Calibration::Valid,
+            init: MlpInit::Torch,
         }
     }
 }
@@ -106,6 +150,10 @@ impl Default for Selection {
         }
     }
 }
+
+/// MLP members of the default blend: 1 (README: 3, 5 and 10 members, Glorot init and a cross-fitted
+/// temperature were measured on the validation songs; none passed the search's rule better).
+pub const DEFAULT_MEMBERS: usize = 1;
 
 /// Candidates the search scored (README table).
 pub const SEARCH_CANDIDATES: usize = 190;
@@ -176,15 +224,15 @@ fn softmax(z: &[f32]) -> Vec<f64> {
 pub struct BlendNet {
     pub log_columns: Vec<usize>,
     pub lda: Dense,
-    /// Hidden layers then the output layer.
-    pub mlp: Vec<Dense>,
+    /// Each MLP member: its hidden layers then its output layer.
+    pub mlp: Vec<Vec<Dense>>,
     pub temperature: f64,
 }
 
 /// The activations of one standardised row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlendActivations {
-    /// The MLP's last hidden layer after ReLU.
+    /// The MLP members' last hidden layers after ReLU, side by side.
     pub hidden: Vec<f32>,
     /// Averaged, tempered class probabilities.
     pub proba: Vec<f32>,
@@ -196,17 +244,26 @@ impl BlendNet {
         log_transform(&self.log_columns, row)
     }
 
-    /// Untempered averaged probabilities and the MLP's last hidden layer of one standardised
-    /// row.
+    /// Untempered averaged probabilities (the LDA's and the mean of the MLP members') and the
+    /// members' last hidden layers, side by side, of one standardised row.
     pub fn forward_raw(&self, x: &[f32]) -> (Vec<f64>, Vec<f32>) {
         let p_lda = softmax(&self.lda.apply(x));
-        let mut h = x.to_vec();
-        let (out, hidden) = self.mlp.split_last().expect("an output layer");
-        for l in hidden {
-            h = l.apply(&h);
-            h.iter_mut().for_each(|v| *v = v.max(0.0));
+        let mut p_mlp = vec![0.0f64; p_lda.len()];
+        let mut hidden_all = Vec::new();
+        let m = self.mlp.len().max(1) as f64;
+        for member in &self.mlp {
+            let mut h = x.to_vec();
+            let (out, hidden) = member.split_last().expect("an output layer");
+            for l in hidden {
+                h = l.apply(&h);
+                h.iter_mut().for_each(|v| *v = v.max(0.0));
+            }
+            for (a, b) in p_mlp.iter_mut().zip(softmax(&out.apply(&h))) {
+                *a += b / m;
+            }
+            hidden_all.extend(h);
         }
-        let p_mlp = softmax(&out.apply(&h));
+        let h = hidden_all;
         let p = p_lda
             .iter()
             .zip(&p_mlp)
@@ -236,9 +293,12 @@ impl BlendNet {
             out.push((format!("{name}.bias"), vec![d.out], d.bias.clone()));
         };
         push("lda".into(), &self.lda);
-        let n = self.mlp.len();
-        for (k, d) in self.mlp.iter().enumerate() {
-            push(layer_name(k, n), d);
+        let members = self.mlp.len();
+        for (j, member) in self.mlp.iter().enumerate() {
+            let n = member.len();
+            for (k, d) in member.iter().enumerate() {
+                push(layer_name(j, members, k, n), d);
+            }
         }
         out
     }
@@ -253,10 +313,12 @@ impl BlendNet {
             ("lda.bias".to_string(), vec![N_CLASSES]),
         ];
         let n = widths.len() - 1;
-        for k in 0..n {
-            let name = layer_name(k, n);
-            out.push((format!("{name}.weight"), vec![widths[k + 1], widths[k]]));
-            out.push((format!("{name}.bias"), vec![widths[k + 1]]));
+        for j in 0..spec.members {
+            for k in 0..n {
+                let name = layer_name(j, spec.members, k, n);
+                out.push((format!("{name}.weight"), vec![widths[k + 1], widths[k]]));
+                out.push((format!("{name}.bias"), vec![widths[k + 1]]));
+            }
         }
         out
     }
@@ -271,6 +333,9 @@ impl BlendNet {
         }
         if info.spec.hidden.is_empty() || info.spec.hidden.iter().any(|&h| h == 0 || h > 65536) {
             return Err("`blend.spec.hidden`: 1 or more widths of 1 to 65536".into());
+        }
+        if info.spec.members == 0 || info.spec.members > 256 {
+            return Err("`blend.spec.members`: 1 to 256 MLPs".into());
         }
         let mut layers = Vec::new();
         for (name, shape) in BlendNet::tensor_shapes(&info.spec) {
@@ -292,10 +357,12 @@ impl BlendNet {
             bias: wb[1].1.clone(),
         });
         let lda = dense.next().ok_or("no lda layer")?;
+        let per_member = info.spec.hidden.len() + 1;
+        let layers: Vec<Dense> = dense.collect();
         Ok(BlendNet {
             log_columns: info.spec.log_columns.clone(),
             lda,
-            mlp: dense.collect(),
+            mlp: layers.chunks(per_member).map(<[Dense]>::to_vec).collect(),
             temperature: info.temperature,
         })
     }
@@ -355,7 +422,8 @@ impl Forward for BlendNet {
         Array2::from_shape_vec((rows.len(), width), rows.concat()).expect("rows of equal width")
     }
 
-    /// `combined`: the MLP's last hidden layer and the probabilities, each at unit length.
+    /// `combined`: the MLP members' last hidden layers and the probabilities, each at unit
+    /// length.
     fn default_layer(&self) -> Layer {
         Layer::Combined
     }
@@ -367,6 +435,11 @@ pub struct CalibratedRun {
     pub seed: u64,
     /// Train-only fit: validation accuracy, test accuracy, test ECE (tempered and not).
     pub val_accuracy: f64,
+    /// Log-loss and ECE (15 bins) of the tempered train-only fit on the validation songs.
+    #[serde(default)]
+    pub val_log_loss: f64,
+    #[serde(default)]
+    pub val_ece: f64,
     pub test_accuracy: f64,
     pub ece: f64,
     pub ece_uncalibrated: f64,
@@ -384,6 +457,10 @@ pub struct ProtocolFigures {
     pub seeds: Vec<u64>,
     pub test_size: usize,
     pub val_accuracy: f64,
+    #[serde(default)]
+    pub val_log_loss: f64,
+    #[serde(default)]
+    pub val_ece: f64,
     pub test_accuracy: f64,
     pub test_accuracy_std: f64,
     /// Expected calibration error (15 bins) on the test songs, tempered / untempered.
@@ -419,6 +496,8 @@ pub fn summarise_runs(protocol: &str, runs: &[CalibratedRun], test_size: usize) 
         seeds: runs.iter().map(|r| r.seed).collect(),
         test_size,
         val_accuracy: m(&|r| r.val_accuracy).0,
+        val_log_loss: m(&|r| r.val_log_loss).0,
+        val_ece: m(&|r| r.val_ece).0,
         test_accuracy: m(&|r| r.test_accuracy).0,
         test_accuracy_std: m(&|r| r.test_accuracy).1,
         ece: m(&|r| r.ece).0,
@@ -431,11 +510,19 @@ pub fn summarise_runs(protocol: &str, runs: &[CalibratedRun], test_size: usize) 
     }
 }
 
-fn layer_name(k: usize, n_layers: usize) -> String {
-    if k + 1 == n_layers {
-        "mlp.out".into()
+/// Layer `k` of `n_layers` of member `j` of `members`: `mlp.fc<k>` / `mlp.out` for a single
+/// MLP (the names of `model.json`s written before members), `mlp<j>.fc<k>` / `mlp<j>.out` for
+/// several.
+fn layer_name(j: usize, members: usize, k: usize, n_layers: usize) -> String {
+    let prefix = if members == 1 {
+        "mlp".to_string()
     } else {
-        format!("mlp.fc{k}")
+        format!("mlp{j}")
+    };
+    if k + 1 == n_layers {
+        format!("{prefix}.out")
+    } else {
+        format!("{prefix}.fc{k}")
     }
 }
 
@@ -612,12 +699,57 @@ mod tests {
     }
 
     #[test]
+    fn a_spec_written_before_members_reads_as_one_torch_initialised_mlp() {
+        let mut v = serde_json::to_value(BlendSpec::default()).unwrap();
+        let o = v.as_object_mut().unwrap();
+        for k in ["members", "calibration", "init"] {
+            assert!(o.remove(k).is_some(), "{k}");
+        }
+        let old: BlendSpec = serde_json::from_value(v).unwrap();
+        assert_eq!(old.members, 1);
+        assert_eq!(old.calibration, Calibration::Valid);
+        assert_eq!(old.init, MlpInit::Torch);
+        let json = serde_json::to_string(&BlendSpec {
+            calibration: Calibration::CrossFit,
+            init: MlpInit::Glorot,
+            ..BlendSpec::default()
+        })
+        .unwrap();
+        assert!(
+            json.contains(r#""calibration":"cross-fit""#) && json.contains(r#""init":"glorot""#)
+        );
+    }
+
+    #[test]
     fn tensors_round_trip_and_probabilities_sum_to_one() {
         let spec = BlendSpec {
             hidden: vec![3],
+            members: 2,
             ..BlendSpec::default()
         };
         let shapes = BlendNet::tensor_shapes(&spec);
+        let names: Vec<&str> = shapes.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "lda.weight",
+                "lda.bias",
+                "mlp0.fc0.weight",
+                "mlp0.fc0.bias",
+                "mlp0.out.weight",
+                "mlp0.out.bias",
+                "mlp1.fc0.weight",
+                "mlp1.fc0.bias",
+                "mlp1.out.weight",
+                "mlp1.out.bias"
+            ]
+        );
+        // One member keeps the names of the models written before members.
+        let single = BlendSpec {
+            members: 1,
+            ..spec.clone()
+        };
+        assert_eq!(BlendNet::tensor_shapes(&single)[2].0, "mlp.fc0.weight");
         let tensors: Vec<(String, Vec<usize>, Vec<f32>)> = shapes
             .iter()
             .map(|(n, s)| {
@@ -645,7 +777,7 @@ mod tests {
         let net = BlendNet::from_tensors(&info, &mut get).unwrap();
         assert_eq!(net.tensors(), tensors);
         let a = net.forward(&[0.5; N_FEATURES]);
-        assert_eq!(a.hidden.len(), 3);
+        assert_eq!(a.hidden.len(), 6);
         assert!((a.proba.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         // A missing tensor or a bad temperature is refused, naming it.
         let mut none = |_: &str| None;

@@ -5,15 +5,18 @@
 //! fitting and calibration see), and the figures `train` reports for both protocols.
 
 use super::blend::CalibratedRun;
-use super::blend::{self, standardised, BlendInfo, BlendNet, BlendSpec, Dense, Selection};
+use super::blend::{
+    self, standardised, BlendInfo, BlendNet, BlendSpec, Calibration, Dense, MlpInit, Selection,
+};
 use super::calibration::{expected_calibration_error, fit_temperature, log_loss, ECE_BINS};
 use super::dataset::{split, Dataset, Protocol, Scaler};
-use super::strong::{DevData, Mlp, StrongSpec};
+use super::strong::DevData;
 use super::train::{Confusion, EpochStats, RunResult, TrainConfig};
 use super::ModelError;
 use crate::features::{FeatureVector, N_FEATURES};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use rand::Rng;
 use rand::SeedableRng;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
@@ -30,6 +33,8 @@ pub struct FittedBlend {
     /// Log-loss on the validation songs before and after tempering.
     pub val_log_loss: f64,
     pub val_log_loss_tempered: f64,
+    /// Expected calibration error (15 bins) of the tempered model on the validation songs.
+    pub val_ece: f64,
 }
 
 impl FittedBlend {
@@ -90,7 +95,7 @@ fn accuracy(pred: &[usize], truth: &[usize]) -> f64 {
     pred.iter().zip(truth).filter(|(p, t)| p == t).count() as f64 / truth.len() as f64
 }
 
-/// Fits both members on the songs `idx` of `data` (untempered: `T = 1`).
+/// Fits the LDA and the `spec.members` MLPs on the songs `idx` of `data` (untempered: `T = 1`).
 fn fit_members(
     data: &Dataset,
     idx: &[usize],
@@ -107,7 +112,13 @@ fn fit_members(
     let scaler = Scaler::fit(&rows);
     let x: Vec<[f64; N_FEATURES]> = rows.iter().map(|r| scaler.transform(r)).collect();
     let lda = blend::fit_lda(&x, &labels).map_err(ModelError::Data)?;
-    let (mlp, epochs) = fit_mlp(&x, &labels, seed, spec, cfg, on_epoch)?;
+    let mut mlp = Vec::with_capacity(spec.members);
+    let mut epochs = 0;
+    for member in 0..spec.members.max(1) {
+        let (layers, e) = fit_mlp(&x, &labels, member_seed(seed, member), spec, cfg, on_epoch)?;
+        mlp.push(layers);
+        epochs = epochs.max(e);
+    }
     let net = BlendNet {
         log_columns: spec.log_columns.clone(),
         lda,
@@ -115,6 +126,13 @@ fn fit_members(
         temperature: 1.0,
     };
     Ok((net, scaler, epochs))
+}
+
+/// The RNG seed of MLP member `member` of run `seed` (member 0: the seed of a single MLP).
+fn member_seed(seed: u64, member: usize) -> u64 {
+    seed.wrapping_mul(1000)
+        .wrapping_add(0xb1e4d)
+        .wrapping_add((member as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
 }
 
 /// Fits the blend on `dev.train` and its temperature on `dev.val`; with `spec.refit`, then
@@ -145,16 +163,36 @@ pub fn fit(
         val_accuracy: 0.0,
         val_log_loss: 0.0,
         val_log_loss_tempered: 0.0,
+        val_ece: 0.0,
     };
     let val_rows: Vec<FeatureVector> = dev.val.iter().map(|&i| d.features[i]).collect();
     let val_labels: Vec<usize> = dev.val.iter().map(|&i| d.labels[i]).collect();
     let raw = fitted.proba_untempered(&val_rows);
-    let t = fit_temperature(&raw, &val_labels);
+    let t = match spec.calibration {
+        Calibration::Valid => fit_temperature(&raw, &val_labels),
+        Calibration::CrossFit => {
+            // A fit on the validation songs alone scores the training songs: out-of-fold
+            // probabilities of every song the model (and its refit) is fitted on.
+            let (net, scaler, _) = fit_members(d, &dev.val, seed, spec, cfg, &mut |_| {})?;
+            let swapped = FittedBlend {
+                net,
+                scaler,
+                ..fitted.clone()
+            };
+            let train_rows: Vec<FeatureVector> = dev.train.iter().map(|&i| d.features[i]).collect();
+            let mut probs = swapped.proba_untempered(&train_rows);
+            let mut labels: Vec<usize> = dev.train.iter().map(|&i| d.labels[i]).collect();
+            probs.extend(raw.iter().cloned());
+            labels.extend(&val_labels);
+            fit_temperature(&probs, &labels)
+        }
+    };
     fitted.net.temperature = t;
     let tempered = fitted.proba(&val_rows);
     fitted.val_accuracy = accuracy(&argmax(&tempered), &val_labels);
     fitted.val_log_loss = log_loss(&raw, &val_labels);
     fitted.val_log_loss_tempered = log_loss(&tempered, &val_labels);
+    fitted.val_ece = expected_calibration_error(&tempered, &val_labels, ECE_BINS);
     if refit {
         let all: Vec<usize> = dev.train.iter().chain(&dev.val).copied().collect();
         let (net, scaler, epochs) = fit_members(d, &all, seed, spec, cfg, on_epoch)?;
@@ -168,11 +206,12 @@ pub fn fit(
     Ok(fitted)
 }
 
-/// The MLP member: `57 → hidden… → 10`, ReLU, PyTorch's default init from a seeded Rust RNG,
-/// Adam on shuffled mini-batches of cross-entropy + `α/2 · Σ w² / batch` (weights only), stopped
-/// once the epoch's mean training loss has not improved by `tol` for `n_iter_no_change` epochs
-/// (scikit-learn's `MLPClassifier` rule; no validation song involved). Returns its layers and
-/// the epochs run.
+/// One MLP member: `57 → hidden… → 10`, ReLU, in f64, scikit-learn's `MLPClassifier` recipe:
+/// `spec.init` of weights and biases (Glorot-uniform `U(±√(6 / (fan_in + fan_out)))` as
+/// scikit-learn, or PyTorch's `U(±1/√fan_in)`; from a seeded Rust RNG), Adam on shuffled mini-batches of cross-entropy + `α/2 · Σ w² / batch` (weights
+/// only), stopped once the epoch's mean training loss has not improved by `tol` for
+/// `n_iter_no_change` epochs (no validation song involved). Returns its layers and the epochs
+/// run.
 fn fit_mlp(
     x: &[[f64; N_FEATURES]],
     y: &[usize],
@@ -182,33 +221,57 @@ fn fit_mlp(
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<(Vec<Dense>, usize), ModelError> {
     let device = cfg.device;
-    let flat: Vec<f32> = x.iter().flatten().map(|&v| v as f32).collect();
-    let xt = super::cnn::input_tensor(&flat, device);
+    let n = x.len();
+    let flat: Vec<f64> = x.iter().flatten().copied().collect();
+    let xt = Tensor::from_slice(&flat)
+        .view([n as i64, N_FEATURES as i64])
+        .to_device(device);
     let yv: Vec<i64> = y.iter().map(|&c| c as i64).collect();
     let yt = Tensor::from_slice(&yv).to_device(device);
-    let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(1000).wrapping_add(0xb1e4d));
-    let vs = nn::VarStore::new(device);
-    let shape = StrongSpec {
-        members: 1,
-        hidden: spec.hidden.clone(),
-        dropout: 0.0,
-        ..StrongSpec::default()
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut vs = nn::VarStore::new(device);
+    vs.set_kind(Kind::Double);
+    let mut widths = vec![N_FEATURES];
+    widths.extend(&spec.hidden);
+    widths.push(blend::N_CLASSES);
+    let root = vs.root();
+    let layers: Vec<(Tensor, Tensor)> = widths
+        .windows(2)
+        .enumerate()
+        .map(|(k, w)| {
+            let (fan_in, fan_out) = (w[0], w[1]);
+            let bound = match spec.init {
+                MlpInit::Glorot => (6.0 / (fan_in + fan_out) as f64).sqrt(),
+                MlpInit::Torch => 1.0 / (fan_in as f64).sqrt(),
+            };
+            let mut draw = |len: usize, shape: &[i64]| {
+                let v: Vec<f64> = (0..len).map(|_| rng.gen_range(-bound..bound)).collect();
+                Tensor::from_slice(&v).view(shape).to_device(device)
+            };
+            let wt = draw(fan_out * fan_in, &[fan_out as i64, fan_in as i64]);
+            let bt = draw(fan_out, &[fan_out as i64]);
+            (
+                root.var_copy(&format!("w{k}"), &wt),
+                root.var_copy(&format!("b{k}"), &bt),
+            )
+        })
+        .collect();
+    let forward = |xb: &Tensor| -> Tensor {
+        let mut h = xb.shallow_clone();
+        for (k, (w, b)) in layers.iter().enumerate() {
+            h = h.linear(w, Some(b));
+            if k + 1 < layers.len() {
+                h = h.relu();
+            }
+        }
+        h
     };
-    let mlp = Mlp::new(&(vs.root() / "mlp"), &shape);
-    mlp.init(&mut rng);
     let mut opt = nn::Adam::default()
         .build(&vs, spec.learning_rate)
         .map_err(|e| ModelError::Torch {
             context: "creating the Adam optimiser".into(),
             reason: e.to_string(),
         })?;
-    let weights: Vec<Tensor> = vs
-        .variables()
-        .into_iter()
-        .filter(|(k, _)| k.ends_with(".weight"))
-        .map(|(_, v)| v)
-        .collect();
-    let n = x.len();
     let bs = spec.batch_size.clamp(1, n.max(1));
     let mut order: Vec<i64> = (0..n as i64).collect();
     let mut best = f64::INFINITY;
@@ -223,11 +286,11 @@ fn fit_mlp(
             let idx = Tensor::from_slice(chunk).to_device(device);
             let xb = xt.index_select(0, &idx);
             let yb = yt.index_select(0, &idx);
-            let logits = mlp.forward(&xb, None).1;
-            let l2 = weights
+            let logits = forward(&xb);
+            let l2 = layers
                 .iter()
-                .map(|w| w.square().sum(Kind::Float))
-                .fold(Tensor::zeros([], (Kind::Float, device)), |a, b| a + b);
+                .map(|(w, _)| w.square().sum(Kind::Double))
+                .fold(Tensor::zeros([], (Kind::Double, device)), |a, b| a + b);
             let loss =
                 logits.cross_entropy_for_logits(&yb) + l2 * (0.5 * spec.alpha / chunk.len() as f64);
             opt.backward_step(&loss);
@@ -260,32 +323,28 @@ fn fit_mlp(
             break;
         }
     }
-    let vars = vs.variables();
-    let dense = |name: &str| -> Dense {
-        let w = &vars[&format!("{name}.weight")];
-        let b = &vars[&format!("{name}.bias")];
-        let size = w.size();
-        let to_vec = |t: &Tensor| -> Vec<f32> {
-            Vec::try_from(
-                &t.detach()
-                    .to_device(Device::Cpu)
-                    .to_kind(Kind::Float)
-                    .flatten(0, -1),
-            )
-            .unwrap_or_default()
-        };
-        Dense {
-            out: size[0] as usize,
-            inp: size[1] as usize,
-            weight: to_vec(w),
-            bias: to_vec(b),
-        }
+    let to_vec = |t: &Tensor| -> Vec<f32> {
+        Vec::try_from(
+            &t.detach()
+                .to_device(Device::Cpu)
+                .to_kind(Kind::Float)
+                .flatten(0, -1),
+        )
+        .unwrap_or_default()
     };
-    let mut layers: Vec<Dense> = (0..spec.hidden.len())
-        .map(|k| dense(&format!("mlp.fc{k}")))
+    let dense = layers
+        .iter()
+        .map(|(w, b)| {
+            let size = w.size();
+            Dense {
+                out: size[0] as usize,
+                inp: size[1] as usize,
+                weight: to_vec(w),
+                bias: to_vec(b),
+            }
+        })
         .collect();
-    layers.push(dense("mlp.out"));
-    Ok((layers, epochs))
+    Ok((dense, epochs))
 }
 
 /// One evaluation run: split with `seed` under `protocol`; the blend fitted on the training
@@ -337,6 +396,8 @@ pub fn evaluate_seed(
     let run = CalibratedRun {
         seed,
         val_accuracy: fitted.val_accuracy,
+        val_log_loss: fitted.val_log_loss_tempered,
+        val_ece: fitted.val_ece,
         test_accuracy: confusion.accuracy(),
         ece: expected_calibration_error(&p, &truth, ECE_BINS),
         ece_uncalibrated: expected_calibration_error(

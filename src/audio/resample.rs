@@ -717,27 +717,6 @@ mod lanes {
             d: usize,
             t0: usize,
         ) -> [f32; 32] {
-            // The common factors as constants (each tap's phase and index by shifts and
-            // multiplications instead of a division).
-            match d {
-                2 => decimate32_by::<2>(wl, wr, ph, plen, d, t0),
-                3 => decimate32_by::<3>(wl, wr, ph, plen, d, t0),
-                4 => decimate32_by::<4>(wl, wr, ph, plen, d, t0),
-                _ => decimate32_by::<0>(wl, wr, ph, plen, d, t0),
-            }
-        }
-
-        /// [`decimate32`] for the factor `D` (`0`: the factor `d` given at run time).
-        #[inline(always)]
-        unsafe fn decimate32_by<const D: usize>(
-            wl: &[f64],
-            wr: &[f64],
-            ph: &[f64],
-            plen: usize,
-            d: usize,
-            t0: usize,
-        ) -> [f32; 32] {
-            let d = if D == 0 { d } else { D };
             let p = ph.as_ptr();
             let mut acc = [_mm_setzero_ps(); 8];
             macro_rules! taps {
@@ -1071,7 +1050,7 @@ mod tests {
             (11_025, 5_000),
             (88_200, 30_001),
             (66_150, 30_001),  // factor 3
-            (176_400, 60_001), // factor 8 (the factor at run time)
+            (176_400, 60_001), // factor 8
             (44_056, 6_000),   // hardly any two outputs share their weights
         ] {
             for filter in [Filter::KaiserBest, Filter::KaiserFast] {

@@ -1,6 +1,7 @@
 //! Where the time of `audio::load` goes for the files given: decoding (to mono at the file's own
 //! rate) and resampling to 22 050 Hz (resampy's `kaiser_best`, bit-exact), each timed once, on
-//! one thread, after the filter table is built (its one-off cost per process is printed apart).
+//! one thread, after the filter table is built (its one-off cost per process is printed apart);
+//! then the 57 features of the resampled signal, with the time of each stage.
 //!
 //! `cargo bench --bench resample -- FILE...` (used by `scripts/bench.sh` for the full-song row).
 
@@ -29,12 +30,17 @@ fn main() {
         let y = resample::resample(path, &d.samples, d.source_rate, SAMPLE_RATE)
             .unwrap_or_else(|e| panic!("{e}"));
         let t_resample = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let (_, stages) =
+            tuneprint::features::summary::compute_timed(&y).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let t_features = t.elapsed().as_secs_f64();
         println!(
-            "{f}: {} Hz, {} ch, {:.1} s: decode {t_decode:.4} s, resample {t_resample:.4} s ({} samples)",
+            "{f}: {} Hz, {} ch, {:.1} s: decode {t_decode:.4} s, resample {t_resample:.4} s ({} samples), features {t_features:.4} s",
             d.source_rate,
             d.channels,
             d.samples.len() as f64 / f64::from(d.source_rate),
             y.len()
         );
+        println!("  feature stages: {stages:?}");
     }
 }

@@ -492,6 +492,8 @@ mod lanes {
     pub const LANES: usize = 32;
     /// Outputs per call of the kernel for the rest of a group.
     pub const FEW: usize = 4;
+    /// Outputs per call of the AVX-512 decimation kernel.
+    const WIDE: usize = 64;
 
     /// A multiplicative hash for the `f64` bits of an output's fractional position.
     #[derive(Default)]
@@ -799,6 +801,52 @@ mod lanes {
         kernel!(kernel4, 4, [0]);
     }
 
+    /// The decimation kernel in AVX-512: 64 outputs in eight groups of eight lanes, more sums in
+    /// flight than sixteen AVX2 registers can hold.
+    #[cfg(target_arch = "x86_64")]
+    mod avx512 {
+        use std::arch::x86_64::*;
+
+        /// Sixty-four consecutive outputs when the rate falls by an integer factor (every output
+        /// has the weights `wl` then `wr`): at tap `j`, output `t0 + l` reads `ph[t0 + offs[j] +
+        /// l]`. With `SPLIT` the sums stay in `f64` and each is rounded to `f32` precision in
+        /// place by Veltkamp's split with 2^29 + 1 (round to nearest on 24 bits, ties to even:
+        /// the conversion's rounding for sums in the normal `f32` range, which the caller
+        /// ensures with [`super::split_is_exact`]); without it, converted down and up as the AVX2
+        /// kernel does. The caller checks every index read.
+        #[target_feature(enable = "avx512f")]
+        pub unsafe fn decimate64<const SPLIT: bool>(
+            wl: &[f64],
+            wr: &[f64],
+            offs: &[isize],
+            ph: &[f64],
+            t0: usize,
+        ) -> [f32; 64] {
+            let c = _mm512_set1_pd(536_870_913.0); // 2^29 + 1
+            let mut acc = [_mm512_setzero_pd(); 8];
+            let base = ph.as_ptr().add(t0);
+            for (&w, &o) in wl.iter().chain(wr).zip(offs) {
+                let q = base.offset(o);
+                let w = _mm512_set1_pd(w);
+                for (g, a) in acc.iter_mut().enumerate() {
+                    let s = _mm512_add_pd(*a, _mm512_mul_pd(w, _mm512_loadu_pd(q.add(8 * g))));
+                    *a = if SPLIT {
+                        let h = _mm512_mul_pd(s, c);
+                        _mm512_sub_pd(h, _mm512_sub_pd(h, s))
+                    } else {
+                        _mm512_cvtps_pd(_mm512_cvtpd_ps(s))
+                    };
+                }
+            }
+            let mut out = [0.0f32; 64];
+            for (g, a) in acc.iter().enumerate() {
+                // Exact: every lane holds an f32 value.
+                _mm256_storeu_ps(out.as_mut_ptr().add(8 * g), _mm512_cvtpd_ps(*a));
+            }
+            out
+        }
+    }
+
     /// Checks the indices an AVX2 kernel reads.
     #[cfg(target_arch = "x86_64")]
     fn check_bounds(wl: &[f64], wr: &[f64], xf: &[f64], n: &[usize]) {
@@ -956,6 +1004,12 @@ mod lanes {
         let len = rows.len;
         let r = rows.row(s, 0.0f64.to_bits(), 0);
         let (wl, wr) = (rows.left(r).to_vec(), rows.right(r).to_vec());
+        let w_min = wl
+            .iter()
+            .chain(&wr)
+            .map(|w| w.abs())
+            .filter(|&w| w > 0.0)
+            .fold(f64::INFINITY, f64::min);
         // Outputs whose taps stay inside the signal: d·t ≥ len − 1 and d·t + len < x.len().
         let first = (len - 1).div_ceil(d);
         let end = if x.len() > len {
@@ -963,7 +1017,9 @@ mod lanes {
         } else {
             0
         };
+        let wide = std::arch::is_x86_feature_detected!("avx512f");
         let mut ph: Vec<f64> = Vec::new();
+        let mut offs: Vec<isize> = Vec::new();
         let mut t = 0;
         while t < y.len() {
             if t < first || t + LANES > end {
@@ -975,14 +1031,44 @@ mod lanes {
             let blocks = ((end - t) / LANES).min(CHUNK / LANES);
             let (a, b) = (t, t + blocks * LANES);
             let base = d * (a - first);
-            let plen = (d * (b - 1) + len - base) / d + 1 + LANES;
+            let plen = (d * (b - 1) + len - base) / d + 1 + WIDE;
             ph.clear();
             ph.resize(d * plen, 0.0);
-            for (m, &v) in x[base..(base + d * plen).min(x.len())].iter().enumerate() {
+            let inputs = &x[base..(base + d * plen).min(x.len())];
+            for (m, &v) in inputs.iter().enumerate() {
                 ph[(m % d) * plen + m / d] = f64::from(v);
             }
-            for t0 in (a..b).step_by(LANES) {
+            // The tap offsets of this chunk's phase layout: at left tap i (input d·rel − i) and
+            // right tap k (input d·rel + 1 + k), output rel reads ph[rel + offset].
+            offs.clear();
+            offs.extend((0..wl.len()).map(|i| {
+                let (q, r) = ((i / d) as isize, i % d);
+                if r == 0 {
+                    -q
+                } else {
+                    ((d - r) * plen) as isize - q - 1
+                }
+            }));
+            offs.extend((1..=wr.len()).map(|j| ((j % d) * plen + j / d) as isize));
+            let split = split_is_exact(w_min, inputs);
+            let mut t0 = a;
+            while wide && t0 + WIDE <= b {
                 // Relative to `base`, output t0 sits on input d·(t0 − a + first).
+                let rel = t0 - a + first;
+                assert!(d * rel + 1 >= wl.len() && (d * rel + wr.len()) / d + WIDE <= plen);
+                // SAFETY: the CPU has AVX-512F (checked above); the indices read lie within
+                // `ph` (asserted above: from d·rel − (len − 1) ≥ 0 to d·rel + len).
+                let out = unsafe {
+                    if split {
+                        avx512::decimate64::<true>(&wl, &wr, &offs, &ph, rel)
+                    } else {
+                        avx512::decimate64::<false>(&wl, &wr, &offs, &ph, rel)
+                    }
+                };
+                y[t0..t0 + WIDE].copy_from_slice(&out);
+                t0 += WIDE;
+            }
+            for t0 in (t0..b).step_by(LANES) {
                 let rel = t0 - a + first;
                 let hi = d * rel + wr.len();
                 assert!(d * rel + 1 >= wl.len() && hi / d + LANES <= plen);
@@ -993,6 +1079,25 @@ mod lanes {
             }
             t = b;
         }
+    }
+
+    /// Whether sums kept in `f64` and rounded by Veltkamp's split give the conversion's bits for
+    /// inputs `x` and weights whose smallest nonzero magnitude is `w_min`. A nonzero sum
+    /// `acc + w·x` (`acc` an `f32` value) is at least 2^-53 times the nonzero product it adds
+    /// (a multiple of the finer of the two spacings when they nearly cancel), so products of at
+    /// least 2^-72 keep every sum in the normal `f32` range; inputs up to 2^100 keep the sums
+    /// (a few thousand taps of weight below 1) far below `f32::MAX`. Zero products add nothing.
+    pub(super) fn split_is_exact(w_min: f64, x: &[f32]) -> bool {
+        let (mut lo, mut hi) = (f32::INFINITY, 0.0f32);
+        for &v in x {
+            let a = v.abs();
+            hi = hi.max(a);
+            if a > 0.0 {
+                lo = lo.min(a);
+            }
+        }
+        f64::from(hi) <= 2f64.powi(100)
+            && (lo == f32::INFINITY || w_min * f64::from(lo) >= 2f64.powi(-71))
     }
 
     #[cfg(not(target_arch = "x86_64"))]
@@ -1076,6 +1181,37 @@ mod tests {
                         .all(|(a, b)| a.to_bits() == b.to_bits()),
                     "{from} Hz {filter:?} portable"
                 );
+            }
+        }
+    }
+
+    /// Sums kept in f64 (AVX-512) are used only where they give the conversions' bits: signals
+    /// so quiet that some sum falls below the normal f32 range, or so loud that one could pass
+    /// f32::MAX, take the converting kernel, and every path still equals the reference loop.
+    #[test]
+    fn tiny_and_huge_inputs_keep_the_reference_bits() {
+        let p = Path::new("t.wav");
+        assert!(lanes::split_is_exact(1e-8, &[0.0, 0.5, -3.0e-5]));
+        assert!(!lanes::split_is_exact(1e-8, &[0.5, 1.0e-20]));
+        assert!(!lanes::split_is_exact(1e-8, &[0.5, 1.0e31]));
+        assert!(lanes::split_is_exact(1e-8, &[0.0, -0.0]));
+        for (from, scale) in [(44_100, 1.0e-37f32), (88_200, 1.0e-37), (44_100, 1.0e33)] {
+            let mut x = lcg_signal(40_000, 7);
+            // Half the signal scaled: the chunk holding both halves decides for all its outputs.
+            for v in &mut x[20_000..] {
+                *v *= scale;
+            }
+            let want = resample_reference(p, &x, from, 22_050, Filter::KaiserBest).unwrap();
+            let got = resample(p, &x, from, 22_050).unwrap();
+            assert!(
+                got.iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{from} Hz, scale {scale:e}"
+            );
+            if scale < 1.0 {
+                // Subnormal outputs really occur, so the guard matters.
+                assert!(want.iter().any(|v| v.is_subnormal()), "{scale:e}");
             }
         }
     }

@@ -6,6 +6,68 @@ use clap::Parser;
 use std::process::ExitCode;
 use tuneprint::cli::{delegate_to_torch, needs_torch, run_native, Cli};
 
+/// The system allocator, asking the kernel for transparent huge pages on large buffers (a song's
+/// samples, its resampled signal, the extractor's outputs: tens of MB each, freed and allocated
+/// afresh for every song). Where huge pages are enabled only on request (`madvise`, Debian's
+/// default), every 4 KB page of such a buffer otherwise costs a page fault when first written:
+/// about 54 000 faults and 0.15 s of system time for one 4-minute 44.1 kHz song. Only the
+/// advice differs; the memory is the system allocator's.
+#[cfg(target_os = "linux")]
+mod huge_pages {
+    use std::alloc::{GlobalAlloc, Layout, System};
+
+    /// Buffers from this size on are advised (smaller ones rarely span a whole huge page).
+    const MIN_BYTES: usize = 4 << 20;
+    const HUGE_PAGE: usize = 2 << 20;
+
+    pub struct Advised;
+
+    fn advise(p: *mut u8, len: usize) {
+        let start = (p as usize).next_multiple_of(HUGE_PAGE);
+        let end = (p as usize + len) / HUGE_PAGE * HUGE_PAGE;
+        if end > start {
+            // SAFETY: the range lies inside an allocation just made; the advice never changes
+            // its contents (a refusal is harmless, so the result is ignored).
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+        }
+    }
+
+    // SAFETY: every call is the system allocator's; `advise` only adds advice to what it returns.
+    unsafe impl GlobalAlloc for Advised {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let p = unsafe { System.alloc(layout) };
+            if layout.size() >= MIN_BYTES && !p.is_null() {
+                advise(p, layout.size());
+            }
+            p
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            let p = unsafe { System.alloc_zeroed(layout) };
+            if layout.size() >= MIN_BYTES && !p.is_null() {
+                advise(p, layout.size());
+            }
+            p
+        }
+
+        unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(p, layout) }
+        }
+
+        unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let q = unsafe { System.realloc(p, layout, new_size) };
+            if new_size >= MIN_BYTES && !q.is_null() {
+                advise(q, new_size);
+            }
+            q
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOCATOR: huge_pages::Advised = huge_pages::Advised;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = if needs_torch(&cli.command) {

@@ -39,6 +39,7 @@
 //!   one). Every path is compared bit for bit with the reference in the tests.
 
 use super::AudioError;
+use rayon::prelude::*;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -465,7 +466,12 @@ pub fn resample_with(
     let m = resampy_len(x.len(), from, to);
     let mut y = vec![0.0f32; output_len(x.len(), from, to).max(m)];
     if x.iter().all(|v| v.is_finite()) {
-        lanes::run(&s, x, &mut y[..m]);
+        // Parts of whole chunks are independent: a long song uses the threads that no other
+        // song needs (same bits as one pass).
+        y[..m]
+            .par_chunks_mut(lanes::PART)
+            .enumerate()
+            .for_each(|(i, part)| lanes::run(&s, x, part, i * lanes::PART));
     } else {
         for (t, v) in y[..m].iter_mut().enumerate() {
             *v = s.output(x, t);
@@ -879,26 +885,30 @@ mod lanes {
         (kernel_portable, kernel_portable)
     }
 
-    /// Fills `y` (resampy's length) with the outputs.
-    pub fn run(s: &Setup, x: &[f32], y: &mut [f32]) {
+    /// Outputs per part of [`super::resample_with`]'s parallel loop.
+    pub const PART: usize = CHUNK;
+
+    /// Fills `y` with outputs `start..start + y.len()` (within resampy's length).
+    pub fn run(s: &Setup, x: &[f32], y: &mut [f32], start: usize) {
         let (many, few) = best_kernels();
         #[cfg(target_arch = "x86_64")]
         let decimate = std::arch::is_x86_feature_detected!("avx2");
         #[cfg(not(target_arch = "x86_64"))]
         let decimate = false;
-        run_with(s, x, y, many, few, decimate)
+        run_with(s, x, y, start, many, few, decimate)
     }
 
     /// [`run`] with the portable kernels (tests compare the two).
     #[cfg(test)]
     pub fn run_portable(s: &Setup, x: &[f32], y: &mut [f32]) {
-        run_with(s, x, y, kernel_portable, kernel_portable, false)
+        run_with(s, x, y, 0, kernel_portable, kernel_portable, false)
     }
 
     fn run_with(
         s: &Setup,
         x: &[f32],
         y: &mut [f32],
+        start: usize,
         many: Kernel<LANES>,
         few: Kernel<FEW>,
         decimate: bool,
@@ -906,7 +916,7 @@ mod lanes {
         let mut rows = Rows::new(s);
         let len = rows.len;
         if decimate && s.time_increment.fract() == 0.0 && s.time_increment <= 16.0 {
-            run_decimate(s, x, y, &mut rows);
+            run_decimate(s, x, y, start, &mut rows);
             return;
         }
         let mut xf: Vec<f64> = Vec::new();
@@ -914,15 +924,17 @@ mod lanes {
         let mut jobs: Vec<(u32, u32)> = Vec::new(); // the same, grouped by row
         let mut counts: Vec<usize> = Vec::new();
         let mut centre: Vec<usize> = Vec::new(); // input index of each output of the chunk
-        for c0 in (0..y.len()).step_by(CHUNK) {
-            let c1 = (c0 + CHUNK).min(y.len());
+        let stop = start + y.len();
+        for c0 in (start..stop).step_by(CHUNK) {
+            let c1 = (c0 + CHUNK).min(stop);
             if rows.left_taps.len() >= MAX_ROWS {
                 rows.clear();
             }
             tagged.clear();
             centre.clear();
             let mut last = (u64::MAX, 0u32);
-            for (t, out) in y.iter_mut().enumerate().take(c1).skip(c0) {
+            for t in c0..c1 {
+                let out = &mut y[t - start];
                 let time = t as f64 * s.time_increment;
                 let n = time as usize;
                 centre.push(n);
@@ -977,7 +989,7 @@ mod lanes {
                         std::array::from_fn(|j| centre[block[j].1 as usize] - base);
                     let out = many(wl, wr, &xf, &n);
                     for (j, &(_, t)) in block.iter().enumerate() {
-                        y[c0 + t as usize] = out[j];
+                        y[c0 - start + t as usize] = out[j];
                     }
                 }
                 let mut rest = blocks.remainder().chunks_exact(FEW);
@@ -986,11 +998,11 @@ mod lanes {
                         std::array::from_fn(|j| centre[block[j].1 as usize] - base);
                     let out = few(wl, wr, &xf, &n);
                     for (j, &(_, t)) in block.iter().enumerate() {
-                        y[c0 + t as usize] = out[j];
+                        y[c0 - start + t as usize] = out[j];
                     }
                 }
                 for &(_, t) in rest.remainder() {
-                    y[c0 + t as usize] = one(wl, wr, &xf, centre[t as usize] - base);
+                    y[c0 - start + t as usize] = one(wl, wr, &xf, centre[t as usize] - base);
                 }
             }
         }
@@ -999,7 +1011,7 @@ mod lanes {
     /// exactly on input `d·t`, so every output has the same weights, and the inputs of 32
     /// consecutive outputs at one tap are 32 consecutive samples of one of `d` phase arrays.
     #[cfg(target_arch = "x86_64")]
-    fn run_decimate(s: &Setup, x: &[f32], y: &mut [f32], rows: &mut Rows) {
+    fn run_decimate(s: &Setup, x: &[f32], y: &mut [f32], start: usize, rows: &mut Rows) {
         let d = s.time_increment as usize;
         let len = rows.len;
         let r = rows.row(s, 0.0f64.to_bits(), 0);
@@ -1013,17 +1025,17 @@ mod lanes {
         // Outputs whose taps stay inside the signal: d·t ≥ len − 1 and d·t + len < x.len().
         let first = (len - 1).div_ceil(d);
         let end = if x.len() > len {
-            ((x.len() - len - 1) / d + 1).min(y.len())
+            ((x.len() - len - 1) / d + 1).min(start + y.len())
         } else {
             0
         };
         let wide = std::arch::is_x86_feature_detected!("avx512f");
         let mut ph: Vec<f64> = Vec::new();
         let mut offs: Vec<isize> = Vec::new();
-        let mut t = 0;
-        while t < y.len() {
+        let mut t = start;
+        while t < start + y.len() {
             if t < first || t + LANES > end {
-                y[t] = s.output(x, t);
+                y[t - start] = s.output(x, t);
                 t += 1;
                 continue;
             }
@@ -1035,8 +1047,10 @@ mod lanes {
             ph.clear();
             ph.resize(d * plen, 0.0);
             let inputs = &x[base..(base + d * plen).min(x.len())];
-            for (m, &v) in inputs.iter().enumerate() {
-                ph[(m % d) * plen + m / d] = f64::from(v);
+            for (q, frame) in inputs.chunks(d).enumerate() {
+                for (r, &v) in frame.iter().enumerate() {
+                    ph[r * plen + q] = f64::from(v);
+                }
             }
             // The tap offsets of this chunk's phase layout: at left tap i (input d·rel − i) and
             // right tap k (input d·rel + 1 + k), output rel reads ph[rel + offset].
@@ -1065,7 +1079,7 @@ mod lanes {
                         avx512::decimate64::<false>(&wl, &wr, &offs, &ph, rel)
                     }
                 };
-                y[t0..t0 + WIDE].copy_from_slice(&out);
+                y[t0 - start..t0 - start + WIDE].copy_from_slice(&out);
                 t0 += WIDE;
             }
             for t0 in (t0..b).step_by(LANES) {
@@ -1075,7 +1089,7 @@ mod lanes {
                 // SAFETY: the CPU has AVX2 (checked by `run`); the indices read lie within
                 // `ph` (asserted above: from d·rel − (len − 1) ≥ 0 to d·rel + len).
                 let out = unsafe { avx2::decimate32(&wl, &wr, &ph, plen, d, rel) };
-                y[t0..t0 + LANES].copy_from_slice(&out);
+                y[t0 - start..t0 - start + LANES].copy_from_slice(&out);
             }
             t = b;
         }
@@ -1101,7 +1115,7 @@ mod lanes {
     }
 
     #[cfg(not(target_arch = "x86_64"))]
-    fn run_decimate(_: &Setup, _: &[f32], _: &mut [f32], _: &mut Rows) {
+    fn run_decimate(_: &Setup, _: &[f32], _: &mut [f32], _: usize, _: &mut Rows) {
         unreachable!("only called where AVX2 runs")
     }
 }
@@ -1173,6 +1187,21 @@ mod tests {
                 );
                 assert!(got[m..].iter().all(|&v| v == 0.0));
                 let s = Setup::new(from, 22_050, filter);
+                // In uneven parts (as threads take them), the same bits.
+                let mut parts = vec![0.0f32; m];
+                let (a, b) = (m / 3 + 1, m / 3 + 1 + m / 2);
+                let (p0, rest) = parts.split_at_mut(a);
+                let (p1, p2) = rest.split_at_mut(b - a);
+                lanes::run(&s, &x, p1, a);
+                lanes::run(&s, &x, p2, b);
+                lanes::run(&s, &x, p0, 0);
+                assert!(
+                    parts
+                        .iter()
+                        .zip(&want)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{from} Hz {filter:?} in parts"
+                );
                 let mut port = vec![0.0f32; m];
                 lanes::run_portable(&s, &x, &mut port);
                 assert!(

@@ -53,9 +53,9 @@ pub const BLOCK: usize = 32;
 const RING: usize = 2 * BLOCK;
 /// Half the median width.
 const HALF: usize = HPSS_KERNEL / 2;
-/// Clips up to this many frames (≈ 95 s; 16.8 MB of tiles) keep their magnitude tiles for the
-/// chroma; longer signals recompute their STFT after the pass instead.
-pub const KEEP_TILES_MAX_FRAMES: usize = 4096;
+/// Signals up to this many frames (≈ 6.3 min, most songs; 67 MB of tiles at most) keep their
+/// magnitude tiles for the chroma; longer signals recompute their STFT after the pass instead.
+pub const KEEP_TILES_MAX_FRAMES: usize = 16_384;
 /// Overlapping frames per sample in the interior of the inverse STFT.
 const OVERLAP: usize = N_FFT / HOP_LENGTH;
 
@@ -181,13 +181,19 @@ pub fn analyse_then<R>(
 }
 
 fn analyse_with(y: &[f32], times: Option<&mut StageTimes>) -> Analysis {
+    analyse_keeping(y, times, KEEP_TILES_MAX_FRAMES)
+}
+
+/// [`analyse_with`], keeping the magnitude tiles for signals of up to `keep_max_frames` frames
+/// (tests lower it to reach the second STFT pass with short signals).
+fn analyse_keeping(y: &[f32], times: Option<&mut StageTimes>, keep_max_frames: usize) -> Analysis {
     let mut laps = Laps {
         times,
         last: Instant::now(),
     };
     let n_frames = 1 + y.len() / HOP_LENGTH;
     let mut buffers = POOL.with(|p| std::mem::take(&mut *p.borrow_mut()));
-    let mut e = Engine::new(y, n_frames, &mut buffers);
+    let mut e = Engine::new(y, n_frames, n_frames <= keep_max_frames, &mut buffers);
     laps.lap(|t| &mut t.stft);
     let mut b0 = 0;
     while b0 < n_frames {
@@ -401,14 +407,13 @@ struct Engine<'y> {
 }
 
 impl<'y> Engine<'y> {
-    fn new(y: &'y [f32], n_frames: usize, b: &mut Buffers) -> Self {
+    fn new(y: &'y [f32], n_frames: usize, keep: bool, b: &mut Buffers) -> Self {
         let c = consts();
         let zero = Complex::new(0.0, 0.0);
         let mut ring_mag = refill(&mut b.ring_mag, (RING + 1) * ROW, 0.0f32);
         ring_mag[RING * ROW..].fill(f32::INFINITY);
         let mut mag_t = refill(&mut b.mag_t, (ROW + 1) * BLOCK, 0.0f32);
         mag_t[ROW * BLOCK..].fill(f32::INFINITY);
-        let keep = n_frames <= KEEP_TILES_MAX_FRAMES;
         let n_tiles = if keep { n_frames.div_ceil(BLOCK) } else { 0 };
         Engine {
             y,
@@ -1211,10 +1216,11 @@ mod tests {
             let y = noise((frames - 1) * HOP_LENGTH + 7);
             assert_same(&format!("{frames} frames"), &analyse(&y), &reference(&y));
         }
-        let y = noise(KEEP_TILES_MAX_FRAMES * HOP_LENGTH + 100);
-        let a = analyse(&y);
-        assert!(a.n_frames > KEEP_TILES_MAX_FRAMES);
-        assert_same("long", &a, &reference(&y));
+        // Longer than the tiles kept: the chroma from a second STFT pass.
+        let y = noise(1000 * HOP_LENGTH + 100);
+        let a = analyse_keeping(&y, None, 999);
+        assert_same("second pass", &a, &reference(&y));
+        assert_same("second pass = kept tiles", &a, &analyse(&y));
     }
 
     #[test]

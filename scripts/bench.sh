@@ -11,7 +11,8 @@
 # binary costs before any extraction (no libtorch: only `tuneprint-torch`, which trains, loads it),
 # and so is the wall time of `tuneprint extract` on a 1 s file, start-up included (best of 20).
 # Full song: a 4-minute 44.1 kHz stereo song (the committed clips back to back, upsampled by sox;
-# WAV and a lame MP3), `tuneprint extract --jobs 1` against the reference script on the same file,
+# WAV and a lame MP3), `tuneprint extract --jobs 1` (and `--jobs 2`: one song, its resampling on
+# both threads) against the reference script on the same file,
 # the check of our row against the reference row, and where the time goes on each side (decode vs
 # resample: `cargo bench --bench resample` for ours, librosa.load(sr=None) and librosa.resample
 # timed in the reference venv for theirs).
@@ -191,6 +192,9 @@ if [ "$SONG" = 1 ]; then
             chk="$(tail -n 1 "$work/song_check.txt" | cut -d' ' -f1-3)"
             printf '%-34s %8s %9s %12s %10s\n' "tuneprint --jobs 1 ($f)" "$ours_s" "$ours_mb" \
                 "$(awk "BEGIN{printf \"%.1fx\", $ref_s / $ours_s}")" "$chk"
+            set -- $(best_of ours2 "$T" extract --jobs 2 "$work/$f" -o "$work/song_ours2.csv")
+            printf '%-34s %8s %9s %12s %10s\n' "tuneprint --jobs 2 ($f)" "$2" "$3" \
+                "$(awk "BEGIN{printf \"%.1fx\", $ref_s / $2}")" "-"
             printf '%-34s %8s %9s %12s %10s\n' "librosa 0.8.1 ($f)" "$ref_s" "$ref_mb" "1.0x" "-"
         else
             printf '%-34s %8s %9s %12s %10s\n' "tuneprint --jobs 1 ($f)" "$ours_s" "$ours_mb" "-" "-"

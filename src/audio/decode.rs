@@ -481,13 +481,13 @@ fn decode_raw(path: &Path, mut bytes: Vec<u8>) -> Result<(Raw, Container), Audio
             }
         }
         _ => {
-            if container == Container::Wav {
+            let pcm16 = if container == Container::Wav {
                 fix_wav_sizes(&mut bytes);
-            }
-            if let Some(raw) = (container == Container::Wav)
-                .then(|| wav_pcm16(&bytes))
-                .flatten()
-            {
+                wav_pcm16(&bytes)
+            } else {
+                None
+            };
+            if let Some(raw) = pcm16 {
                 raw
             } else {
                 quiet_catch_unwind(|| decode_symphonia(path, bytes, container)).unwrap_or_else(
@@ -629,14 +629,14 @@ mod tests {
     }
 
     /// A 16-bit PCM WAV image: `fmt `, an optional `JUNK` chunk, `data` (its size as given).
-    fn wav16(channels: u16, samples: &[i16], list: Option<u32>, data_size: Option<u32>) -> Vec<u8> {
+    fn wav16(channels: u16, samples: &[i16], junk: Option<u32>, data_size: Option<u32>) -> Vec<u8> {
         let mut b = b"RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0".to_vec();
         b.extend_from_slice(&channels.to_le_bytes());
         b.extend_from_slice(&44_100u32.to_le_bytes());
         b.extend_from_slice(&(44_100 * 2 * u32::from(channels)).to_le_bytes());
         b.extend_from_slice(&(2 * channels).to_le_bytes());
         b.extend_from_slice(&16u16.to_le_bytes());
-        if let Some(n) = list {
+        if let Some(n) = junk {
             // A chunk of n bytes that readers skip, padded to an even length.
             b.extend_from_slice(b"JUNK");
             b.extend_from_slice(&n.to_le_bytes());
@@ -662,18 +662,18 @@ mod tests {
             .chain([i16::MIN, i16::MAX, 0, -1, 1])
             .collect();
         for channels in [1u16, 2, 3] {
-            for list in [None, Some(4), Some(5), Some(10)] {
+            for junk in [None, Some(4), Some(5), Some(10)] {
                 for size in [None, Some(u32::MAX), Some(1000)] {
-                    let mut b = wav16(channels, &samples, list, size);
+                    let mut b = wav16(channels, &samples, junk, size);
                     fix_wav_sizes(&mut b);
-                    let what = format!("{channels} ch, list {list:?}, size {size:?}");
+                    let what = format!("{channels} ch, junk {junk:?}, size {size:?}");
                     let slow = decode_symphonia(p, b.clone(), Container::Wav).unwrap();
                     let Some(fast) = wav_pcm16(&b) else {
                         // hound stops at an odd-sized chunk (it skips no pad byte) and refuses a
                         // data size of partial frames: symphonia reads those. Every other file
                         // takes the fast path.
                         assert!(
-                            list == Some(5) || (size == Some(1000) && channels == 3),
+                            junk == Some(5) || (size == Some(1000) && channels == 3),
                             "{what}"
                         );
                         continue;

@@ -712,43 +712,25 @@ mod lanes {
             tap(a, w, x)
         }
 
-        /// Thirty-two consecutive outputs when the rate falls by an integer factor `d` (every
-        /// output has the same weights `wl`/`wr`): input sample `d·(t0 + j) + m` of output
-        /// `t0 + j` is `ph[(m mod d)·plen + (d·t0 + m) div d + j]`, taken at `m = −i` (left wing)
-        /// and `m = 1 + k` (right wing). The caller checks that every index read is in bounds.
+        /// Thirty-two consecutive outputs when the rate falls by an integer factor (every output
+        /// has the weights `wl` then `wr`): at tap `j`, output `t0 + l` reads `ph[t0 + offs[j] +
+        /// l]` (the phase layout of `run_decimate`). The caller checks every index read.
         #[target_feature(enable = "avx2")]
         pub unsafe fn decimate32(
             wl: &[f64],
             wr: &[f64],
+            offs: &[isize],
             ph: &[f64],
-            plen: usize,
-            d: usize,
             t0: usize,
         ) -> [f32; 32] {
-            let p = ph.as_ptr();
             let mut acc = [_mm_setzero_ps(); 8];
-            macro_rules! taps {
-                ($w:expr, $at:expr) => {{
-                    let w = _mm256_set1_pd($w);
-                    let q = p.add($at);
-                    acc[0] = tap(acc[0], w, _mm256_loadu_pd(q));
-                    acc[1] = tap(acc[1], w, _mm256_loadu_pd(q.add(4)));
-                    acc[2] = tap(acc[2], w, _mm256_loadu_pd(q.add(8)));
-                    acc[3] = tap(acc[3], w, _mm256_loadu_pd(q.add(12)));
-                    acc[4] = tap(acc[4], w, _mm256_loadu_pd(q.add(16)));
-                    acc[5] = tap(acc[5], w, _mm256_loadu_pd(q.add(20)));
-                    acc[6] = tap(acc[6], w, _mm256_loadu_pd(q.add(24)));
-                    acc[7] = tap(acc[7], w, _mm256_loadu_pd(q.add(28)));
-                }};
-            }
-            let u = d * t0;
-            for (i, &w) in wl.iter().enumerate() {
-                let m = u - i;
-                taps!(w, (m % d) * plen + m / d);
-            }
-            for (k, &w) in wr.iter().enumerate() {
-                let m = u + 1 + k;
-                taps!(w, (m % d) * plen + m / d);
+            let base = ph.as_ptr().add(t0);
+            for (&w, &o) in wl.iter().chain(wr).zip(offs) {
+                let q = base.offset(o);
+                let w = _mm256_set1_pd(w);
+                for (g, a) in acc.iter_mut().enumerate() {
+                    *a = tap(*a, w, _mm256_loadu_pd(q.add(4 * g)));
+                }
             }
             let mut out = [0.0f32; 32];
             for (g, a) in acc.iter().enumerate() {
@@ -1088,7 +1070,7 @@ mod lanes {
                 assert!(d * rel + 1 >= wl.len() && hi / d + LANES <= plen);
                 // SAFETY: the CPU has AVX2 (checked by `run`); the indices read lie within
                 // `ph` (asserted above: from d·rel − (len − 1) ≥ 0 to d·rel + len).
-                let out = unsafe { avx2::decimate32(&wl, &wr, &ph, plen, d, rel) };
+                let out = unsafe { avx2::decimate32(&wl, &wr, &offs, &ph, rel) };
                 y[t0 - start..t0 - start + LANES].copy_from_slice(&out);
             }
             t = b;

@@ -11,8 +11,8 @@
 # binary costs before any extraction (no libtorch: only `tuneprint-torch`, which trains, loads it),
 # and so is the wall time of `tuneprint extract` on a 1 s file, start-up included (best of 20).
 # Full song: a 4-minute 44.1 kHz stereo song (the committed clips back to back, upsampled by sox;
-# WAV and a lame MP3), `tuneprint extract --jobs 1` (and `--jobs 2`: one song, its resampling on
-# both threads) against the reference script on the same file,
+# WAV and a lame MP3), `tuneprint extract --jobs 1` (and `--jobs 2`: one song, its resampling and
+# features on both threads) against the reference script on the same file,
 # the check of our row against the reference row, and where the time goes on each side (decode vs
 # resample: `cargo bench --bench resample` for ours, librosa.load(sr=None) and librosa.resample
 # timed in the reference venv for theirs).

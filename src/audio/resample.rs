@@ -1026,13 +1026,13 @@ mod lanes {
             let (a, b) = (t, t + blocks * LANES);
             let base = d * (a - first);
             let plen = (d * (b - 1) + len - base) / d + 1 + WIDE;
-            ph.clear();
-            ph.resize(d * plen, 0.0);
             let inputs = &x[base..(base + d * plen).min(x.len())];
-            for (q, frame) in inputs.chunks(d).enumerate() {
-                for (r, &v) in frame.iter().enumerate() {
-                    ph[r * plen + q] = f64::from(v);
-                }
+            // Phase r holds inputs r, r + d, r + 2d, … widened, then zeros up to plen.
+            ph.clear();
+            for r in 0..d {
+                let end = ph.len() + plen;
+                ph.extend(inputs.iter().skip(r).step_by(d).map(|&v| f64::from(v)));
+                ph.resize(end, 0.0);
             }
             // The tap offsets of this chunk's phase layout: at left tap i (input d·rel − i) and
             // right tap k (input d·rel + 1 + k), output rel reads ph[rel + offset].
@@ -1084,16 +1084,16 @@ mod lanes {
     /// least 2^-72 keep every sum in the normal `f32` range; inputs up to 2^100 keep the sums
     /// (a few thousand taps of weight below 1) far below `f32::MAX`. Zero products add nothing.
     pub(super) fn split_is_exact(w_min: f64, x: &[f32]) -> bool {
-        let (mut lo, mut hi) = (f32::INFINITY, 0.0f32);
+        // The magnitudes' bit patterns, which order them as their values do (a NaN sorts above
+        // +∞ and so refuses the split); u32::MAX stands for "no nonzero input".
+        let (mut lo, mut hi) = (u32::MAX, 0u32);
         for &v in x {
-            let a = v.abs();
+            let a = v.to_bits() & 0x7fff_ffff;
             hi = hi.max(a);
-            if a > 0.0 {
-                lo = lo.min(a);
-            }
+            lo = lo.min(if a == 0 { u32::MAX } else { a });
         }
-        f64::from(hi) <= 2f64.powi(100)
-            && (lo == f32::INFINITY || w_min * f64::from(lo) >= 2f64.powi(-71))
+        f64::from(f32::from_bits(hi)) <= 2f64.powi(100)
+            && (lo == u32::MAX || w_min * f64::from(f32::from_bits(lo)) >= 2f64.powi(-71))
     }
 
     #[cfg(not(target_arch = "x86_64"))]
@@ -1206,6 +1206,9 @@ mod tests {
         assert!(!lanes::split_is_exact(1e-8, &[0.5, 1.0e-20]));
         assert!(!lanes::split_is_exact(1e-8, &[0.5, 1.0e31]));
         assert!(lanes::split_is_exact(1e-8, &[0.0, -0.0]));
+        assert!(!lanes::split_is_exact(1e-8, &[0.5, f32::NAN]));
+        assert!(!lanes::split_is_exact(1e-8, &[0.5, f32::NEG_INFINITY]));
+        assert!(lanes::split_is_exact(1e-8, &[-1.0e30, 2.0e-9]));
         for (from, scale) in [(44_100, 1.0e-37f32), (88_200, 1.0e-37), (44_100, 1.0e33)] {
             let mut x = lcg_signal(40_000, 7);
             // Half the signal scaled: the chunk holding both halves decides for all its outputs.

@@ -16,7 +16,8 @@ pub struct Args {
     /// Output CSV (written atomically).
     #[arg(short, long, default_value = "features/extracted.csv")]
     pub output: PathBuf,
-    /// Worker threads (0 = one per core).
+    /// Worker threads (0 = one per core). Songs run side by side; a song of 95 s or more
+    /// also has its features computed in parts of at least 47 s, on threads no other song needs.
     #[arg(short, long, default_value_t = 0)]
     pub jobs: usize,
     /// Cut songs into windows of this many seconds, one row each (`<stem>.<k>.<ext>`); a shorter

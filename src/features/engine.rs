@@ -13,6 +13,14 @@
 //! signals. Nothing the size of the whole spectrogram is ever allocated: HPSS's medians, masks
 //! and inverse STFT are local in time, so blocks give exactly the whole-matrix result.
 //!
+//! A long signal is cut at block boundaries into parts that run side by side on the current
+//! rayon pool (one per thread, at least [`MIN_PART_FRAMES`] frames each), each in its own engine
+//! (a [`Span`]): a part also computes the STFT of the block either side of its cuts, for the
+//! medians that read across them, and inverts the three frames before its first own frame that
+//! overlap-add into its first samples, so that every sample gets the same additions in the same
+//! order as in one pass. The pitch peaks of all parts give the tuning; then each part computes
+//! its chroma while the mel, MFCC and tempo stages run on the whole signal.
+//!
 //! Constants (FFT plans, windows, filter banks) are built once per process; the large buffers
 //! are pooled per thread (up to `POOL_MAX_BYTES`) so that a batch does not pay fresh page
 //! faults for every signal. The hot loops have AVX2 versions (`lanes::simd_fn!`) and the
@@ -27,6 +35,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rayon::prelude::*;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::num_complex::Complex;
 
@@ -143,6 +152,14 @@ struct Laps<'a> {
 }
 
 impl Laps<'_> {
+    /// Laps that time nothing.
+    fn off() -> Self {
+        Laps {
+            times: None,
+            last: Instant::now(),
+        }
+    }
+
     #[inline]
     fn lap(&mut self, slot: fn(&mut StageTimes) -> &mut Duration) {
         if let Some(t) = self.times.as_deref_mut() {
@@ -185,55 +202,228 @@ fn analyse_with(y: &[f32], times: Option<&mut StageTimes>) -> Analysis {
 }
 
 /// [`analyse_with`], keeping the magnitude tiles for signals of up to `keep_max_frames` frames
-/// (tests lower it to reach the second STFT pass with short signals).
+/// (tests lower it to reach the second STFT pass with short signals). Long signals are cut into
+/// parts analysed side by side on the current rayon pool (see [`parts_for`]); timed analyses
+/// run in one part, so that the stage times add up.
 fn analyse_keeping(y: &[f32], times: Option<&mut StageTimes>, keep_max_frames: usize) -> Analysis {
+    let n_frames = 1 + y.len() / HOP_LENGTH;
+    let parts = if times.is_some() {
+        1
+    } else {
+        parts_for(n_frames, rayon::current_num_threads())
+    };
+    analyse_in_parts(y, times, keep_max_frames, parts)
+}
+
+/// How many parts a signal of `n_frames` frames is analysed in with `threads` threads: one per
+/// thread, each of at least [`MIN_PART_FRAMES`] frames.
+fn parts_for(n_frames: usize, threads: usize) -> usize {
+    (n_frames / MIN_PART_FRAMES).clamp(1, threads.max(1))
+}
+
+/// [`analyse_keeping`] in `parts` parts (the same bits for any number of parts).
+fn analyse_in_parts(
+    y: &[f32],
+    times: Option<&mut StageTimes>,
+    keep_max_frames: usize,
+    parts: usize,
+) -> Analysis {
     let mut laps = Laps {
         times,
         last: Instant::now(),
     };
     let n_frames = 1 + y.len() / HOP_LENGTH;
-    let mut buffers = POOL.with(|p| std::mem::take(&mut *p.borrow_mut()));
-    let mut e = Engine::new(y, n_frames, n_frames <= keep_max_frames, &mut buffers);
-    laps.lap(|t| &mut t.stft);
-    let mut b0 = 0;
-    while b0 < n_frames {
-        let b1 = (b0 + BLOCK).min(n_frames);
-        e.block(b0, b1, &mut laps);
-        b0 = b1;
+    let keep = n_frames <= keep_max_frames;
+    let spans = Span::split(n_frames, y.len(), parts);
+    let (mut harmonic, mut percussive, mel_first) = POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        (
+            refill(&mut p.harmonic, y.len(), 0.0),
+            refill(&mut p.percussive, y.len(), 0.0),
+            refill(&mut p.mel, spans[0].own.len() * N_MELS, 0.0),
+        )
+    });
+    let mut mel_first = Some(mel_first);
+    let outs: Vec<_> = split_outputs(&spans, &mut harmonic, &mut percussive)
+        .into_iter()
+        .map(|(span, h, p)| {
+            let m = mel_first
+                .take()
+                .unwrap_or_else(|| vec![0.0; span.own.len() * N_MELS]);
+            (span, h, p, m)
+        })
+        .collect();
+    let mut engines: Vec<Engine> = if spans.len() == 1 {
+        let (span, h, p, m) = outs.into_iter().next().expect("one part");
+        let mut e = Engine::new(y, n_frames, span, keep, h, p, m);
+        laps.lap(|t| &mut t.stft);
+        e.pass(&mut laps);
+        vec![e]
+    } else {
+        outs.into_par_iter()
+            .map(|(span, h, p, m)| {
+                let mut e = Engine::new(y, n_frames, span, keep, h, p, m);
+                e.pass(&mut Laps::off());
+                e
+            })
+            .collect()
+    };
+    let mut peaks = Vec::new();
+    let mut mel = Vec::new();
+    for e in &mut engines {
+        if mel.is_empty() {
+            mel = std::mem::take(&mut e.mel);
+            peaks = std::mem::take(&mut e.peaks);
+        } else {
+            mel.extend_from_slice(&e.mel);
+            peaks.append(&mut e.peaks);
+        }
     }
-    e.finish_hpss();
-    laps.lap(|t| &mut t.hpss);
-    let zcr = spectral::zero_crossing_rate(y, N_FFT, HOP_LENGTH);
-    laps.lap(|t| &mut t.spectral);
-    let (tuning, chroma) = e.chroma();
-    laps.lap(|t| &mut t.chroma);
-    let mut mel_db = std::mem::take(&mut e.mel);
-    power_to_db_inplace(&mut mel_db);
-    laps.lap(|t| &mut t.mel);
-    let mfcc = mfcc_frames(&mel_db, n_frames);
-    laps.lap(|t| &mut t.mfcc);
-    let onset_env = tempo::onset_strength_frames(&mel_db, N_MELS, n_frames);
-    let bpm = tempo::tempo(&onset_env);
-    laps.lap(|t| &mut t.onset_tempo);
-    let a = Analysis {
+    let tuning = chroma::tuning_from_peaks(&peaks, N_CHROMA);
+    let rest = |laps: &mut Laps, mel: &mut Vec<f32>| {
+        let zcr = spectral::zero_crossing_rate(y, N_FFT, HOP_LENGTH);
+        laps.lap(|t| &mut t.spectral);
+        power_to_db_inplace(mel);
+        laps.lap(|t| &mut t.mel);
+        let mfcc = mfcc_frames(mel, n_frames);
+        laps.lap(|t| &mut t.mfcc);
+        let onset_env = tempo::onset_strength_frames(mel, N_MELS, n_frames);
+        let bpm = tempo::tempo(&onset_env);
+        laps.lap(|t| &mut t.onset_tempo);
+        (zcr, mfcc, onset_env, bpm)
+    };
+    let (parts, (zcr, mfcc, onset_env, bpm)) = if engines.len() == 1 {
+        let part = engines.pop().expect("one part").finish(tuning);
+        laps.lap(|t| &mut t.chroma);
+        (vec![part], rest(&mut laps, &mut mel))
+    } else {
+        rayon::join(
+            || engines.into_par_iter().map(|e| e.finish(tuning)).collect(),
+            || rest(&mut Laps::off(), &mut mel),
+        )
+    };
+    let mut a = Analysis {
         n_frames,
         tuning,
-        chroma,
-        rms: std::mem::take(&mut e.rms),
-        centroid: std::mem::take(&mut e.centroid),
-        bandwidth: std::mem::take(&mut e.bandwidth),
-        rolloff: std::mem::take(&mut e.rolloff),
+        chroma: Vec::new(),
+        rms: Vec::with_capacity(n_frames),
+        centroid: Vec::with_capacity(n_frames),
+        bandwidth: Vec::with_capacity(n_frames),
+        rolloff: Vec::with_capacity(n_frames),
         zcr,
-        harmonic: std::mem::take(&mut e.harmonic),
-        percussive: std::mem::take(&mut e.percussive),
-        mel_db,
+        harmonic,
+        percussive,
+        mel_db: mel,
         mfcc,
         onset_env,
         tempo: bpm,
     };
-    e.give_back(&mut buffers);
-    POOL.with(|p| p.borrow_mut().keep(buffers));
+    a.chroma = if parts.len() == 1 {
+        let p = &parts[0];
+        a.rms.extend_from_slice(&p.rms);
+        a.centroid.extend_from_slice(&p.centroid);
+        a.bandwidth.extend_from_slice(&p.bandwidth);
+        a.rolloff.extend_from_slice(&p.rolloff);
+        parts.into_iter().next().expect("one part").chroma
+    } else {
+        let mut chroma = vec![0.0f32; N_CHROMA * n_frames];
+        let mut t0 = 0;
+        for p in &parts {
+            let len = p.rms.len();
+            for c in 0..N_CHROMA {
+                chroma[c * n_frames + t0..c * n_frames + t0 + len]
+                    .copy_from_slice(&p.chroma[c * len..(c + 1) * len]);
+            }
+            a.rms.extend_from_slice(&p.rms);
+            a.centroid.extend_from_slice(&p.centroid);
+            a.bandwidth.extend_from_slice(&p.bandwidth);
+            a.rolloff.extend_from_slice(&p.rolloff);
+            t0 += len;
+        }
+        chroma
+    };
     a
+}
+
+/// Frames per part below which a signal is not cut (two extra blocks of STFT per cut).
+const MIN_PART_FRAMES: usize = 2048;
+
+/// The frames and samples one engine of a (possibly cut) analysis computes and owns.
+#[derive(Debug, Clone, PartialEq)]
+struct Span {
+    /// Frames whose STFT it computes: its own frames and a block either side at a cut.
+    compute: std::ops::Range<usize>,
+    /// Frames whose frame-wise features it records (whole blocks).
+    own: std::ops::Range<usize>,
+    /// Frames it masks, inverts and overlap-adds: its own frames and, at a cut, the
+    /// `OVERLAP - 1` before them that also reach its first samples.
+    invert: std::ops::Range<usize>,
+    /// Samples of the harmonic and percussive signals it writes.
+    samples: std::ops::Range<usize>,
+}
+
+impl Span {
+    /// `parts` spans of a signal of `len` samples (`n_frames` frames), cut at block
+    /// boundaries; one span of everything when the signal is too short to cut.
+    fn split(n_frames: usize, len: usize, parts: usize) -> Vec<Span> {
+        let trim = N_FFT / 2;
+        let mut cuts = vec![0];
+        for j in 1..parts {
+            let m = (j * n_frames / parts) / BLOCK * BLOCK;
+            // A cut needs a block on either side, and samples before it.
+            if m > *cuts.last().expect("first cut") + BLOCK
+                && m * HOP_LENGTH > trim
+                && m + BLOCK < n_frames
+            {
+                cuts.push(m);
+            }
+        }
+        cuts.push(n_frames);
+        cuts.windows(2)
+            .map(|w| {
+                let (a, b) = (w[0], w[1]);
+                let first = a == 0;
+                let last = b == n_frames;
+                Span {
+                    compute: if first { 0 } else { a - BLOCK }..if last { b } else { b + BLOCK },
+                    own: a..b,
+                    invert: if first { 0 } else { a - (OVERLAP - 1) }..b,
+                    samples: if first { 0 } else { a * HOP_LENGTH - trim }..if last {
+                        len
+                    } else {
+                        b * HOP_LENGTH - trim
+                    },
+                }
+            })
+            .collect()
+    }
+}
+
+/// The harmonic and percussive signals cut along `spans`: each span's samples of both.
+fn split_outputs<'a>(
+    spans: &[Span],
+    mut harmonic: &'a mut [f32],
+    mut percussive: &'a mut [f32],
+) -> Vec<(Span, &'a mut [f32], &'a mut [f32])> {
+    spans
+        .iter()
+        .map(|s| {
+            let (h, h_rest) = std::mem::take(&mut harmonic).split_at_mut(s.samples.len());
+            let (p, p_rest) = std::mem::take(&mut percussive).split_at_mut(s.samples.len());
+            (harmonic, percussive) = (h_rest, p_rest);
+            (s.clone(), h, p)
+        })
+        .collect()
+}
+
+/// What a part gives the analysis after its pass and its chroma.
+struct Part {
+    rms: Vec<f32>,
+    centroid: Vec<f64>,
+    bandwidth: Vec<f64>,
+    rolloff: Vec<f64>,
+    /// `(N_CHROMA, own frames)` row-major.
+    chroma: Vec<f32>,
 }
 
 /// Constants of every analysis (FFT plans, windows, filter banks, median steps), built once.
@@ -334,29 +524,27 @@ impl Buffers {
             + 8 * (self.ring_spec.capacity() + self.pow_t.capacity())
     }
 
-    /// Stores `b` as this thread's pool unless it is too large.
-    fn keep(&mut self, b: Buffers) {
-        *self = if b.bytes() <= POOL_MAX_BYTES {
-            b
-        } else {
-            Buffers::default()
-        };
+    /// Empties the pool when it has grown too large.
+    fn trim(&mut self) {
+        if self.bytes() > POOL_MAX_BYTES {
+            *self = Buffers::default();
+        }
     }
 
     /// Takes back the large outputs of an analysis that is no longer needed.
     fn recycle_analysis(&mut self, a: Analysis) {
-        let mut b = std::mem::take(self);
-        b.harmonic = a.harmonic;
-        b.percussive = a.percussive;
-        b.mel = a.mel_db;
-        self.keep(b);
+        self.harmonic = a.harmonic;
+        self.percussive = a.percussive;
+        self.mel = a.mel_db;
+        self.trim();
     }
 }
 
-/// Buffers and state of one analysis.
+/// Buffers and state of one analysis, or of one part of it.
 struct Engine<'y> {
     y: &'y [f32],
     n_frames: usize,
+    span: Span,
     isa: Isa,
     c: &'static Consts,
     // Forward STFT.
@@ -390,8 +578,9 @@ struct Engine<'y> {
     out_len: usize,
     /// Samples already divided by the window envelope.
     out_done: usize,
-    harmonic: Vec<f32>,
-    percussive: Vec<f32>,
+    /// The samples `span.samples` of both signals.
+    harmonic: &'y mut [f32],
+    percussive: &'y mut [f32],
     // Frame-wise features.
     frame_scratch: spectral::FrameScratch,
     power_row: Vec<f32>,
@@ -401,73 +590,127 @@ struct Engine<'y> {
     centroid: Vec<f64>,
     bandwidth: Vec<f64>,
     rolloff: Vec<f64>,
+    /// The mel spectrogram of the frames `span.own`, frame-major.
     mel: Vec<f32>,
-    /// Magnitude tiles of every block, kept for the chroma (short signals only).
+    /// Magnitude tiles of every own block, kept for the chroma (short signals only).
     kept_tiles: Option<Vec<f32>>,
 }
 
 impl<'y> Engine<'y> {
-    fn new(y: &'y [f32], n_frames: usize, keep: bool, b: &mut Buffers) -> Self {
+    /// An engine for the frames of `span` of a signal of `n_frames` frames, writing into
+    /// `harmonic` and `percussive` (the span's samples) and `mel` (its own frames, zeros); its
+    /// scratch buffers come from this thread's pool.
+    fn new(
+        y: &'y [f32],
+        n_frames: usize,
+        span: Span,
+        keep: bool,
+        harmonic: &'y mut [f32],
+        percussive: &'y mut [f32],
+        mel: Vec<f32>,
+    ) -> Self {
         let c = consts();
         let zero = Complex::new(0.0, 0.0);
-        let mut ring_mag = refill(&mut b.ring_mag, (RING + 1) * ROW, 0.0f32);
-        ring_mag[RING * ROW..].fill(f32::INFINITY);
-        let mut mag_t = refill(&mut b.mag_t, (ROW + 1) * BLOCK, 0.0f32);
-        mag_t[ROW * BLOCK..].fill(f32::INFINITY);
-        let n_tiles = if keep { n_frames.div_ceil(BLOCK) } else { 0 };
-        Engine {
-            y,
-            n_frames,
-            isa: lanes::active_isa(),
-            c,
-            frame: vec![0.0; N_FFT],
-            squares: vec![0.0; N_FFT],
-            fft_in: vec![0.0; N_FFT],
-            fft_out: vec![zero; N_BINS],
-            fft_scratch: vec![zero; c.scratch_len],
-            ring_spec: refill(&mut b.ring_spec, RING * N_BINS, Complex::new(0.0f32, 0.0)),
-            ring_mag,
-            ring_perc: refill(&mut b.ring_perc, RING * ROW, 0.0),
-            mag_t,
-            perc_t: refill(&mut b.perc_t, (ROW + 1) * BLOCK, 0.0),
-            pow_t: refill(&mut b.pow_t, N_BINS * BLOCK, 0.0),
-            harm_windows: vec![Window::default(); GROUPS],
-            harm_next: 0,
-            harm_rows: refill(&mut b.harm_rows, (BLOCK + 1) * ROW, 0.0),
-            harm_steps: Vec::with_capacity(BLOCK + HPSS_KERNEL),
-            ispec_h: vec![zero; N_BINS],
-            ispec_p: vec![zero; N_BINS],
-            iframe: vec![0.0; N_FFT],
-            iscratch: vec![zero; c.scratch_len],
-            out_len: HOP_LENGTH * (n_frames - 1),
-            out_done: 0,
-            harmonic: refill(&mut b.harmonic, y.len(), 0.0),
-            percussive: refill(&mut b.percussive, y.len(), 0.0),
-            frame_scratch: spectral::FrameScratch::default(),
-            power_row: vec![0.0; N_BINS],
-            tracker: c.tracker.clone(),
-            peaks: Vec::new(),
-            rms: Vec::with_capacity(n_frames),
-            centroid: Vec::with_capacity(n_frames),
-            bandwidth: Vec::with_capacity(n_frames),
-            rolloff: Vec::with_capacity(n_frames),
-            mel: refill(&mut b.mel, n_frames * N_MELS, 0.0),
-            kept_tiles: keep.then(|| refill(&mut b.kept_tiles, n_tiles * N_BINS * BLOCK, 0.0)),
-        }
+        let own = span.own.len();
+        POOL.with(|pool| {
+            let b = &mut *pool.borrow_mut();
+            let mut ring_mag = refill(&mut b.ring_mag, (RING + 1) * ROW, 0.0f32);
+            ring_mag[RING * ROW..].fill(f32::INFINITY);
+            let mut mag_t = refill(&mut b.mag_t, (ROW + 1) * BLOCK, 0.0f32);
+            mag_t[ROW * BLOCK..].fill(f32::INFINITY);
+            Engine {
+                y,
+                n_frames,
+                isa: lanes::active_isa(),
+                c,
+                frame: vec![0.0; N_FFT],
+                squares: vec![0.0; N_FFT],
+                fft_in: vec![0.0; N_FFT],
+                fft_out: vec![zero; N_BINS],
+                fft_scratch: vec![zero; c.scratch_len],
+                ring_spec: refill(&mut b.ring_spec, RING * N_BINS, Complex::new(0.0f32, 0.0)),
+                ring_mag,
+                ring_perc: refill(&mut b.ring_perc, RING * ROW, 0.0),
+                mag_t,
+                perc_t: refill(&mut b.perc_t, (ROW + 1) * BLOCK, 0.0),
+                pow_t: refill(&mut b.pow_t, N_BINS * BLOCK, 0.0),
+                harm_windows: vec![Window::default(); GROUPS],
+                harm_next: span.invert.start,
+                harm_rows: refill(&mut b.harm_rows, (BLOCK + 1) * ROW, 0.0),
+                harm_steps: Vec::with_capacity(BLOCK + HPSS_KERNEL),
+                ispec_h: vec![zero; N_BINS],
+                ispec_p: vec![zero; N_BINS],
+                iframe: vec![0.0; N_FFT],
+                iscratch: vec![zero; c.scratch_len],
+                out_len: HOP_LENGTH * (n_frames - 1),
+                out_done: span.samples.start,
+                harmonic,
+                percussive,
+                frame_scratch: spectral::FrameScratch::default(),
+                power_row: vec![0.0; N_BINS],
+                tracker: c.tracker.clone(),
+                peaks: Vec::new(),
+                rms: Vec::with_capacity(own),
+                centroid: Vec::with_capacity(own),
+                bandwidth: Vec::with_capacity(own),
+                rolloff: Vec::with_capacity(own),
+                mel,
+                // Filled block by block (every tile is written before it is read).
+                kept_tiles: keep.then(|| {
+                    let mut t = std::mem::take(&mut b.kept_tiles);
+                    t.clear();
+                    t.reserve(own.div_ceil(BLOCK) * N_BINS * BLOCK);
+                    t
+                }),
+                span,
+            }
+        })
     }
 
-    /// Returns the large buffers (those not moved into the analysis) to `b`.
-    fn give_back(self, b: &mut Buffers) {
-        b.ring_spec = self.ring_spec;
-        b.ring_mag = self.ring_mag;
-        b.ring_perc = self.ring_perc;
-        b.mag_t = self.mag_t;
-        b.perc_t = self.perc_t;
-        b.pow_t = self.pow_t;
-        b.harm_rows = self.harm_rows;
-        if let Some(t) = self.kept_tiles {
-            b.kept_tiles = t;
+    /// Returns the scratch buffers to this thread's pool.
+    fn give_back(self) {
+        POOL.with(|pool| {
+            let b = &mut *pool.borrow_mut();
+            b.ring_spec = self.ring_spec;
+            b.ring_mag = self.ring_mag;
+            b.ring_perc = self.ring_perc;
+            b.mag_t = self.mag_t;
+            b.perc_t = self.perc_t;
+            b.pow_t = self.pow_t;
+            b.harm_rows = self.harm_rows;
+            if let Some(t) = self.kept_tiles {
+                b.kept_tiles = t;
+            }
+            b.trim();
+        });
+    }
+
+    /// The pass over the blocks of `span.compute`: frame-wise features of the own frames, and
+    /// the harmonic and percussive samples of the span.
+    fn pass(&mut self, laps: &mut Laps) {
+        let mut b0 = self.span.compute.start;
+        while b0 < self.span.compute.end {
+            let b1 = (b0 + BLOCK).min(self.span.compute.end);
+            self.block(b0, b1, laps);
+            b0 = b1;
         }
+        self.finish_hpss();
+        laps.lap(|t| &mut t.hpss);
+    }
+
+    /// The chroma of the own frames with the tuning of the whole signal, and the frame-wise
+    /// features; the scratch buffers go back to this thread's pool.
+    fn finish(mut self, tuning: f64) -> Part {
+        let chroma = self.chroma(tuning);
+        let part = Part {
+            rms: std::mem::take(&mut self.rms),
+            centroid: std::mem::take(&mut self.centroid),
+            bandwidth: std::mem::take(&mut self.bandwidth),
+            rolloff: std::mem::take(&mut self.rolloff),
+            chroma,
+        };
+        self.give_back();
+        part
     }
 
     /// STFT of frame `t` into ring slot `slot` (complex bins and magnitudes); returns the frame's
@@ -517,16 +760,31 @@ impl<'y> Engine<'y> {
         );
     }
 
-    /// Frames `b0..b1` (one block, `b0` a multiple of [`BLOCK`]).
+    /// Frames `b0..b1` (one block, `b0` a multiple of [`BLOCK`]). The frame-wise features of
+    /// a block outside the own frames (a neighbour's, computed for the medians at a cut) are
+    /// not recorded.
     fn block(&mut self, b0: usize, b1: usize, laps: &mut Laps) {
         let slot0 = b0 % RING;
         let len = b1 - b0;
+        let own = self.span.own.contains(&b0);
         let mut rms = [0.0f32; BLOCK];
         for (f, r) in rms.iter_mut().enumerate().take(len) {
-            *r = self.stft_frame(b0 + f, slot0 + f, true);
+            *r = self.stft_frame(b0 + f, slot0 + f, own);
         }
         laps.lap(|t| &mut t.stft);
+        if own {
+            self.block_features(b0, len, &rms, laps);
+        } else {
+            self.transpose_tile(slot0);
+            laps.lap(|t| &mut t.hpss);
+        }
+        self.percussive_block(b0, b1, laps);
+    }
 
+    /// The frame-wise features of an own block (its magnitudes in the ring, its RMS in `rms`),
+    /// leaving its transposed tile in `mag_t`.
+    fn block_features(&mut self, b0: usize, len: usize, rms: &[f32; BLOCK], laps: &mut Laps) {
+        let slot0 = b0 % RING;
         self.rms.extend_from_slice(&rms[..len]);
         for f in 0..len {
             let row = &self.ring_mag[(slot0 + f) * ROW..(slot0 + f) * ROW + N_BINS];
@@ -550,16 +808,19 @@ impl<'y> Engine<'y> {
             self.tracker.frame(&self.power_row, &mut self.peaks);
         }
         if let Some(kept) = self.kept_tiles.as_mut() {
-            let b = b0 / BLOCK;
-            kept[b * N_BINS * BLOCK..(b + 1) * N_BINS * BLOCK]
-                .copy_from_slice(&self.mag_t[..N_BINS * BLOCK]);
+            kept.extend_from_slice(&self.mag_t[..N_BINS * BLOCK]);
         }
         laps.lap(|t| &mut t.chroma);
 
         power_f64(&self.mag_t[..N_BINS * BLOCK], &mut self.pow_t);
-        self.mel_block(b0, len);
+        self.mel_block(b0 - self.span.own.start, len);
         laps.lap(|t| &mut t.mel);
+    }
 
+    /// The percussive medians of the block in `mag_t`, then the harmonic medians and inverse
+    /// STFT of the frames whose neighbours are all in the ring.
+    fn percussive_block(&mut self, b0: usize, b1: usize, laps: &mut Laps) {
+        let slot0 = b0 % RING;
         // Percussive medians along frequency, sixteen frames per lane group.
         for g in 0..BLOCK / LANES {
             let mut w = Window::default();
@@ -585,7 +846,7 @@ impl<'y> Engine<'y> {
         } else {
             b1.saturating_sub(HALF)
         };
-        self.harmonic_until(ready);
+        self.harmonic_until(ready.min(self.span.invert.end));
         laps.lap(|t| &mut t.hpss);
     }
 
@@ -603,12 +864,12 @@ impl<'y> Engine<'y> {
         }
     }
 
-    /// Mel spectrogram of the block's frames.
-    fn mel_block(&mut self, b0: usize, len: usize) {
+    /// Mel spectrogram of the block's frames, the first at own frame `f0`.
+    fn mel_block(&mut self, f0: usize, len: usize) {
         let mut rows = [[0.0f32; BLOCK]; N_MELS];
         filter_tile(&self.c.mel_bank, &self.c.mel_spans, &self.pow_t, &mut rows);
         for f in 0..len {
-            let frame = &mut self.mel[(b0 + f) * N_MELS..(b0 + f + 1) * N_MELS];
+            let frame = &mut self.mel[(f0 + f) * N_MELS..(f0 + f + 1) * N_MELS];
             for (m, r) in frame.iter_mut().zip(&rows) {
                 *m = r[f];
             }
@@ -628,12 +889,13 @@ impl<'y> Engine<'y> {
             self.harm_steps.clear();
             for t in ta..tb {
                 let out = ((t - ta) * ROW) as u32;
-                if t == 0 {
-                    // Fill the empty windows with the first 31 values of the extended line.
+                if t == self.span.invert.start {
+                    // Fill the empty windows with the 31 values around the first frame (of the
+                    // line extended by reflection at its start).
                     for j in 0..HPSS_KERNEL {
                         self.harm_steps.push(Step {
                             old: inf,
-                            new: slot(frame_at(j as isize - HALF as isize)),
+                            new: slot(frame_at((t + j) as isize - HALF as isize)),
                             out: if j + 1 == HPSS_KERNEL { out } else { discard },
                         });
                     }
@@ -678,8 +940,13 @@ impl<'y> Engine<'y> {
         }
         let start = t * HOP_LENGTH;
         let trim = N_FFT / 2;
-        let lo = trim.saturating_sub(start);
-        let hi = (self.out_len + trim).saturating_sub(start).min(N_FFT);
+        // The frame's samples within this span's (padded coordinates, relative to the frame).
+        let (s0, s1) = (
+            self.span.samples.start,
+            self.span.samples.end.min(self.out_len),
+        );
+        let lo = (s0 + trim).saturating_sub(start).min(N_FFT);
+        let hi = (s1 + trim).saturating_sub(start).min(N_FFT);
         // numpy's irfft scales by 1/n (a power of two here, so exact).
         let scale = 1.0 / N_FFT as f64;
         for (spec, out) in [
@@ -692,16 +959,14 @@ impl<'y> Engine<'y> {
                 .expect("buffer lengths come from the plan");
             if lo < hi {
                 overlap_add(
-                    &mut out[start + lo - trim..start + hi - trim],
+                    &mut out[start + lo - trim - s0..start + hi - trim - s0],
                     &self.iframe[lo..hi],
                     &self.c.window[lo..hi],
                     scale,
                 );
             }
         }
-        let complete = ((t + 1) * HOP_LENGTH)
-            .saturating_sub(trim)
-            .min(self.out_len);
+        let complete = ((t + 1) * HOP_LENGTH).saturating_sub(trim).min(s1);
         self.normalize_until(complete);
     }
 
@@ -709,6 +974,7 @@ impl<'y> Engine<'y> {
     /// normal f32 (as `istft`).
     fn normalize_until(&mut self, upto: usize) {
         let trim = N_FFT / 2;
+        let s0 = self.span.samples.start;
         let mut o = self.out_done;
         while o < upto {
             // One hop of samples at a time: inside the signal's interior the envelope repeats
@@ -719,16 +985,16 @@ impl<'y> Engine<'y> {
             if k >= OVERLAP - 1 && k < self.n_frames {
                 let p = q % HOP_LENGTH;
                 divide_where_positive(
-                    &mut self.harmonic[o..end],
-                    &mut self.percussive[o..end],
+                    &mut self.harmonic[o - s0..end - s0],
+                    &mut self.percussive[o - s0..end - s0],
                     &self.c.wss_interior[p..p + (end - o)],
                 );
             } else {
                 for i in o..end {
                     let d = self.wss(i + trim);
                     if d > f32::MIN_POSITIVE {
-                        self.harmonic[i] /= d;
-                        self.percussive[i] /= d;
+                        self.harmonic[i - s0] /= d;
+                        self.percussive[i - s0] /= d;
                     }
                 }
             }
@@ -758,28 +1024,28 @@ impl<'y> Engine<'y> {
     /// Harmonic medians and inverse STFT of the frames still pending, then the last samples'
     /// division by the window envelope.
     fn finish_hpss(&mut self) {
-        self.harmonic_until(self.n_frames);
-        self.normalize_until(self.out_len);
+        self.harmonic_until(self.span.invert.end);
+        self.normalize_until(self.span.samples.end.min(self.out_len));
     }
 
-    /// Tuning from all peaks, then the chromagram block by block from the kept tiles (or a
-    /// second STFT pass): returns `(tuning, chroma (N_CHROMA, n_frames) row-major)`.
-    fn chroma(&mut self) -> (f64, Vec<f32>) {
+    /// The chromagram of the own frames with `tuning` (from the peaks of all frames), block by
+    /// block from the kept tiles (or a second STFT pass): `(N_CHROMA, own frames)` row-major.
+    fn chroma(&mut self, tuning: f64) -> Vec<f32> {
         let sr = f64::from(SAMPLE_RATE);
-        let tuning = chroma::tuning_from_peaks(&self.peaks, N_CHROMA);
         let fb = chroma::chroma_filters(sr, N_FFT, N_CHROMA, tuning);
         let spans = mel::filter_spans(fb.view());
         let bank: Vec<f64> = fb.iter().map(|&w| f64::from(w)).collect();
-        let n = self.n_frames;
+        let (first, end) = (self.span.own.start, self.span.own.end);
+        let n = end - first;
         let mut out = vec![0.0f32; N_CHROMA * n];
         let kept = self.kept_tiles.take();
-        let mut b0 = 0;
-        while b0 < n {
-            let b1 = (b0 + BLOCK).min(n);
+        let mut b0 = first;
+        while b0 < end {
+            let b1 = (b0 + BLOCK).min(end);
             let len = b1 - b0;
             match &kept {
                 Some(tiles) => {
-                    let b = b0 / BLOCK;
+                    let b = (b0 - first) / BLOCK;
                     let tile = &tiles[b * N_BINS * BLOCK..(b + 1) * N_BINS * BLOCK];
                     power_f64(tile, &mut self.pow_t);
                 }
@@ -798,7 +1064,7 @@ impl<'y> Engine<'y> {
             for f in 0..len {
                 let length = raw.iter().fold(0.0f32, |m, r| m.max(r[f].abs()));
                 for (c, r) in raw.iter().enumerate() {
-                    out[c * n + b0 + f] = if length < f32::MIN_POSITIVE {
+                    out[c * n + b0 - first + f] = if length < f32::MIN_POSITIVE {
                         r[f]
                     } else {
                         r[f] / length
@@ -808,7 +1074,7 @@ impl<'y> Engine<'y> {
             b0 = b1;
         }
         self.kept_tiles = kept;
-        (tuning, out)
+        out
     }
 }
 
@@ -1221,6 +1487,63 @@ mod tests {
         let a = analyse_keeping(&y, None, 999);
         assert_same("second pass", &a, &reference(&y));
         assert_same("second pass = kept tiles", &a, &analyse(&y));
+    }
+
+    #[test]
+    fn parts_give_the_same_bits_as_one_pass() {
+        let blues = wav(&Path::new(env!("CARGO_MANIFEST_DIR")).join("audio/blues.00000.wav"));
+        let whole = analyse_in_parts(&blues, None, KEEP_TILES_MAX_FRAMES, 1);
+        for parts in [2, 3, 7] {
+            let a = analyse_in_parts(&blues, None, KEEP_TILES_MAX_FRAMES, parts);
+            assert_same(&format!("blues in {parts} parts"), &a, &whole);
+        }
+        // Cuts next to the ends and the second STFT pass, on a signal whose last block is
+        // partial.
+        let y: Vec<f32> = (0..230 * HOP_LENGTH + 300)
+            .map(|i| (i as f32 * 0.013).sin() * (1.0 + (i as f32 * 0.0007).cos()) * 0.4)
+            .collect();
+        let want = reference(&y);
+        for parts in [2, 4, 6] {
+            for keep in [KEEP_TILES_MAX_FRAMES, 100] {
+                let a = analyse_in_parts(&y, None, keep, parts);
+                assert_same(&format!("{parts} parts, keep {keep}"), &a, &want);
+            }
+        }
+    }
+
+    #[test]
+    fn spans_cover_every_frame_and_sample_once() {
+        for (n_frames, len, parts, cuts) in [
+            (1293, 661_794, 2, 2),
+            (1293, 661_794, 3, 3),
+            (231, 230 * HOP_LENGTH + 300, 6, 4),
+            (100, 99 * HOP_LENGTH, 4, 2),
+            (64, 63 * HOP_LENGTH, 2, 1),
+            (1, 100, 2, 1),
+        ] {
+            let spans = Span::split(n_frames, len, parts);
+            assert_eq!(spans.len(), cuts, "{n_frames} frames in {parts}");
+            assert_eq!(spans[0].own.start, 0);
+            assert_eq!(spans[0].samples.start, 0);
+            assert_eq!(spans[cuts - 1].own.end, n_frames);
+            assert_eq!(spans[cuts - 1].samples.end, len);
+            for w in spans.windows(2) {
+                let (a, b) = (&w[0], &w[1]);
+                assert_eq!(a.own.end, b.own.start);
+                assert_eq!(a.samples.end, b.samples.start);
+                assert_eq!(b.own.start % BLOCK, 0);
+                // Each side computes the block across the cut, the right one inverts the frames
+                // that reach its first sample.
+                assert_eq!(a.compute.end, b.own.start + BLOCK);
+                assert_eq!(b.compute.start, b.own.start - BLOCK);
+                assert_eq!(b.invert.start, b.own.start - 3);
+                assert_eq!(b.samples.start, b.own.start * HOP_LENGTH - N_FFT / 2);
+            }
+        }
+        assert_eq!(parts_for(1293, 2), 1);
+        assert_eq!(parts_for(10_336, 1), 1);
+        assert_eq!(parts_for(10_336, 2), 2);
+        assert_eq!(parts_for(10_336, 16), 5);
     }
 
     #[test]

@@ -268,16 +268,12 @@ fn analyse_in_parts(
             })
             .collect()
     };
-    let mut peaks = Vec::new();
-    let mut mel = Vec::new();
-    for e in &mut engines {
-        if mel.is_empty() {
-            mel = std::mem::take(&mut e.mel);
-            peaks = std::mem::take(&mut e.peaks);
-        } else {
-            mel.extend_from_slice(&e.mel);
-            peaks.append(&mut e.peaks);
-        }
+    let (first, others) = engines.split_first_mut().expect("at least one part");
+    let mut mel = std::mem::take(&mut first.mel);
+    let mut peaks = std::mem::take(&mut first.peaks);
+    for e in others {
+        mel.extend_from_slice(&e.mel);
+        peaks.append(&mut e.peaks);
     }
     let tuning = chroma::tuning_from_peaks(&peaks, N_CHROMA);
     let rest = |laps: &mut Laps, mel: &mut Vec<f32>| {
@@ -292,7 +288,7 @@ fn analyse_in_parts(
         laps.lap(|t| &mut t.onset_tempo);
         (zcr, mfcc, onset_env, bpm)
     };
-    let (parts, (zcr, mfcc, onset_env, bpm)) = if engines.len() == 1 {
+    let (mut parts, (zcr, mfcc, onset_env, bpm)) = if engines.len() == 1 {
         let part = engines.pop().expect("one part").finish(tuning);
         laps.lap(|t| &mut t.chroma);
         (vec![part], rest(&mut laps, &mut mel))
@@ -318,14 +314,16 @@ fn analyse_in_parts(
         onset_env,
         tempo: bpm,
     };
-    a.chroma = if parts.len() == 1 {
-        let p = &parts[0];
+    for p in &parts {
         a.rms.extend_from_slice(&p.rms);
         a.centroid.extend_from_slice(&p.centroid);
         a.bandwidth.extend_from_slice(&p.bandwidth);
         a.rolloff.extend_from_slice(&p.rolloff);
-        parts.into_iter().next().expect("one part").chroma
+    }
+    a.chroma = if parts.len() == 1 {
+        parts.pop().expect("one part").chroma
     } else {
+        // Each part's rows side by side in the whole signal's rows.
         let mut chroma = vec![0.0f32; N_CHROMA * n_frames];
         let mut t0 = 0;
         for p in &parts {
@@ -334,10 +332,6 @@ fn analyse_in_parts(
                 chroma[c * n_frames + t0..c * n_frames + t0 + len]
                     .copy_from_slice(&p.chroma[c * len..(c + 1) * len]);
             }
-            a.rms.extend_from_slice(&p.rms);
-            a.centroid.extend_from_slice(&p.centroid);
-            a.bandwidth.extend_from_slice(&p.bandwidth);
-            a.rolloff.extend_from_slice(&p.rolloff);
             t0 += len;
         }
         chroma
@@ -370,11 +364,9 @@ impl Span {
         let mut cuts = vec![0];
         for j in 1..parts {
             let m = (j * n_frames / parts) / BLOCK * BLOCK;
-            // A cut needs a block on either side, and samples before it.
-            if m > *cuts.last().expect("first cut") + BLOCK
-                && m * HOP_LENGTH > trim
-                && m + BLOCK < n_frames
-            {
+            // A cut needs more than a block on either side (so a part's first inverted frame
+            // and its first sample lie after the signal's start).
+            if m > *cuts.last().expect("first cut") + BLOCK && m + BLOCK < n_frames {
                 cuts.push(m);
             }
         }

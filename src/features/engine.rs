@@ -32,17 +32,16 @@
 //! scaling of the mel spectrogram (its floor is the global maximum − 80 dB); the MFCCs, the onset
 //! envelope and the tempo; the zero-crossing rate.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::num_complex::Complex;
 
 use super::chroma::{self, Peak, PitchTracker};
 use super::hpss::reflect;
 use super::lanes::simd_fn;
 use super::lanes::{self, Isa, Step, Window, LANES};
+use super::rfft::{Irfft, Rfft};
 use super::summary::pairwise_sum_f32;
 use super::{mel, mfcc, spectral, stft, tempo};
 use crate::config::{
@@ -420,8 +419,8 @@ struct Part {
 
 /// Constants of every analysis (FFT plans, windows, filter banks, median steps), built once.
 struct Consts {
-    fft: Arc<dyn RealToComplex<f64>>,
-    ifft: Arc<dyn ComplexToReal<f64>>,
+    fft: Rfft,
+    ifft: Irfft,
     scratch_len: usize,
     window: Vec<f64>,
     wss_interior: Vec<f32>,
@@ -438,10 +437,9 @@ fn consts() -> &'static Consts {
     static CONSTS: std::sync::OnceLock<Consts> = std::sync::OnceLock::new();
     CONSTS.get_or_init(|| {
         let sr = f64::from(SAMPLE_RATE);
-        let mut planner = RealFftPlanner::<f64>::new();
-        let fft = planner.plan_fft_forward(N_FFT);
-        let ifft = planner.plan_fft_inverse(N_FFT);
-        let scratch_len = fft.get_scratch_len().max(ifft.get_scratch_len());
+        let fft = Rfft::new(N_FFT);
+        let ifft = Irfft::new(N_FFT);
+        let scratch_len = fft.scratch_len().max(ifft.scratch_len());
         let window = stft::hann_window(N_FFT);
         let mel_fb = mel::mel_filters(sr, N_FFT, N_MELS);
         Consts {
@@ -730,8 +728,7 @@ impl<'y> Engine<'y> {
         windowed(&self.frame, &self.c.window, &mut self.fft_in);
         self.c
             .fft
-            .process_with_scratch(&mut self.fft_in, &mut self.fft_out, &mut self.fft_scratch)
-            .expect("buffer lengths come from the plan");
+            .process(&mut self.fft_in, &mut self.fft_out, &mut self.fft_scratch);
         spectrum_and_magnitude(
             &self.fft_out,
             &mut self.ring_spec[slot * N_BINS..(slot + 1) * N_BINS],
@@ -925,11 +922,6 @@ impl<'y> Engine<'y> {
         let perc = &self.ring_perc[slot * ROW..slot * ROW + N_BINS];
         let harm = &self.harm_rows[row * ROW..row * ROW + N_BINS];
         masked_spectra(spec, harm, perc, &mut self.ispec_h, &mut self.ispec_p);
-        // numpy's irfft of a real signal's spectrum ignores these imaginary parts.
-        for s in [&mut self.ispec_h, &mut self.ispec_p] {
-            s[0].im = 0.0;
-            s[N_BINS - 1].im = 0.0;
-        }
         let start = t * HOP_LENGTH;
         let trim = N_FFT / 2;
         // The frame's samples within this span's (padded coordinates, relative to the frame).
@@ -947,8 +939,7 @@ impl<'y> Engine<'y> {
         ] {
             self.c
                 .ifft
-                .process_with_scratch(spec, &mut self.iframe, &mut self.iscratch)
-                .expect("buffer lengths come from the plan");
+                .process(spec, &mut self.iframe, &mut self.iscratch);
             if lo < hi {
                 overlap_add(
                     &mut out[start + lo - trim - s0..start + hi - trim - s0],

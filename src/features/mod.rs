@@ -10,6 +10,7 @@ pub mod hpss;
 pub mod lanes;
 pub mod mel;
 pub mod mfcc;
+pub mod rfft;
 pub mod spectral;
 pub mod stft;
 pub mod summary;

@@ -4,11 +4,12 @@
 //! side with numpy's `reflect` mode, cut into frames of `n_fft` samples every `hop` samples, each
 //! frame is multiplied by a periodic Hann window and transformed with a real FFT. numpy does that
 //! arithmetic in float64 (float64 window times float32 samples, float64 FFT) and stores the result
-//! as complex64; this module does the same, with `realfft` in f64.
+//! as complex64; this module does the same, with [`super::rfft`] in f64.
 
 use ndarray::Array2;
-use realfft::RealFftPlanner;
 use rustfft::num_complex::Complex;
+
+use super::rfft::{Irfft, Rfft};
 
 /// Periodic Hann window of length `n` (`scipy.signal.get_window('hann', n, fftbins=True)`).
 ///
@@ -105,11 +106,10 @@ pub fn stft(y: &[f32], n_fft: usize, hop: usize) -> Array2<Complex<f32>> {
     let frames = n_frames(padded.len(), n_fft, hop);
     let window = hann_window(n_fft);
 
-    let mut planner = RealFftPlanner::<f64>::new();
-    let fft = planner.plan_fft_forward(n_fft);
-    let mut input = fft.make_input_vec();
-    let mut spectrum = fft.make_output_vec();
-    let mut scratch = fft.make_scratch_vec();
+    let fft = Rfft::new(n_fft);
+    let mut input = vec![0.0f64; n_fft];
+    let mut spectrum = vec![Complex::new(0.0f64, 0.0); n_bins];
+    let mut scratch = vec![Complex::new(0.0f64, 0.0); fft.scratch_len()];
 
     let mut data: Vec<Complex<f32>> = Vec::with_capacity(frames * n_bins);
     for t in 0..frames {
@@ -117,8 +117,7 @@ pub fn stft(y: &[f32], n_fft: usize, hop: usize) -> Array2<Complex<f32>> {
         for ((x, &w), &s) in input.iter_mut().zip(&window).zip(frame) {
             *x = w * f64::from(s);
         }
-        fft.process_with_scratch(&mut input, &mut spectrum, &mut scratch)
-            .expect("buffer lengths come from the plan");
+        fft.process(&mut input, &mut spectrum, &mut scratch);
         data.extend(
             spectrum
                 .iter()
@@ -177,21 +176,18 @@ pub fn istft(s: &Array2<Complex<f32>>, hop: usize, length: Option<usize>) -> Vec
     let expected = n_fft + hop * (frames - 1);
     let mut y = vec![0.0f32; expected];
 
-    let mut planner = RealFftPlanner::<f64>::new();
-    let ifft = planner.plan_fft_inverse(n_fft);
-    let mut spectrum = ifft.make_input_vec();
-    let mut frame = ifft.make_output_vec();
-    let mut scratch = ifft.make_scratch_vec();
+    let ifft = Irfft::new(n_fft);
+    let mut spectrum = vec![Complex::new(0.0f64, 0.0); n_bins];
+    let mut frame = vec![0.0f64; n_fft];
+    let mut scratch = vec![Complex::new(0.0f64, 0.0); ifft.scratch_len()];
     // numpy's irfft scales by 1/n (a power of two here, so exact).
     let scale = 1.0 / n_fft as f64;
     for t in 0..frames {
         for (c, v) in spectrum.iter_mut().zip(s.column(t)) {
             *c = Complex::new(f64::from(v.re), f64::from(v.im));
         }
-        spectrum[0].im = 0.0;
-        spectrum[n_bins - 1].im = 0.0;
-        ifft.process_with_scratch(&mut spectrum, &mut frame, &mut scratch)
-            .expect("buffer lengths come from the plan");
+        // numpy's irfft ignores the imaginary parts of the first and last bins, as Irfft does.
+        ifft.process(&mut spectrum, &mut frame, &mut scratch);
         let out = &mut y[t * hop..t * hop + n_fft];
         for ((o, &x), &w) in out.iter_mut().zip(&frame).zip(&window) {
             *o = (f64::from(*o) + w * (x * scale)) as f32;

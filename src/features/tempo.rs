@@ -12,8 +12,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use ndarray::Array2;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::num_complex::Complex;
+
+use super::rfft::{Irfft, Rfft};
 
 use crate::config::{HOP_LENGTH, N_FFT, SAMPLE_RATE};
 
@@ -175,17 +176,14 @@ fn tempogram_mean(onset_env: &[f32], win: usize) -> Vec<f64> {
     let window = hann_periodic_f64(win);
     let nfft = (2 * win - 1).next_power_of_two().max(2);
     let (fwd, inv) = fft_plans(nfft);
-    let mut frame = fwd.make_input_vec();
-    let mut spec = fwd.make_output_vec();
-    let mut scratch =
-        vec![Complex::new(0.0f64, 0.0); fwd.get_scratch_len().max(inv.get_scratch_len())];
+    let mut frame = vec![0.0f64; nfft];
+    let mut spec = vec![Complex::new(0.0f64, 0.0); nfft / 2 + 1];
+    let mut scratch = vec![Complex::new(0.0f64, 0.0); fwd.scratch_len().max(inv.scratch_len())];
     for t in 0..n {
         windowed(&padded[t..t + win], &window, &mut frame);
-        fwd.process_with_scratch(&mut frame, &mut spec, &mut scratch)
-            .expect("buffer lengths come from the plan");
+        fwd.process(&mut frame, &mut spec, &mut scratch);
         power_spectrum(&mut spec);
-        inv.process_with_scratch(&mut spec, &mut frame, &mut scratch)
-            .expect("buffer lengths come from the plan");
+        inv.process(&mut spec, &mut frame, &mut scratch);
         // The 1/nfft scale cancels in the normalisation below.
         let peak = peak_abs(&frame[..win]);
         // util.normalize(norm=inf): a column whose peak is below the smallest normal f64 stays
@@ -202,8 +200,8 @@ fn tempogram_mean(onset_env: &[f32], win: usize) -> Vec<f64> {
 }
 
 /// Forward and inverse real FFT plans of length `n` (planned once per length).
-fn fft_plans(n: usize) -> (Arc<dyn RealToComplex<f64>>, Arc<dyn ComplexToReal<f64>>) {
-    type Plans = (Arc<dyn RealToComplex<f64>>, Arc<dyn ComplexToReal<f64>>);
+fn fft_plans(n: usize) -> (Arc<Rfft>, Arc<Irfft>) {
+    type Plans = (Arc<Rfft>, Arc<Irfft>);
     static PLANS: OnceLock<Mutex<HashMap<usize, Plans>>> = OnceLock::new();
     let mut plans = PLANS
         .get_or_init(Default::default)
@@ -211,10 +209,7 @@ fn fft_plans(n: usize) -> (Arc<dyn RealToComplex<f64>>, Arc<dyn ComplexToReal<f6
         .unwrap_or_else(|e| e.into_inner());
     plans
         .entry(n)
-        .or_insert_with(|| {
-            let mut planner = RealFftPlanner::<f64>::new();
-            (planner.plan_fft_forward(n), planner.plan_fft_inverse(n))
-        })
+        .or_insert_with(|| (Arc::new(Rfft::new(n)), Arc::new(Irfft::new(n))))
         .clone()
 }
 

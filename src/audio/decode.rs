@@ -19,9 +19,9 @@ use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use symphonia::core::audio::{AudioBuffer, AudioBufferRef, Signal};
-use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::codecs::{CodecParameters, Decoder, DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
-use symphonia::core::formats::FormatOptions;
+use symphonia::core::formats::{FormatOptions, FormatReader, Packet};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
@@ -45,9 +45,9 @@ fn quiet_catch_unwind<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
             }
         }));
     });
-    IN_DECODER.with(|d| d.set(true));
+    let outer = IN_DECODER.with(|d| d.replace(true));
     let r = catch_unwind(AssertUnwindSafe(f));
-    IN_DECODER.with(|d| d.set(false));
+    IN_DECODER.with(|d| d.set(outer));
     r
 }
 
@@ -408,60 +408,257 @@ fn decode_symphonia(path: &Path, bytes: Vec<u8>, container: Container) -> Result
         })?;
     let track_id = track.id;
     let params = track.codec_params.clone();
-    let mut decoder = symphonia::default::get_codecs()
-        .make(&params, &DecoderOptions::default())
-        .map_err(|e| symphonia_error(path, e, "opening the decoder"))?;
-
-    let mut mixer = MonoMixer::with_capacity(params.n_frames.unwrap_or(0).min(1 << 28) as usize);
-    let mut rate = params.sample_rate;
-    let mut channels = params.channels.map(|c| c.count());
-    let (mut good, mut bad) = (0usize, 0usize);
-    let mut first_bad: Option<String> = None;
-    loop {
-        let packet = match reader.next_packet() {
-            Ok(p) => p,
-            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(SymError::ResetRequired) => break,
-            Err(e) => return Err(symphonia_error(path, e, "reading packets")),
+    let make_decoder = || {
+        symphonia::default::get_codecs()
+            .make(&params, &DecoderOptions::default())
+            .map_err(|e| symphonia_error(path, e, "opening the decoder"))
+    };
+    let mut decoder = make_decoder()?;
+    let capacity = params.n_frames.unwrap_or(0).min(1 << 28) as usize;
+    let threads = rayon::current_num_threads();
+    let run = if container == Container::Mp3 && threads > 1 {
+        // Read every packet first, then decode them in parts on the pool when the stream is
+        // long enough, else in one run.
+        let (packets, read_error) = read_packets(reader.as_mut(), track_id);
+        let parts = (packets.len() / PART_MIN_PACKETS).min(threads);
+        let in_parts = if parts > 1 && read_error.is_none() {
+            decode_in_parts(&params, &packets, parts, WARM_UP_PACKETS, capacity)
+        } else {
+            None
         };
-        if packet.track_id() != track_id {
-            continue;
+        match in_parts {
+            Some(run) => run,
+            None => {
+                let mut run = Run::new(capacity);
+                for packet in &packets {
+                    if !run
+                        .decode(decoder.as_mut(), packet)
+                        .map_err(|e| symphonia_error(path, e, "decoding"))?
+                    {
+                        break;
+                    }
+                }
+                if let (false, Some(e)) = (run.reset, read_error) {
+                    return Err(symphonia_error(path, e, "reading packets"));
+                }
+                run
+            }
         }
-        match decoder.decode(&packet) {
-            Ok(buf) => {
-                good += 1;
-                let spec = buf.spec();
-                rate.get_or_insert(spec.rate);
-                channels.get_or_insert(spec.channels.count());
-                mixer.push_buffer(&buf);
+    } else {
+        let mut run = Run::new(capacity);
+        loop {
+            let packet = match next_packet(reader.as_mut(), track_id) {
+                Ok(Some(p)) => p,
+                Ok(None) => break,
+                Err(e) => return Err(symphonia_error(path, e, "reading packets")),
+            };
+            if !run
+                .decode(decoder.as_mut(), &packet)
+                .map_err(|e| symphonia_error(path, e, "decoding"))?
+            {
+                break;
             }
-            Err(SymError::DecodeError(m)) => {
-                bad += 1;
-                first_bad.get_or_insert_with(|| m.to_string());
-            }
-            Err(SymError::IoError(e)) => {
-                bad += 1;
-                first_bad.get_or_insert_with(|| e.to_string());
-            }
-            Err(SymError::ResetRequired) => break,
-            Err(e) => return Err(symphonia_error(path, e, "decoding")),
         }
-    }
-    if bad > good {
+        run
+    };
+    if run.bad > run.good {
         return Err(corrupt(format!(
-            "{bad} of {} packets could not be decoded (first: {})",
-            good + bad,
-            first_bad.unwrap_or_default()
+            "{} of {} packets could not be decoded (first: {})",
+            run.bad,
+            run.good + run.bad,
+            run.first_bad.unwrap_or_default()
         )));
     }
-    let rate = rate
+    let rate = params
+        .sample_rate
+        .or(run.spec.map(|(r, _)| r))
         .filter(|&r| r > 0)
         .ok_or_else(|| corrupt("the sample rate is unknown or 0".into()))?;
     Ok(Raw {
-        mono: mixer.out,
+        mono: run.mixer.out,
         rate,
-        channels: channels.unwrap_or(0),
+        channels: params
+            .channels
+            .map(|c| c.count())
+            .or(run.spec.map(|(_, c)| c))
+            .unwrap_or(0),
     })
+}
+
+/// The next packet of track `track_id`; `None` at the end of the stream (its end, or a reset
+/// the reader cannot follow).
+fn next_packet(reader: &mut dyn FormatReader, track_id: u32) -> Result<Option<Packet>, SymError> {
+    loop {
+        match reader.next_packet() {
+            Ok(p) if p.track_id() == track_id => return Ok(Some(p)),
+            Ok(_) => {}
+            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Ok(None)
+            }
+            Err(SymError::ResetRequired) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Every packet of track `track_id`, and the reader's error that ended them early, if any.
+fn read_packets(reader: &mut dyn FormatReader, track_id: u32) -> (Vec<Packet>, Option<SymError>) {
+    let mut packets = Vec::new();
+    loop {
+        match next_packet(reader, track_id) {
+            Ok(Some(p)) => packets.push(p),
+            Ok(None) => return (packets, None),
+            Err(e) => return (packets, Some(e)),
+        }
+    }
+}
+
+/// What decoding a run of packets gave.
+struct Run {
+    mixer: MonoMixer,
+    good: usize,
+    bad: usize,
+    first_bad: Option<String>,
+    /// Rate and channels of the first decoded buffer.
+    spec: Option<(u32, usize)>,
+    /// The decoder asked for a reset: the stream ends at that packet.
+    reset: bool,
+}
+
+impl Run {
+    fn new(capacity: usize) -> Self {
+        Run {
+            mixer: MonoMixer::with_capacity(capacity),
+            good: 0,
+            bad: 0,
+            first_bad: None,
+            spec: None,
+            reset: false,
+        }
+    }
+
+    /// Decodes one packet into the run: `Ok(false)` where the stream ends, an error only where
+    /// the whole file fails (a packet that cannot be decoded is counted and skipped).
+    fn decode(&mut self, decoder: &mut dyn Decoder, packet: &Packet) -> Result<bool, SymError> {
+        match decoder.decode(packet) {
+            Ok(buf) => {
+                self.good += 1;
+                let spec = buf.spec();
+                self.spec.get_or_insert((spec.rate, spec.channels.count()));
+                self.mixer.push_buffer(&buf);
+            }
+            Err(SymError::DecodeError(m)) => {
+                self.bad += 1;
+                self.first_bad.get_or_insert_with(|| m.to_string());
+            }
+            Err(SymError::IoError(e)) => {
+                self.bad += 1;
+                self.first_bad.get_or_insert_with(|| e.to_string());
+            }
+            Err(SymError::ResetRequired) => {
+                self.reset = true;
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(true)
+    }
+}
+
+/// Packets per part below which an MP3 stream is not cut (about 13 s at 44.1 kHz).
+const PART_MIN_PACKETS: usize = 512;
+/// Packets a part decodes before its first one and drops: the decoder's state (bit reservoir,
+/// overlap of the IMDCT, synthesis window) depends only on the last few frames.
+const WARM_UP_PACKETS: usize = 8;
+/// The last of those, whose samples must equal the previous part's bit for bit.
+const CHECK_PACKETS: usize = 2;
+
+/// One part of [`decode_in_parts`]: its run, the samples of its check packets and where the
+/// samples of its own last `CHECK_PACKETS` packets start.
+struct Part {
+    run: Run,
+    check: Vec<f32>,
+    tail: usize,
+}
+
+/// Decodes `packets` in `parts` parts on the current rayon pool, each with its own decoder
+/// warmed up on the `warm_up` packets before its first: the same samples as one run, or `None`
+/// (decode in one run instead) unless every part's last `CHECK_PACKETS` warm-up packets gave
+/// the previous part's samples bit for bit, and no part but the last ended early or failed.
+fn decode_in_parts(
+    params: &CodecParameters,
+    packets: &[Packet],
+    parts: usize,
+    warm_up: usize,
+    capacity: usize,
+) -> Option<Run> {
+    use rayon::prelude::*;
+    let n = packets.len();
+    let bounds: Vec<(usize, usize)> = (0..parts)
+        .map(|j| (j * n / parts, (j + 1) * n / parts))
+        .collect();
+    let decoded: Vec<Option<Part>> = bounds
+        .par_iter()
+        .enumerate()
+        .map(|(j, &(s, e))| {
+            guarded(|| {
+                let mut decoder = symphonia::default::get_codecs()
+                    .make(params, &DecoderOptions::default())
+                    .ok()?;
+                let decoder = decoder.as_mut();
+                let warm = s.saturating_sub(warm_up);
+                let checked = s.saturating_sub(CHECK_PACKETS).max(warm);
+                for p in &packets[warm..checked] {
+                    let _ = decoder.decode(p);
+                }
+                let mut check = Run::new(0);
+                for p in &packets[checked..s] {
+                    if !check.decode(decoder, p).ok()? || check.bad > 0 {
+                        return None;
+                    }
+                }
+                let share = if j == 0 { capacity } else { 0 };
+                let mut run = Run::new(share.max((e - s) * 1152));
+                let mut tail = 0;
+                for (i, p) in packets[s..e].iter().enumerate() {
+                    if s + i + CHECK_PACKETS == e {
+                        tail = run.mixer.out.len();
+                    }
+                    if !run.decode(decoder, p).ok()? {
+                        break;
+                    }
+                }
+                Some(Part {
+                    run,
+                    check: check.mixer.out,
+                    tail,
+                })
+            })
+            .flatten()
+        })
+        .collect();
+    let mut decoded = decoded.into_iter().collect::<Option<Vec<Part>>>()?;
+    for j in 1..decoded.len() {
+        let (prev, next) = (&decoded[j - 1], &decoded[j]);
+        let same = prev.run.mixer.out[prev.tail..]
+            .iter()
+            .map(|x| x.to_bits())
+            .eq(next.check.iter().map(|x| x.to_bits()));
+        if prev.run.reset || !same {
+            return None;
+        }
+    }
+    let mut rest = decoded.split_off(1).into_iter();
+    let mut run = decoded.pop()?.run;
+    for part in &mut rest {
+        run.mixer.out.extend_from_slice(&part.run.mixer.out);
+        run.good += part.run.good;
+        run.bad += part.run.bad;
+        run.first_bad = run.first_bad.or(part.run.first_bad);
+        run.spec = run.spec.or(part.run.spec);
+        run.reset = part.run.reset;
+    }
+    Some(run)
 }
 
 /// Decodes an in-memory file image (`path` names it in errors) to mono at its own rate.
@@ -554,6 +751,100 @@ pub fn load(path: &Path) -> Result<Decoded, AudioError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mp3_packets(path: &Path) -> (CodecParameters, Vec<Packet>) {
+        let bytes = std::fs::read(path).unwrap();
+        let format_opts = FormatOptions {
+            enable_gapless: mp3_has_info_header(&bytes),
+            ..Default::default()
+        };
+        let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
+        let mut hint = Hint::new();
+        hint.with_extension("mp3");
+        let mut reader = symphonia::default::get_probe()
+            .format(&hint, mss, &format_opts, &MetadataOptions::default())
+            .unwrap()
+            .format;
+        let track = reader.default_track().unwrap();
+        let (id, params) = (track.id, track.codec_params.clone());
+        let (packets, error) = read_packets(reader.as_mut(), id);
+        assert!(error.is_none());
+        (params, packets)
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn mp3_in_parts_gives_the_samples_of_one_run() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut files: Vec<_> = std::fs::read_dir(root.join("mp3"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "mp3"))
+            .collect();
+        files.sort();
+        files.push(root.join("long/three_minutes_44k_stereo.mp3"));
+        assert_eq!(files.len(), 9);
+        for f in &files {
+            let (params, packets) = mp3_packets(f);
+            let mut decoder = symphonia::default::get_codecs()
+                .make(&params, &DecoderOptions::default())
+                .unwrap();
+            let mut one = Run::new(0);
+            for p in &packets {
+                assert!(one.decode(decoder.as_mut(), p).unwrap());
+            }
+            assert!(one.good >= 16 && one.bad == 0, "{}", f.display());
+            for parts in [2, 3, 4] {
+                let many = decode_in_parts(&params, &packets, parts, WARM_UP_PACKETS, 0)
+                    .unwrap_or_else(|| panic!("{}: {parts} parts not verified", f.display()));
+                assert_eq!(
+                    bits(&many.mixer.out),
+                    bits(&one.mixer.out),
+                    "{}",
+                    f.display()
+                );
+                assert_eq!((many.good, many.bad, many.spec), (one.good, 0, one.spec));
+            }
+        }
+    }
+
+    #[test]
+    fn mp3_decodes_alike_on_any_pool() {
+        // 3 minutes at 32 kbit/s: long enough for parts, with a bit reservoir spanning frames.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/long/three_minutes_44k_stereo.mp3");
+        let bytes = std::fs::read(&path).unwrap();
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let raw = pool
+                .install(|| decode_symphonia(&path, bytes.clone(), Container::Mp3))
+                .unwrap();
+            (bits(&raw.mono), raw.rate, raw.channels)
+        };
+        let one = on(1);
+        assert!(one.0.len() > 180 * 44_100);
+        for threads in [2, 3, 8] {
+            assert!(on(threads) == one, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn parts_that_do_not_join_fall_back() {
+        // Without warm-up packets beyond the checked ones, a part's decoder starts mid-stream:
+        // its bit reservoir lacks the bytes of earlier frames and its first samples differ, so
+        // the parts are refused.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/long/three_minutes_44k_stereo.mp3");
+        let (params, packets) = mp3_packets(&path);
+        assert!(decode_in_parts(&params, &packets, 3, WARM_UP_PACKETS, 0).is_some());
+        assert!(decode_in_parts(&params, &packets, 3, CHECK_PACKETS, 0).is_none());
+    }
 
     #[test]
     fn decoder_panics_become_errors_and_the_flag_resets() {

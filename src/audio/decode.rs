@@ -379,10 +379,6 @@ fn symphonia_error(path: &Path, e: SymError, stage: &str) -> AudioError {
 
 /// Decodes a WAV/AIFF/FLAC/Ogg/MP3 image with symphonia.
 fn decode_symphonia(path: &Path, bytes: Vec<u8>, container: Container) -> Result<Raw, AudioError> {
-    let corrupt = |reason: String| AudioError::Corrupt {
-        path: path.to_path_buf(),
-        reason,
-    };
     let gapless = container != Container::Mp3 || mp3_has_info_header(&bytes);
     let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
     let mut hint = Hint::new();
@@ -408,58 +404,49 @@ fn decode_symphonia(path: &Path, bytes: Vec<u8>, container: Container) -> Result
         })?;
     let track_id = track.id;
     let params = track.codec_params.clone();
-    let make_decoder = || {
-        symphonia::default::get_codecs()
-            .make(&params, &DecoderOptions::default())
-            .map_err(|e| symphonia_error(path, e, "opening the decoder"))
-    };
-    let mut decoder = make_decoder()?;
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&params, &DecoderOptions::default())
+        .map_err(|e| symphonia_error(path, e, "opening the decoder"))?;
     let capacity = params.n_frames.unwrap_or(0).min(1 << 28) as usize;
     let threads = rayon::current_num_threads();
-    let run = if container == Container::Mp3 && threads > 1 {
-        // Read every packet first, then decode them in parts on the pool when the stream is
-        // long enough, else in one run.
+    // A long MP3 is read whole, then decoded in parts on the pool (failing that, in one run over
+    // the packets read); anything else is decoded as it is read.
+    let mut read = None;
+    if container == Container::Mp3 && threads > 1 {
         let (packets, read_error) = read_packets(reader.as_mut(), track_id);
         let parts = (packets.len() / PART_MIN_PACKETS).min(threads);
-        let in_parts = if parts > 1 && read_error.is_none() {
-            decode_in_parts(&params, &packets, parts, WARM_UP_PACKETS, capacity)
-        } else {
-            None
-        };
-        match in_parts {
-            Some(run) => run,
-            None => {
-                let mut run = Run::new(capacity);
-                for packet in &packets {
-                    if !run
-                        .decode(decoder.as_mut(), packet)
-                        .map_err(|e| symphonia_error(path, e, "decoding"))?
-                    {
-                        break;
-                    }
-                }
-                if let (false, Some(e)) = (run.reset, read_error) {
-                    return Err(symphonia_error(path, e, "reading packets"));
-                }
-                run
-            }
-        }
-    } else {
-        let mut run = Run::new(capacity);
-        loop {
-            let packet = match next_packet(reader.as_mut(), track_id) {
-                Ok(Some(p)) => p,
-                Ok(None) => break,
-                Err(e) => return Err(symphonia_error(path, e, "reading packets")),
-            };
-            if !run
-                .decode(decoder.as_mut(), &packet)
-                .map_err(|e| symphonia_error(path, e, "decoding"))?
+        if parts > 1 && read_error.is_none() {
+            if let Some(run) = decode_in_parts(&params, &packets, parts, WARM_UP_PACKETS, capacity)
             {
-                break;
+                return raw_of(path, &params, run);
             }
         }
-        run
+        read = Some(packets.into_iter().map(Ok).chain(read_error.map(Err)));
+    }
+    let mut as_read = std::iter::from_fn(|| next_packet(reader.as_mut(), track_id).transpose());
+    let packets: &mut dyn Iterator<Item = Result<Packet, SymError>> = match read.as_mut() {
+        Some(read) => read,
+        None => &mut as_read,
+    };
+    let mut run = Run::new(capacity);
+    for packet in packets {
+        let packet = packet.map_err(|e| symphonia_error(path, e, "reading packets"))?;
+        if !run
+            .decode(decoder.as_mut(), &packet)
+            .map_err(|e| symphonia_error(path, e, "decoding"))?
+        {
+            break;
+        }
+    }
+    raw_of(path, &params, run)
+}
+
+/// The mono samples, rate and channels of a decoded run (the codec parameters' rate and
+/// channels first, else the first decoded buffer's), or the error of a mostly undecodable file.
+fn raw_of(path: &Path, params: &CodecParameters, run: Run) -> Result<Raw, AudioError> {
+    let corrupt = |reason: String| AudioError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
     };
     if run.bad > run.good {
         return Err(corrupt(format!(

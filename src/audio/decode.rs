@@ -409,10 +409,10 @@ fn decode_symphonia(path: &Path, bytes: Vec<u8>, container: Container) -> Result
         .map_err(|e| symphonia_error(path, e, "opening the decoder"))?;
     let capacity = params.n_frames.unwrap_or(0).min(1 << 28) as usize;
     let threads = rayon::current_num_threads();
-    // A long MP3 is read whole, then decoded in parts on the pool (failing that, in one run over
-    // the packets read); anything else is decoded as it is read.
+    // A long MP3 or FLAC stream is read whole, then decoded in parts on the pool (failing that,
+    // in one run over the packets read); anything else is decoded as it is read.
     let mut read = None;
-    if container == Container::Mp3 && threads > 1 {
+    if matches!(container, Container::Mp3 | Container::Flac) && threads > 1 {
         let (packets, read_error) = read_packets(reader.as_mut(), track_id);
         let parts = (packets.len() / PART_MIN_PACKETS).min(threads);
         if parts > 1 && read_error.is_none() {
@@ -552,10 +552,12 @@ impl Run {
     }
 }
 
-/// Packets per part below which an MP3 stream is not cut (about 13 s at 44.1 kHz).
+/// Packets per part below which a stream is not cut (MP3: about 13 s at 44.1 kHz; FLAC with
+/// 4096-sample frames: about 48 s).
 const PART_MIN_PACKETS: usize = 512;
-/// Packets a part decodes before its first one and drops: the decoder's state (bit reservoir,
-/// overlap of the IMDCT, synthesis window) depends only on the last few frames.
+/// Packets a part decodes before its first one and drops: an MP3 decoder's state (bit
+/// reservoir, overlap of the IMDCT, synthesis window) depends only on the last few frames, and
+/// FLAC frames are independent.
 const WARM_UP_PACKETS: usize = 8;
 /// The last of those, whose samples must equal the previous part's bit for bit.
 const CHECK_PACKETS: usize = 2;
@@ -604,8 +606,9 @@ fn decode_in_parts(
                         return None;
                     }
                 }
-                let share = if j == 0 { capacity } else { 0 };
-                let mut run = Run::new(share.max((e - s) * 1152));
+                // The first part holds every part's samples in the end.
+                let share = if j == 0 { n } else { e - s };
+                let mut run = Run::new(capacity * share / n);
                 let mut tail = 0;
                 for (i, p) in packets[s..e].iter().enumerate() {
                     if s + i + CHECK_PACKETS == e {
@@ -739,15 +742,18 @@ pub fn load(path: &Path) -> Result<Decoded, AudioError> {
 mod tests {
     use super::*;
 
-    fn mp3_packets(path: &Path) -> (CodecParameters, Vec<Packet>) {
+    /// The codec parameters and packets of an MP3 or FLAC file, read as `decode_symphonia` reads
+    /// them.
+    fn packets_of(path: &Path) -> (CodecParameters, Vec<Packet>) {
         let bytes = std::fs::read(path).unwrap();
+        let mp3 = path.extension().is_some_and(|e| e == "mp3");
         let format_opts = FormatOptions {
-            enable_gapless: mp3_has_info_header(&bytes),
+            enable_gapless: !mp3 || mp3_has_info_header(&bytes),
             ..Default::default()
         };
         let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
         let mut hint = Hint::new();
-        hint.with_extension("mp3");
+        hint.with_extension(if mp3 { "mp3" } else { "flac" });
         let mut reader = symphonia::default::get_probe()
             .format(&hint, mss, &format_opts, &MetadataOptions::default())
             .unwrap()
@@ -764,7 +770,7 @@ mod tests {
     }
 
     #[test]
-    fn mp3_in_parts_gives_the_samples_of_one_run() {
+    fn mp3_and_flac_in_parts_give_the_samples_of_one_run() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
         let mut files: Vec<_> = std::fs::read_dir(root.join("mp3"))
             .unwrap()
@@ -773,9 +779,11 @@ mod tests {
             .collect();
         files.sort();
         files.push(root.join("long/three_minutes_44k_stereo.mp3"));
-        assert_eq!(files.len(), 9);
+        files.push(root.join("music/metal_pop.44k.flac"));
+        files.push(root.join("music/classical_hiphop.48k.flac"));
+        assert_eq!(files.len(), 11);
         for f in &files {
-            let (params, packets) = mp3_packets(f);
+            let (params, packets) = packets_of(f);
             let mut decoder = symphonia::default::get_codecs()
                 .make(&params, &DecoderOptions::default())
                 .unwrap();
@@ -828,7 +836,7 @@ mod tests {
         // the parts are refused.
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/long/three_minutes_44k_stereo.mp3");
-        let (params, packets) = mp3_packets(&path);
+        let (params, packets) = packets_of(&path);
         assert!(decode_in_parts(&params, &packets, 3, WARM_UP_PACKETS, 0).is_some());
         assert!(decode_in_parts(&params, &packets, 3, CHECK_PACKETS, 0).is_none());
     }

@@ -377,8 +377,13 @@ fn symphonia_error(path: &Path, e: SymError, stage: &str) -> AudioError {
     }
 }
 
-/// Decodes a WAV/AIFF/FLAC/Ogg/MP3 image with symphonia.
-fn decode_symphonia(path: &Path, bytes: Vec<u8>, container: Container) -> Result<Raw, AudioError> {
+/// The format reader of a WAV/AIFF/FLAC/Ogg/MP3 image, its first audio track's id and that
+/// track's codec parameters.
+fn open_track(
+    path: &Path,
+    bytes: Vec<u8>,
+    container: Container,
+) -> Result<(Box<dyn FormatReader>, u32, CodecParameters), AudioError> {
     let gapless = container != Container::Mp3 || mp3_has_info_header(&bytes);
     let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
     let mut hint = Hint::new();
@@ -393,7 +398,7 @@ fn decode_symphonia(path: &Path, bytes: Vec<u8>, container: Container) -> Result
     let probed = symphonia::default::get_probe()
         .format(&hint, mss, &format_opts, &MetadataOptions::default())
         .map_err(|e| symphonia_error(path, e, "reading the header"))?;
-    let mut reader = probed.format;
+    let reader = probed.format;
     let track = reader
         .tracks()
         .iter()
@@ -402,11 +407,20 @@ fn decode_symphonia(path: &Path, bytes: Vec<u8>, container: Container) -> Result
             path: path.to_path_buf(),
             reason: "no audio track".into(),
         })?;
-    let track_id = track.id;
-    let params = track.codec_params.clone();
-    let mut decoder = symphonia::default::get_codecs()
-        .make(&params, &DecoderOptions::default())
-        .map_err(|e| symphonia_error(path, e, "opening the decoder"))?;
+    let (track_id, params) = (track.id, track.codec_params.clone());
+    Ok((reader, track_id, params))
+}
+
+/// A decoder for a track with `params`.
+fn new_decoder(params: &CodecParameters) -> Result<Box<dyn Decoder>, SymError> {
+    symphonia::default::get_codecs().make(params, &DecoderOptions::default())
+}
+
+/// Decodes a WAV/AIFF/FLAC/Ogg/MP3 image with symphonia.
+fn decode_symphonia(path: &Path, bytes: Vec<u8>, container: Container) -> Result<Raw, AudioError> {
+    let (mut reader, track_id, params) = open_track(path, bytes, container)?;
+    let mut decoder =
+        new_decoder(&params).map_err(|e| symphonia_error(path, e, "opening the decoder"))?;
     let capacity = params.n_frames.unwrap_or(0).min(1 << 28) as usize;
     let threads = rayon::current_num_threads();
     // A long MP3 or FLAC stream is read whole, then decoded in parts on the pool (failing that,
@@ -591,9 +605,7 @@ fn decode_in_parts(
         .enumerate()
         .map(|(j, &(s, e))| {
             guarded(|| {
-                let mut decoder = symphonia::default::get_codecs()
-                    .make(params, &DecoderOptions::default())
-                    .ok()?;
+                let mut decoder = new_decoder(params).ok()?;
                 let decoder = decoder.as_mut();
                 let warm = s.saturating_sub(warm_up);
                 let checked = s.saturating_sub(CHECK_PACKETS).max(warm);
@@ -627,7 +639,7 @@ fn decode_in_parts(
             .flatten()
         })
         .collect();
-    let mut decoded = decoded.into_iter().collect::<Option<Vec<Part>>>()?;
+    let decoded = decoded.into_iter().collect::<Option<Vec<Part>>>()?;
     for j in 1..decoded.len() {
         let (prev, next) = (&decoded[j - 1], &decoded[j]);
         let same = prev.run.mixer.out[prev.tail..]
@@ -638,9 +650,9 @@ fn decode_in_parts(
             return None;
         }
     }
-    let mut rest = decoded.split_off(1).into_iter();
-    let mut run = decoded.pop()?.run;
-    for part in &mut rest {
+    let mut parts = decoded.into_iter();
+    let mut run = parts.next()?.run;
+    for part in parts {
         run.mixer.out.extend_from_slice(&part.run.mixer.out);
         run.good += part.run.good;
         run.bad += part.run.bad;
@@ -746,20 +758,8 @@ mod tests {
     /// them.
     fn packets_of(path: &Path) -> (CodecParameters, Vec<Packet>) {
         let bytes = std::fs::read(path).unwrap();
-        let mp3 = path.extension().is_some_and(|e| e == "mp3");
-        let format_opts = FormatOptions {
-            enable_gapless: !mp3 || mp3_has_info_header(&bytes),
-            ..Default::default()
-        };
-        let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
-        let mut hint = Hint::new();
-        hint.with_extension(if mp3 { "mp3" } else { "flac" });
-        let mut reader = symphonia::default::get_probe()
-            .format(&hint, mss, &format_opts, &MetadataOptions::default())
-            .unwrap()
-            .format;
-        let track = reader.default_track().unwrap();
-        let (id, params) = (track.id, track.codec_params.clone());
+        let container = Container::sniff(&bytes).unwrap();
+        let (mut reader, id, params) = open_track(path, bytes, container).unwrap();
         let (packets, error) = read_packets(reader.as_mut(), id);
         assert!(error.is_none());
         (params, packets)
@@ -784,9 +784,7 @@ mod tests {
         assert_eq!(files.len(), 11);
         for f in &files {
             let (params, packets) = packets_of(f);
-            let mut decoder = symphonia::default::get_codecs()
-                .make(&params, &DecoderOptions::default())
-                .unwrap();
+            let mut decoder = new_decoder(&params).unwrap();
             let mut one = Run::new(0);
             for p in &packets {
                 assert!(one.decode(decoder.as_mut(), p).unwrap());

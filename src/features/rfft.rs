@@ -70,7 +70,7 @@ impl Rfft {
         let first = output[0];
         output[0] = Complex::new(first.re + first.im, 0.0);
         output[half] = Complex::new(first.re - first.im, 0.0);
-        split_forward(&mut output[..half + 1], &self.twiddles);
+        split(&mut output[..half + 1], &self.twiddles, Split::Forward);
         if half.is_multiple_of(2) {
             output[half / 2].im = -output[half / 2].im;
         }
@@ -111,7 +111,7 @@ impl Irfft {
         let (first, last) = (input[0], input[half]);
         let (sum, diff) = (first + last, first - last);
         input[0] = Complex::new(sum.re - sum.im, diff.re - diff.im);
-        split_inverse(&mut input[..half + 1], &self.twiddles);
+        split(&mut input[..half + 1], &self.twiddles, Split::Inverse);
         if half.is_multiple_of(2) {
             let c = input[half / 2];
             input[half / 2] = (c + c).conj();
@@ -170,14 +170,7 @@ enum Split {
     Inverse,
 }
 
-fn split_forward(bins: &mut [Complex<f64>], twiddles: &[Complex<f64>]) {
-    split(bins, twiddles, Split::Forward)
-}
-
-fn split_inverse(bins: &mut [Complex<f64>], twiddles: &[Complex<f64>]) {
-    split(bins, twiddles, Split::Inverse)
-}
-
+/// The split step of every bin pair of `bins` (two pairs at a time in AVX2, the rest portably).
 fn split(bins: &mut [Complex<f64>], twiddles: &[Complex<f64>], which: Split) {
     let pair = match which {
         Split::Forward => forward_pair,
@@ -185,7 +178,7 @@ fn split(bins: &mut [Complex<f64>], twiddles: &[Complex<f64>], which: Split) {
     };
     #[cfg(target_arch = "x86_64")]
     if super::lanes::has_avx2() {
-        // SAFETY: the CPU reported AVX2; `pairs_avx2` reads and writes only pairs of `bins`.
+        // SAFETY: the CPU reported AVX2; `avx2::pairs` reads and writes only pairs of `bins`.
         let done = unsafe { avx2::pairs(bins, twiddles, which == Split::Forward) };
         return pairs_portable(bins, twiddles, done + 1, pair);
     }

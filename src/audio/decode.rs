@@ -302,21 +302,48 @@ fn fix_wav_sizes(b: &mut [u8]) {
     }
 }
 
-/// Whether an MP3 image starts with a Xing, Info (LAME) or VBRI header frame: searched in the
-/// first 2 KiB after an ID3v2 tag (the header sits in the first frame, at most 1441 bytes long).
-fn mp3_has_info_header(b: &[u8]) -> bool {
-    let mut start = 0usize;
+/// Where the first MPEG frame of an MP3 image would start: after an ID3v2 tag, if any.
+fn mp3_stream_start(b: &[u8]) -> usize {
     if b.len() >= 10 && b.starts_with(b"ID3") {
         let size = b[6..10]
             .iter()
             .fold(0usize, |acc, &v| (acc << 7) | usize::from(v & 0x7f));
         let footer = if b[5] & 0x10 != 0 { 10 } else { 0 };
-        start = 10 + size + footer;
+        return 10 + size + footer;
     }
+    0
+}
+
+/// Whether an MP3 image starts with a Xing or Info (LAME) header frame: searched in the first
+/// 2 KiB after an ID3v2 tag (the header sits in the first frame, at most 1441 bytes long). These
+/// are the header frames mpg123 reads (and trims encoder delay and padding by); a VBRI frame is
+/// not one of them (see [`mp3_vbri_samples`]).
+fn mp3_has_info_header(b: &[u8]) -> bool {
+    let start = mp3_stream_start(b);
     let window = &b[start.min(b.len())..(start + 2048).min(b.len())];
-    window
-        .windows(4)
-        .any(|w| w == b"Xing" || w == b"Info" || w == b"VBRI")
+    window.windows(4).any(|w| w == b"Xing" || w == b"Info")
+}
+
+/// The samples of one frame when an MP3 image's first frame is a VBRI header frame (as
+/// Fraunhofer's encoders write), else 0. mpg123 does not read VBRI: it decodes that frame as
+/// audio, a silent frame (its side information is zero) of 1152 samples (576 for MPEG-2 and 2.5)
+/// that starts the output. symphonia reads the tag and skips the frame, so the decoded samples
+/// lack that frame's silence; it is put back in front of them. Decoding the silent frame itself
+/// would give the same zeros: the synthesis state before the first frame is zero too.
+fn mp3_vbri_samples(b: &[u8]) -> usize {
+    let i = mp3_stream_start(b);
+    let Some(h) = b.get(i..i + 40) else {
+        return 0;
+    };
+    let layer3 = h[0] == 0xff && h[1] & 0xe0 == 0xe0 && (h[1] >> 1) & 3 == 1;
+    if !layer3 || &h[36..40] != b"VBRI" {
+        return 0;
+    }
+    if (h[1] >> 3) & 3 == 3 {
+        1152
+    } else {
+        576
+    }
 }
 
 /// 16-bit PCM WAV (the common case of ripped songs), read straight from the image: hound parses
@@ -389,7 +416,7 @@ fn open_track(
     let mut hint = Hint::new();
     hint.with_extension(container.name());
     // Gapless trimming (encoder delay and padding, as libsndfile/mpg123 trim them) needs the
-    // Xing/Info/VBRI header; without one, symphonia's frame count is only an estimate from the
+    // Xing/Info header; without one, symphonia's frame count is only an estimate from the
     // first frame and trimming to it would cut a VBR stream short, so the stream is read whole.
     let format_opts = FormatOptions {
         enable_gapless: gapless,
@@ -689,14 +716,22 @@ fn decode_raw(path: &Path, mut bytes: Vec<u8>) -> Result<(Raw, Container), Audio
             if let Some(raw) = pcm16 {
                 raw
             } else {
-                quiet_catch_unwind(|| decode_symphonia(path, bytes, container)).unwrap_or_else(
-                    |_| {
+                let silent_lead = if container == Container::Mp3 {
+                    mp3_vbri_samples(&bytes)
+                } else {
+                    0
+                };
+                let mut raw = quiet_catch_unwind(|| decode_symphonia(path, bytes, container))
+                    .unwrap_or_else(|_| {
                         Err(AudioError::Corrupt {
                             path: path.to_path_buf(),
                             reason: "the decoder failed on malformed data".into(),
                         })
-                    },
-                )?
+                    })?;
+                if silent_lead > 0 && !raw.mono.is_empty() {
+                    raw.mono.splice(0..0, std::iter::repeat_n(0.0, silent_lead));
+                }
+                raw
             }
         }
     };

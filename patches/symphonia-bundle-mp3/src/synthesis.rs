@@ -322,12 +322,11 @@ pub fn synthesis(state: &mut SynthesisState, n_frames: usize, in_samples: &[f32]
             }
         }
 
-        // Clamp and copy the PCM samples from o_vec to the output buffer.
+        // Copy the PCM samples from o_vec to the output buffer. They are not clamped: like
+        // mpg123's float output, samples beyond +/-1.0 (overshoot of loud masters) are kept.
         let offset = b << 5;
 
-        for (o, s) in out[offset..offset + 32].iter_mut().zip(&o_vec) {
-            *o = s.clamp(-1.0, 1.0);
-        }
+        out[offset..offset + 32].copy_from_slice(&o_vec);
 
         // Shift the v_vec FIFO. The value v_front is the index of the 64 sample slot in v_vec
         // that will be overwritten next iteration. Conversely, that makes it the front of the

@@ -404,17 +404,34 @@ impl Layer for Layer3 {
         let underflow =
             self.resevoir.fill(&buf[side_info_len..], frame_data.main_data_begin as usize)?;
 
-        // Read the main data (scale factors and spectral samples).
-        match self.read_main_data(header, 8 * underflow, &mut frame_data) {
-            Ok(len) => {
-                // Consume the bytes of main data read from the resevoir.
-                self.resevoir.consume(len);
+        // A frame whose main_data_begin points before the data the resevoir holds (a stream that
+        // starts mid-way, or whose first audio frame reuses bytes of frames that are not there)
+        // is decoded as a silent frame, as mpg123 does: its side information counts as zero, so
+        // every granule's spectrum is zero, nothing is read from the resevoir, and its main data
+        // stays there for the frames that follow.
+        if underflow > 0 {
+            for granule in frame_data.granules.iter_mut() {
+                *granule = Default::default();
             }
-            Err(e) => {
-                // The bit reservoir was likely filled with invalid data. Clear it for the next
-                // packet.
-                self.resevoir.clear();
-                return Err(e);
+            for gr in 0..header.n_granules() {
+                for ch in 0..header.n_channels() {
+                    requantize::zero(&mut self.samples[gr][ch]);
+                }
+            }
+        }
+        else {
+            // Read the main data (scale factors and spectral samples).
+            match self.read_main_data(header, 0, &mut frame_data) {
+                Ok(len) => {
+                    // Consume the bytes of main data read from the resevoir.
+                    self.resevoir.consume(len);
+                }
+                Err(e) => {
+                    // The bit reservoir was likely filled with invalid data. Clear it for the next
+                    // packet.
+                    self.resevoir.clear();
+                    return Err(e);
+                }
             }
         }
 

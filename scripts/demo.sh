@@ -47,4 +47,4 @@ $T playlist country.00000 -n 6 --db "$DB" -o models/demo.m3u8
 cat models/demo.m3u8
 
 step "report: figures and report/report.md"
-$T report --model $M
+$T report --model $M --strict

@@ -1,18 +1,69 @@
 #!/usr/bin/env bash
-# Idempotent set-up on a fresh machine (Rust toolchain and python3 present):
-# creates .venv with torch 2.13.0 (what tch 0.26 links against), installs Debian's chromium for the
-# browser test of `tuneprint serve` when missing, and builds tuneprint and tuneprint-torch (the
-# commands that train; the only one that loads libtorch) in release mode. Two builds: tuneprint
-# without the `torch` feature (so it links no libtorch), then only the tuneprint-torch executable
-# with it; the second leaves target/release/tuneprint untouched.
+# Idempotent set-up on a fresh machine (Rust toolchain and python3 present): creates .venv with
+# torch 2.13.0 (what tch 0.26 links against), installs Debian's chromium for the browser test of
+# `tuneprint serve` when missing, and builds the workspace in release mode once: `tuneprint`
+# (no libtorch) and `tuneprint-torch` (torch/: the commands that train, the only crate that links
+# libtorch; `tuneprint` starts it for them).
+#
+# Which torch: without an NVIDIA GPU (no working `nvidia-smi`), the CPU-sized set: the exact
+# torch wheel without its CUDA dependencies, plus the two CUDA libraries libtorch_cpu itself
+# links (cudart, cupti): about 1.3 GB instead of 4.7 GB; training runs on the CPU. With a GPU,
+# the full CUDA set. Force either: `bash scripts/setup.sh --cuda` or `--cpu` (or
+# TUNEPRINT_TORCH=cuda|cpu); switching replaces .venv's torch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TORCH_VERSION=2.13.0
-if ! .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
-    echo "setup: installing torch==$TORCH_VERSION into .venv (about 4.7 GB, once)" >&2
-    python3 -m venv .venv
-    .venv/bin/pip install -q --disable-pip-version-check "torch==$TORCH_VERSION"
+kind="${TUNEPRINT_TORCH:-}"
+for arg in "$@"; do
+    case "$arg" in
+        --cuda) kind=cuda ;;
+        --cpu) kind=cpu ;;
+        *) echo "usage: scripts/setup.sh [--cpu | --cuda]" >&2; exit 2 ;;
+    esac
+done
+if [ -z "$kind" ]; then
+    if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+        kind=cuda
+    else
+        kind=cpu
+    fi
 fi
+installed_version() {
+    .venv/bin/python - "$TORCH_VERSION" <<'PY' 2>/dev/null
+import importlib.metadata as m, sys
+print(m.version("torch").split("+")[0])
+PY
+}
+pip_q() { .venv/bin/pip install -q --disable-pip-version-check "$@"; }
+if [ "$(installed_version)" != "$TORCH_VERSION" ] || [ "$(cat .venv/torch-kind 2>/dev/null)" != "$kind" ]; then
+    python3 -m venv .venv
+    if [ "$kind" = cuda ]; then
+        echo "setup: installing torch==$TORCH_VERSION with its CUDA libraries into .venv (about 4.7 GB, once)" >&2
+        pip_q "torch==$TORCH_VERSION"
+    else
+        echo "setup: installing the CPU-sized torch==$TORCH_VERSION into .venv (about 1.3 GB, once; no NVIDIA GPU found — \`bash scripts/setup.sh --cuda\` installs the CUDA set)" >&2
+        pip_q --no-deps "torch==$TORCH_VERSION"
+        # torch's own requirements, less the CUDA ones, plus the two CUDA libraries that
+        # libtorch_cpu.so links (its NEEDED entries: libcudart, libcupti), at the versions this
+        # torch names.
+        mapfile -t reqs < <(.venv/bin/python - <<'PY'
+import importlib.metadata as m, re
+for r in m.requires("torch"):
+    if "extra ==" in r:
+        continue
+    name = re.split(r"[\s\[<>=;!~]", r, 1)[0]
+    spec = r.split(";")[0].strip()
+    if name == "cuda-toolkit":
+        print("cuda-toolkit[cudart,cupti]" + re.sub(r"^cuda-toolkit(\[[^\]]*\])?", "", spec))
+    elif not name.startswith(("nvidia-", "cuda-", "triton")):
+        print(spec)
+PY
+)
+        pip_q "${reqs[@]}"
+    fi
+    echo "$kind" > .venv/torch-kind
+fi
+echo "setup: torch $TORCH_VERSION ($kind set) in .venv: $(du -sh .venv | cut -f1)" >&2
 # Headless Chromium for the browser test of `tuneprint serve` (Debian's package, nothing downloaded
 # from elsewhere).
 if ! command -v chromium >/dev/null 2>&1; then
@@ -23,8 +74,6 @@ if ! command -v chromium >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >&2
 fi
 source scripts/env.sh
-echo "setup: building tuneprint (release)" >&2
-cargo build --release --quiet
-echo "setup: building tuneprint-torch (release, --features torch)" >&2
-cargo build --release --quiet --features torch --bin tuneprint-torch
+echo "setup: building tuneprint and tuneprint-torch (release, one build of the workspace)" >&2
+cargo build --release --quiet --workspace
 echo "setup: ready: target/release/tuneprint (and tuneprint-torch, which it starts for training)" >&2

@@ -34,13 +34,13 @@ fn stdout_json(o: &Output) -> serde_json::Value {
 fn model() -> &'static str {
     static DIR: OnceLock<(tempfile::TempDir, String)> = OnceLock::new();
     &DIR.get_or_init(|| {
-        // `tuneprint train` runs in tuneprint-torch, built with the `torch` feature (not by
-        // `cargo test`): scripts/setup.sh builds it beside tuneprint.
+        // `tuneprint train` runs in tuneprint-torch, the workspace member `torch/`: `cargo test
+        // --workspace` (scripts/test.sh) builds it beside tuneprint.
         let torch = Path::new(BIN).with_file_name("tuneprint-torch");
         assert!(
             torch.exists(),
-            "{} is missing: run scripts/setup.sh (or `cargo build --release --features torch \
-             --bin tuneprint-torch`) before these tests",
+            "{} is missing: run scripts/setup.sh (or `cargo build --release -p tuneprint-torch`) \
+             before these tests",
             torch.display()
         );
         let t = tempfile::tempdir().unwrap();

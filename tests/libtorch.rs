@@ -1,7 +1,6 @@
-//! `tuneprint` loads no libtorch: it is built without the `torch` feature, which only
-//! `tuneprint-torch` (the commands that train) and the tests that call tch in process
-//! (`tests/torch.rs`, `model.rs`, `protocols.rs`) are built with; and without `tuneprint-torch`
-//! beside it, the commands that train fail with one line while the others run.
+//! `tuneprint` loads no libtorch: only the workspace member `tuneprint-torch` (`torch/`: the
+//! commands that train, and the tests that call tch in process) depends on tch; and without
+//! `tuneprint-torch` beside it, the commands that train fail with one line while the others run.
 
 use std::path::Path;
 use std::process::Command;
@@ -32,14 +31,10 @@ fn needed_libraries(exe: &str) -> Vec<String> {
         .collect()
 }
 
-/// `tuneprint` runs every command that trains nothing natively (inference included) and is built
-/// without the `torch` feature, so it loads no libtorch library at all: none is in what the
+/// `tuneprint` runs every command that trains nothing natively (inference included) and its crate
+/// does not depend on tch, so it loads no libtorch library at all: none is in what the
 /// loader maps, and none is a NEEDED entry of the executable.
 #[test]
-#[cfg_attr(
-    feature = "torch",
-    ignore = "built with --features torch, tuneprint links libtorch; run without the feature"
-)]
 fn tuneprint_loads_no_libtorch() {
     let listing = loaded_libraries(env!("CARGO_BIN_EXE_tuneprint"));
     for lib in [

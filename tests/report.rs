@@ -565,6 +565,21 @@ fn cli_report_and_its_errors() {
         assert!(md.contains(&format!("More like {q}")), "{q}");
     }
     assert!(md.contains("| chroma_stft | rms | +1.000 |"), "{md}");
+
+    // --strict: the same report (the clip left out) is written, and the command fails.
+    let o = tuneprint(
+        tmp.path(),
+        &["report", "--features", "f.csv", "-o", "strict", "--strict"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("skipped: mel spectrogram left out"), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l == "error: report: 1 part(s) left out (--strict)"),
+        "{err}"
+    );
+    assert!(tmp.path().join("strict/report.md").is_file());
 }
 
 #[test]

@@ -13,23 +13,13 @@ pub mod from_db;
 pub mod library;
 pub mod playlist;
 pub mod recommend;
-// The commands that train (tch): only with the `torch` feature, in `tuneprint-torch`. Their
-// arguments (`train_args`, `recommend::Args`) are ungated, so `tuneprint` parses them.
-#[cfg(feature = "torch")]
-pub mod recommend_eval;
 pub mod report;
 pub mod serve;
 pub mod spectrogram;
-#[cfg(feature = "torch")]
-pub mod torch;
-#[cfg(feature = "torch")]
-pub mod train;
 pub mod train_args;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-#[cfg(feature = "torch")]
-pub use torch::run;
 
 /// tuneprint: songs to GTZAN features, genre predictions and "more like this".
 #[derive(Debug, Parser)]
@@ -186,7 +176,7 @@ pub fn delegate_to_torch() -> Result<ExitCode, CliError> {
         CliError::Failed(format!(
             "{}: cannot start it ({e}); this command trains a network and needs {TORCH_EXE} \
              beside tuneprint (scripts/setup.sh builds it; or install it with `cargo install \
-             --path . --features torch --bin tuneprint-torch`)",
+             --path torch`)",
             exe.display()
         ))
     };

@@ -50,6 +50,10 @@ pub struct Args {
     /// Print what was written and skipped as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Fail (exit 1) when any part of the report was left out, e.g. a model without its training
+    /// history; the report is still written. The main job (scripts/demo.sh) uses it.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Runs `tuneprint report`.
@@ -124,6 +128,13 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         for n in &written.notes {
             eprintln!("skipped: {n}");
         }
+    }
+    if args.strict && !written.notes.is_empty() {
+        eprintln!(
+            "error: report: {} part(s) left out (--strict)",
+            written.notes.len()
+        );
+        return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
 }

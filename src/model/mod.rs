@@ -19,41 +19,19 @@
 //! weights (`model.safetensors`); `train` adds `evaluation.json`, `history.csv`, `confusion.csv`
 //! and `runs/seed-<S>/`. The scaler is applied inside the classifier: pass raw features.
 //!
-//! Training uses tch (libtorch) and is compiled only with the cargo feature `torch` (off by
-//! default), so that `tuneprint` links no libtorch; `tuneprint-torch` (the commands that train,
-//! `required-features = ["torch"]`) and the tests that call tch in process are built with it.
-//!
-//! How a module that uses tch is gated (do the same for a new one):
-//! - declare it below under `#[cfg(feature = "torch")]`, and gate any `pub use` of its items the
-//!   same way; nothing outside `#[cfg(feature = "torch")]` code may name it;
-//! - keep what `tuneprint` needs without tch (inference in `native/`, specs, `model.json` fields,
-//!   clap arguments such as `cli::train_args`) in ungated files;
-//! - its CLI entry goes through `cli::torch::run` (gated), and `cli::needs_torch` says which
-//!   commands `tuneprint` hands to `tuneprint-torch`;
-//! - tests that call it in process go in a test file listed in Cargo.toml with
-//!   `required-features = ["torch"]` (scripts/test.sh runs those first, with `--features torch`).
-//!
-//! Gated (tch): `cnn.rs`, `strong.rs`, `train.rs`, `torch.rs`. Ungated (no tch): `classifier.rs`,
-//! `layer.rs`, `native/`, `dataset.rs`, `evaluation.rs`, `baselines.rs`.
+//! Training uses tch (libtorch) and lives in the workspace member crate `tuneprint-torch`
+//! (`torch/`), which depends on this library: `tuneprint` links no libtorch, and building the
+//! training code never recompiles this one. Everything training and inference share (specs,
+//! `model.json` fields, the evaluation and history types, the native networks) is here.
 
 pub mod baselines;
 pub mod blend;
-#[cfg(feature = "torch")]
-pub mod blend_train;
 pub mod calibration;
 pub mod classifier;
-#[cfg(feature = "torch")]
-pub mod cnn;
 pub mod dataset;
 pub mod evaluation;
 pub mod layer;
 pub mod native;
-#[cfg(feature = "torch")]
-pub mod strong;
-#[cfg(feature = "torch")]
-pub mod torch;
-#[cfg(feature = "torch")]
-pub mod train;
 
 use crate::config::GENRES;
 use crate::features::FEATURE_COLUMNS;
@@ -66,8 +44,6 @@ pub use dataset::{Dataset, Protocol, Split};
 pub use evaluation::{Evaluation, GenreScores};
 pub use layer::{unit_concat, Layer};
 pub use native::strong::StrongSpec;
-#[cfg(feature = "torch")]
-pub use torch::{device, libtorch_smoke, load_cuda_backend, set_cpu_threads};
 
 /// Version of the model directory format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;

@@ -6,14 +6,15 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use tch::Device;
 use tuneprint::model::dataset::{split, Dataset, FixedSplit, Protocol, Scaler, FILTERED_FILES};
-use tuneprint::model::strong::{self, DevData, StrongSpec};
-use tuneprint::model::train::{TrainConfig, TrainOptions};
 use tuneprint::model::{Arch, Classifier, ModelError};
+use tuneprint_torch::strong::{self, DevData, StrongSpec};
+use tuneprint_torch::train::{TrainConfig, TrainOptions};
 
 const TABLE: &str = "features/features_30_sec.csv";
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    // The workspace root (this crate is torch/).
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn lists() -> FixedSplit {
@@ -25,7 +26,7 @@ fn filtered() -> Dataset {
 }
 
 fn cpu(max_epochs: usize) -> TrainConfig {
-    tuneprint::model::set_cpu_threads(1);
+    tuneprint_torch::set_cpu_threads(1);
     TrainConfig {
         max_epochs,
         device: Device::Cpu,
@@ -132,7 +133,7 @@ fn train_filtered(arch: Arch, dir: &std::path::Path) -> Classifier {
         out_dir: dir.join("model"),
         config: cpu(2),
     };
-    let s = tuneprint::model::train::run(&opts, &mut |_| {}).unwrap();
+    let s = tuneprint_torch::train::run(&opts, &mut |_| {}).unwrap();
     assert_eq!(s.evaluation.protocol, "filtered");
     assert_eq!(s.evaluation.arch, arch.name());
     assert_eq!(s.evaluation.test_size, 290);

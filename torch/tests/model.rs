@@ -10,16 +10,30 @@ use tuneprint::config::GENRES;
 use tuneprint::model::dataset::{
     final_split, parse_exclude, split, stratified_split, Dataset, Protocol, Scaler,
 };
-use tuneprint::model::train::{
-    evaluate_seed, fit, history_csv, predict_indices, TrainConfig, TrainOptions,
-};
 use tuneprint::model::{Classifier, ModelError, ModelInfo};
 use tuneprint::table::{self, Record};
+use tuneprint_torch::train::{
+    evaluate_seed, fit, history_csv, predict_indices, TrainConfig, TrainOptions,
+};
 
 const TABLE: &str = "features/features_30_sec.csv";
 
+/// `tuneprint`, built by the same `cargo test --workspace` run in the folder above this test's
+/// executable (`target/<profile>/deps/`).
+fn tuneprint_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("tuneprint");
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace (cargo test --workspace)",
+        bin.display()
+    );
+    bin
+}
+
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    // The workspace root (this crate is torch/).
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn full() -> Dataset {
@@ -45,7 +59,7 @@ fn small_table(dir: &Path, per_genre: usize) -> PathBuf {
 
 /// CPU training with one libtorch thread (tests run in parallel on few cores).
 fn cpu(max_epochs: usize) -> TrainConfig {
-    tuneprint::model::set_cpu_threads(1);
+    tuneprint_torch::set_cpu_threads(1);
     TrainConfig {
         max_epochs,
         device: Device::Cpu,
@@ -253,7 +267,7 @@ fn train_small(dir: &Path, per_genre: usize, exclude: Vec<String>) -> Classifier
         out_dir: dir.join("model"),
         config: cpu(3),
     };
-    tuneprint::model::train::run(&opts, &mut |_| {})
+    tuneprint_torch::train::run(&opts, &mut |_| {})
         .unwrap()
         .model
 }
@@ -465,7 +479,7 @@ fn bad_tables_give_row_and_column() {
 }
 
 fn tuneprint(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_tuneprint"))
+    Command::new(tuneprint_bin())
         .args(args)
         .env("CUDA_VISIBLE_DEVICES", "")
         .output()
@@ -618,9 +632,9 @@ fn max_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
 /// the tch forward passes that trained them, on 100 songs.
 #[test]
 fn native_inference_matches_libtorch() {
-    use tuneprint::model::cnn::to_rows;
-    use tuneprint::model::strong::{DevData, StrongSpec};
     use tuneprint::model::{Layer, ModelInfo};
+    use tuneprint_torch::cnn::to_rows;
+    use tuneprint_torch::strong::{DevData, StrongSpec};
     let dir = tempfile::tempdir().unwrap();
     let d = Dataset::load(&small_table(dir.path(), 10), &[]).unwrap();
     let s = split(&d, Protocol::Holdout, 3);
@@ -677,7 +691,7 @@ fn native_inference_matches_libtorch() {
         max_epochs: 3,
         ..StrongSpec::default()
     };
-    let fs = tuneprint::model::strong::fit(
+    let fs = tuneprint_torch::strong::fit(
         &DevData::new(&d, &s.train, &s.val),
         3,
         &spec,

@@ -14,32 +14,70 @@ pub fn libtorch_smoke() -> f64 {
 /// The binary does not link libtorch's CUDA library (about 400 MB resident once loaded, which
 /// `extract` and `check` never need), so the first call loads it here, from the libtorch folder the
 /// build linked against (then the dynamic loader's search path), before asking libtorch for a GPU.
+/// When training runs on the CPU, the first call says so on stderr, once, with the reason: no
+/// CUDA libraries (the CPU-sized torch that scripts/setup.sh installs without a GPU), or no GPU.
 pub fn device() -> Device {
     static DEVICE: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
     *DEVICE.get_or_init(|| {
-        load_cuda_backend();
-        Device::cuda_if_available()
+        let (device, note) = choose_device();
+        if let Some(note) = note {
+            eprintln!("{note}");
+        }
+        device
     })
 }
 
+/// The device and, when it is the CPU, the line that says why.
+fn choose_device() -> (Device, Option<String>) {
+    if let Err(why) = load_cuda_backend() {
+        return (Device::Cpu, Some(format!("training on the CPU: {why}")));
+    }
+    match Device::cuda_if_available() {
+        Device::Cpu => (
+            Device::Cpu,
+            Some("training on the CPU: no CUDA GPU found".to_string()),
+        ),
+        cuda => (cuda, None),
+    }
+}
+
 /// Loads `libtorch_cuda.so` into the process (global symbols), so that libtorch registers its
-/// CUDA backend; returns whether it is loaded. A CPU-only libtorch has no such file: false.
-pub fn load_cuda_backend() -> bool {
+/// CUDA backend. A CPU-only libtorch has no such file, and a torch installed without its CUDA
+/// libraries cannot load it: the error says which, in one line.
+pub fn load_cuda_backend() -> Result<(), String> {
     const NAME: &str = "libtorch_cuda.so";
     let mut candidates = Vec::new();
     if let Some(dir) = option_env!("TUNEPRINT_LIBTORCH_LIB") {
         candidates.push(format!("{dir}/{NAME}"));
     }
     candidates.push(NAME.to_string());
-    candidates.into_iter().any(|path| {
+    let mut last_error = String::new();
+    for path in candidates {
         let Ok(c_path) = std::ffi::CString::new(path) else {
-            return false;
+            continue;
         };
         // SAFETY: dlopen with a valid NUL-terminated path; the handle is kept open for the
-        // life of the process (never dlclose'd), as libtorch's registrations require.
+        // life of the process (never dlclose'd), as libtorch's registrations require. dlerror
+        // returns the thread's last loader error as a NUL-terminated string (or null).
         let handle = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
-        !handle.is_null()
-    })
+        if !handle.is_null() {
+            return Ok(());
+        }
+        let err = unsafe { libc::dlerror() };
+        if !err.is_null() {
+            last_error = unsafe { std::ffi::CStr::from_ptr(err) }
+                .to_string_lossy()
+                .into_owned();
+        }
+    }
+    Err(format!(
+        "libtorch's CUDA library is not usable here ({})",
+        if last_error.is_empty() {
+            "not found"
+        } else {
+            &last_error
+        }
+    ))
 }
 
 /// Sets the number of CPU threads libtorch uses in this process (0 leaves its default, one per

@@ -7,21 +7,34 @@ use std::path::PathBuf;
 use std::process::Command;
 use tch::Device;
 use tuneprint::model::blend::{BlendSpec, Calibration, MlpInit};
-use tuneprint::model::blend_train;
 use tuneprint::model::dataset::{split, Dataset, Protocol};
-use tuneprint::model::strong::DevData;
-use tuneprint::model::train::TrainConfig;
 use tuneprint::model::{Arch, Classifier};
+use tuneprint_torch::blend_train;
+use tuneprint_torch::strong::DevData;
+use tuneprint_torch::train::TrainConfig;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tuneprint");
 const TABLE: &str = "features/features_30_sec.csv";
 
+/// `tuneprint`, built by the same `cargo test --workspace` run in the folder above this test's
+/// executable (`target/<profile>/deps/`).
+fn tuneprint_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("tuneprint");
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace (cargo test --workspace)",
+        bin.display()
+    );
+    bin
+}
+
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    // The workspace root (this crate is torch/).
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn cpu() -> TrainConfig {
-    tuneprint::model::set_cpu_threads(1);
+    tuneprint_torch::set_cpu_threads(1);
     TrainConfig {
         device: Device::Cpu,
         ..TrainConfig::default()
@@ -127,7 +140,7 @@ fn poisoned_run_selects_the_same(d: &Dataset, poisoned: &Dataset, spec: &BlendSp
 #[test]
 fn default_train_writes_a_blend_that_classify_loads() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = tuneprint::model::train::TrainOptions {
+    let opts = tuneprint_torch::train::TrainOptions {
         features: root().join(TABLE),
         own_labels: None,
         protocol: Protocol::Filtered,
@@ -142,7 +155,7 @@ fn default_train_writes_a_blend_that_classify_loads() {
         config: cpu(),
     };
     assert_eq!(opts.arch, Arch::Blend);
-    let s = tuneprint::model::train::run(&opts, &mut |_| {}).unwrap();
+    let s = tuneprint_torch::train::run(&opts, &mut |_| {}).unwrap();
     let info = s.model.info();
     assert_eq!(info.arch, "blend");
     let b = info.blend.as_ref().unwrap();
@@ -167,7 +180,7 @@ fn default_train_writes_a_blend_that_classify_loads() {
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     }
 
-    let out = Command::new(BIN)
+    let out = Command::new(tuneprint_bin())
         .args(["classify", "audio/pop.00000.wav", "--json", "--model"])
         .arg(dir.path().join("model"))
         .current_dir(root())
@@ -184,6 +197,57 @@ fn default_train_writes_a_blend_that_classify_loads() {
     let total: f64 = probs.values().map(|x| x.as_f64().unwrap()).sum();
     assert!((total - 1.0).abs() < 1e-4, "{total}");
     assert!(v[0]["genre"].is_string());
+
+    // Its training history: the refit's last MLP member, one row per epoch from 1, training loss
+    // and accuracy only (the MLP stops on its training loss), as many epochs as model.json says;
+    // `report --strict` draws it with nothing left out.
+    let history = std::fs::read_to_string(dir.path().join("model/history.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = history
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), info.epochs_trained, "{history}");
+    for (k, r) in rows.iter().enumerate() {
+        assert_eq!(r[0], (k + 1).to_string());
+        let (loss, acc): (f64, f64) = (r[1].parse().unwrap(), r[2].parse().unwrap());
+        assert!(loss > 0.0 && (0.0..=1.0).contains(&acc), "{r:?}");
+        assert_eq!((r[3], r[4]), ("NaN", "NaN"));
+    }
+    let report = dir.path().join("report");
+    let out = Command::new(tuneprint_bin())
+        .args(["report", "--json", "--model"])
+        .arg(dir.path().join("model"))
+        .arg("-o")
+        .arg(&report)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // No evaluation runs, embeddings or baselines here (their parts are left out), but the
+    // training history is there: the curves are drawn and no note names it.
+    let skipped: Vec<&str> = v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        skipped.iter().all(|n| !n.contains("history")),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped
+            .iter()
+            .any(|n| n.contains("embeddings.npy not found")),
+        "{skipped:?}"
+    );
+    assert!(report.join("accuracy.png").is_file() && report.join("loss.png").is_file());
 
     // A blend without its `blend` record is refused with a clear reason.
     let path = dir.path().join("model/model.json");

@@ -8,14 +8,14 @@
 //! layers, BatchNorm scale 1 and shift 0), but from a seeded Rust RNG, and dropout masks also come
 //! from a Rust RNG: a run depends on its seed only, not on libtorch's global generator.
 
-use crate::features::N_FEATURES;
 use rand::rngs::StdRng;
 use rand::Rng;
 use tch::nn;
 use tch::{Device, Kind, Tensor};
+use tuneprint::features::N_FEATURES;
 
 /// Architecture name written in `model.json`.
-pub const ARCH: &str = super::native::paper::ARCH;
+pub const ARCH: &str = tuneprint::model::native::paper::ARCH;
 /// Number of classes of a GTZAN model (a model trained on a library's own genre tags has as
 /// many as its label set: [`Cnn::with_classes`]).
 pub const N_CLASSES: i64 = 10;
@@ -111,7 +111,7 @@ impl Cnn {
                 zeros_linear(),
             ),
             fc2: nn::linear(p / "fc2", DENSE_DIM as i64, n_classes, zeros_linear()),
-            dropout: crate::config::DROPOUT,
+            dropout: tuneprint::config::DROPOUT,
         }
     }
 

@@ -1,9 +1,11 @@
-//! Every command, the training ones included: what `tuneprint-torch` runs. Compiled only with
-//! the `torch` feature (as `train` and `recommend_eval`), so `tuneprint`, built without it,
-//! contains no code that reaches libtorch.
+//! Every command, the training ones included: what `tuneprint-torch` runs. `train` and
+//! `recommend --evaluate` are here; every other command is the `tuneprint` library's.
 
-use super::{recommend_eval, run_native, train, CliError, Command};
+pub mod recommend_eval;
+pub mod train;
+
 use std::process::ExitCode;
+use tuneprint::cli::{run_native, CliError, Command};
 
 /// Runs one subcommand, any of them; the exit code says whether everything succeeded.
 pub fn run(command: Command) -> Result<ExitCode, CliError> {

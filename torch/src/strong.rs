@@ -9,21 +9,23 @@
 //! hyper-parameters ([`StrongSpec::default`]) were chosen on validation accuracy only (README,
 //! "A stronger model").
 
-use super::dataset::{split, Dataset, Protocol, Scaler};
-use super::train::{Confusion, EpochStats, RunResult, TrainConfig};
-use super::ModelError;
-use crate::features::{FeatureVector, N_FEATURES};
+use crate::train::{Confusion, EpochStats, RunResult, TrainConfig};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
+use tuneprint::features::{FeatureVector, N_FEATURES};
+use tuneprint::model::dataset::{split, Dataset, Protocol, Scaler};
+use tuneprint::model::ModelError;
 
-pub use super::native::strong::{transform, transform_rows, variance_columns, StrongSpec, ARCH};
+pub use tuneprint::model::native::strong::{
+    transform, transform_rows, variance_columns, StrongSpec, ARCH,
+};
 
 /// Number of classes.
-const N_CLASSES: i64 = super::native::strong::N_CLASSES as i64;
+const N_CLASSES: i64 = tuneprint::model::native::strong::N_CLASSES as i64;
 
 /// One MLP of the ensemble.
 #[derive(Debug)]
@@ -79,7 +81,7 @@ impl Mlp {
             h = h.apply(l).relu();
             if let Some(rng) = rng.as_deref_mut() {
                 if self.dropout > 0.0 {
-                    h = &h * super::cnn::dropout_mask(&h, self.dropout, rng);
+                    h = &h * crate::cnn::dropout_mask(&h, self.dropout, rng);
                 }
             }
         }
@@ -167,7 +169,7 @@ pub struct FittedStrong {
 }
 
 fn tensor_of(rows: &[FeatureVector], spec: &StrongSpec, scaler: &Scaler, dev: Device) -> Tensor {
-    super::cnn::input_tensor(&scaler.transform_f32(&transform_rows(spec, rows)), dev)
+    crate::cnn::input_tensor(&scaler.transform_f32(&transform_rows(spec, rows)), dev)
 }
 
 fn torch(context: &str, e: impl std::fmt::Display) -> ModelError {
@@ -250,13 +252,13 @@ pub fn fit(
                 }
                 let yb = y_train.index_select(0, &idx);
                 let logits = mlp.forward(&xb, Some(&mut rng)).1;
-                let (loss, right) = super::train::optimizer_step(&mut opt, &logits, &yb);
+                let (loss, right) = crate::train::optimizer_step(&mut opt, &logits, &yb);
                 loss_sum += loss;
                 correct += right;
                 batches += 1;
             }
             let (val_loss, val_accuracy) = tch::no_grad(|| {
-                super::train::loss_and_accuracy(&mlp.forward(&x_val, None).1, &y_val)
+                crate::train::loss_and_accuracy(&mlp.forward(&x_val, None).1, &y_val)
             });
             let st = EpochStats {
                 epoch,
@@ -352,28 +354,31 @@ impl FittedStrong {
 impl FittedStrong {
     /// The fitted ensemble as a (native) classifier whose `model.json` is `info` completed
     /// with the ensemble's architecture, settings, scaler and embedding.
-    pub fn into_classifier(self, info: super::ModelInfo) -> Result<super::Classifier, ModelError> {
-        let info = super::ModelInfo {
+    pub fn into_classifier(
+        self,
+        info: tuneprint::model::ModelInfo,
+    ) -> Result<tuneprint::model::Classifier, ModelError> {
+        let info = tuneprint::model::ModelInfo {
             arch: ARCH.into(),
             strong: Some(self.spec.clone()),
             scaler_mean: self.scaler.mean.clone(),
             scaler_std: self.scaler.std.clone(),
-            embedding: Some(super::Layer::Combined),
+            embedding: Some(tuneprint::model::Layer::Combined),
             ..info
         };
-        super::Classifier::from_weights(info, super::train::weights_of(&self.vs))
+        tuneprint::model::Classifier::from_weights(info, crate::train::weights_of(&self.vs))
     }
 
     /// The members' last hidden layers side by side, of raw feature rows.
     pub fn embed_rows(&self, rows: &[FeatureVector]) -> Vec<Vec<f32>> {
         let x = tensor_of(rows, &self.spec, &self.scaler, self.vs.device());
-        super::cnn::to_rows(&self.ensemble.embed(&x))
+        crate::cnn::to_rows(&self.ensemble.embed(&x))
     }
 
     /// Mean class probabilities of raw feature rows.
     pub fn proba_rows(&self, rows: &[FeatureVector]) -> Vec<Vec<f32>> {
         let x = tensor_of(rows, &self.spec, &self.scaler, self.vs.device());
-        super::cnn::to_rows(&self.ensemble.proba(&x))
+        crate::cnn::to_rows(&self.ensemble.proba(&x))
     }
 }
 

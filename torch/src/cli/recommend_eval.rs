@@ -16,17 +16,17 @@
 //! train and valid songs, the queries are the test list (the measurement) and the valid list
 //! (what the default embedding is chosen by); raw standardized features as the baseline.
 
-use super::embed::{combined, embed_records};
-use super::recommend::Args;
-use super::CliError;
-use crate::model::dataset::{split, Dataset, Protocol};
-use crate::model::strong::{self, DevData, StrongSpec};
-use crate::model::train::{fit, mean_std, TrainConfig};
-use crate::model::Layer;
-use crate::recommend::Library;
-use crate::table::{self, Record};
+use crate::strong::{self, DevData, StrongSpec};
+use crate::train::{fit, mean_std, TrainConfig};
 use serde_json::json;
 use std::process::ExitCode;
+use tuneprint::cli::embed::{combined, embed_records};
+use tuneprint::cli::recommend::Args;
+use tuneprint::cli::CliError;
+use tuneprint::model::dataset::{split, Dataset, Protocol};
+use tuneprint::model::Layer;
+use tuneprint::recommend::Library;
+use tuneprint::table::{self, Record};
 
 fn subset(lib: &Library, idx: &[usize]) -> Library {
     Library {
@@ -40,7 +40,7 @@ fn subset(lib: &Library, idx: &[usize]) -> Library {
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let k = args.k.max(1);
     // One libtorch thread: on a small network two threads mostly wait on each other (as `train`).
-    crate::model::set_cpu_threads(1);
+    crate::set_cpu_threads(1);
     let rows: Vec<Record> = table::read_csv(&args.library)?;
     let data = Dataset::from_records(rows.clone(), &[], &args.library)?;
     // Dataset keeps every row (nothing excluded), so its indices are the table's.
@@ -58,7 +58,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     // an embedding is chosen by) and of the test queries (never seen).
     let mut val_scores: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut scores: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
-    let pb = crate::extract::progress_bar(args.seeds as usize, "training");
+    let pb = tuneprint::extract::progress_bar(args.seeds as usize, "training");
     for seed in 0..args.seeds {
         let sp = split(&data, Protocol::Holdout, seed);
         let fitted = fit(
@@ -167,11 +167,11 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
 /// precision per seed, test-query precision per seed). Per seed the default blend is fitted on
 /// the train list and tempered on the valid list; the library is train + valid.
 fn filtered_precision(args: &Args, rows: &[Record], k: usize) -> Result<Vec<Scored>, CliError> {
-    use crate::model::blend::BlendSpec;
-    use crate::model::blend_train;
+    use crate::blend_train;
+    use tuneprint::model::blend::BlendSpec;
     let data = Dataset::from_records(rows.to_vec(), &[], &args.library)?;
-    let fixed = crate::model::dataset::FixedSplit::read(
-        &crate::model::dataset::FixedSplit::locate(&args.library, None),
+    let fixed = tuneprint::model::dataset::FixedSplit::read(
+        &tuneprint::model::dataset::FixedSplit::locate(&args.library, None),
     )?;
     let data = data.restrict_to(&fixed);
     let sp = split(&data, Protocol::Filtered, 0);
@@ -205,13 +205,13 @@ fn filtered_precision(args: &Args, rows: &[Record], k: usize) -> Result<Vec<Scor
         "blend combined",
     ];
     let mut out: Vec<Scored> = names.iter().map(|n| (*n, Vec::new(), Vec::new())).collect();
-    let scaler = crate::model::dataset::Scaler::fit_rows(&data, &sp.train);
+    let scaler = tuneprint::model::dataset::Scaler::fit_rows(&data, &sp.train);
     let raw: Vec<Vec<f32>> = data
         .features
         .iter()
         .map(|r| scaler.transform(r).iter().map(|&v| v as f32).collect())
         .collect();
-    let pb = crate::extract::progress_bar(args.seeds as usize, "filtered split");
+    let pb = tuneprint::extract::progress_bar(args.seeds as usize, "filtered split");
     for seed in 0..args.seeds {
         let dev = DevData::new(&data, &sp.train, &sp.val);
         let fitted = blend_train::fit(
@@ -240,4 +240,4 @@ fn filtered_precision(args: &Args, rows: &[Record], k: usize) -> Result<Vec<Scor
 type Scored = (&'static str, Vec<f64>, Vec<f64>);
 
 /// Genre names by class index.
-const GENRE_NAMES: [&str; 10] = crate::config::GENRES;
+const GENRE_NAMES: [&str; 10] = tuneprint::config::GENRES;

@@ -1,25 +1,27 @@
-//! Training the default classifier ([`super::blend`]): the LDA in closed form (plain Rust), the
+//! Training the default classifier ([`tuneprint::model::blend`]): the LDA in closed form (plain Rust), the
 //! MLP with tch (Adam on mini-batches, L2 penalty, stopped when the training loss stops
 //! improving), the temperature on the validation songs; evaluation runs that never let
 //! selection read a test row (a [`DevData`] copy of the training and validation songs is all
 //! fitting and calibration see), and the figures `train` reports for both protocols.
 
-use super::blend::CalibratedRun;
-use super::blend::{
-    self, standardised, BlendInfo, BlendNet, BlendSpec, Calibration, Dense, MlpInit, Selection,
-};
-use super::calibration::{expected_calibration_error, fit_temperature, log_loss, ECE_BINS};
-use super::dataset::{split, Dataset, Protocol, Scaler};
-use super::strong::DevData;
-use super::train::{Confusion, EpochStats, RunResult, TrainConfig};
-use super::ModelError;
-use crate::features::{FeatureVector, N_FEATURES};
+use crate::strong::DevData;
+use crate::train::{Confusion, EpochStats, RunResult, TrainConfig};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand::SeedableRng;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
+use tuneprint::features::{FeatureVector, N_FEATURES};
+use tuneprint::model::blend::CalibratedRun;
+use tuneprint::model::blend::{
+    self, standardised, BlendInfo, BlendNet, BlendSpec, Calibration, Dense, MlpInit, Selection,
+};
+use tuneprint::model::calibration::{
+    expected_calibration_error, fit_temperature, log_loss, ECE_BINS,
+};
+use tuneprint::model::dataset::{split, Dataset, Protocol, Scaler};
+use tuneprint::model::ModelError;
 
 /// A fitted blend with its scaler (fitted on the transformed training rows).
 #[derive(Debug, Clone)]
@@ -347,6 +349,23 @@ fn fit_mlp(
     Ok((dense, epochs))
 }
 
+/// The training history of the blend's MLP, as `history.csv` holds it: the epochs of the last
+/// member fitted (each member's epochs start again at 1; the LDA has none). Its validation
+/// columns are empty: the MLP stops on its training loss, without validation songs.
+#[derive(Debug, Default)]
+pub struct MlpHistory {
+    pub epochs: Vec<EpochStats>,
+}
+
+impl MlpHistory {
+    pub fn push(&mut self, e: &EpochStats) {
+        if e.epoch == 1 {
+            self.epochs.clear();
+        }
+        self.epochs.push(*e);
+    }
+}
+
 /// One evaluation run: split with `seed` under `protocol`; the blend fitted on the training
 /// songs and its temperature on the validation songs, seeing only a [`DevData`] copy of them
 /// (`on_selected` sees the fitted model before any test row is read); then the test rows, once,
@@ -372,7 +391,11 @@ pub fn evaluate_seed(
         return Err(ModelError::Data("too few songs for a test set".into()));
     }
     let dev = DevData::new(data, &s.train, &s.val);
-    let fitted = fit(&dev, seed, spec, cfg, false, on_epoch)?;
+    let mut history = MlpHistory::default();
+    let fitted = fit(&dev, seed, spec, cfg, false, &mut |e| {
+        history.push(e);
+        on_epoch(e)
+    })?;
     on_selected(&fitted);
     let refit = {
         let all: Vec<usize> = dev.train.iter().chain(&dev.val).copied().collect();
@@ -413,7 +436,7 @@ pub fn evaluate_seed(
         RunResult {
             seed,
             accuracy: run.test_accuracy,
-            history: Vec::new(),
+            history: history.epochs,
             best_epoch: fitted.epochs,
             confusion,
             test_size: s.test.len(),

@@ -2,13 +2,7 @@
 //! with best-weight restore; evaluation runs over several seeds; the saved model and every
 //! file of the model directory.
 
-use super::cnn::{input_tensor, Cnn, ARCH};
-use super::dataset::{final_split, split, Dataset, Protocol, Scaler};
-pub use super::evaluation::{mean_std, Evaluation, GenreScores};
-use super::native::{Tensor32, Weights};
-use super::{Classifier, Layer, ModelError, ModelInfo};
-use crate::config::{BATCH_SIZE, LEARNING_RATE, MAX_EPOCHS, PATIENCE};
-use crate::table::write_atomic;
+use crate::cnn::{input_tensor, Cnn, ARCH};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -17,6 +11,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
+use tuneprint::config::{BATCH_SIZE, LEARNING_RATE, MAX_EPOCHS, PATIENCE};
+use tuneprint::model::dataset::{final_split, split, Dataset, Protocol, Scaler};
+pub use tuneprint::model::evaluation::{mean_std, Evaluation, GenreScores};
+use tuneprint::model::native::{Tensor32, Weights};
+use tuneprint::model::{Classifier, Layer, ModelError, ModelInfo};
+use tuneprint::table::write_atomic;
 
 /// Hyper-parameters of one training.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,7 +36,7 @@ impl Default for TrainConfig {
             batch_size: BATCH_SIZE,
             max_epochs: MAX_EPOCHS,
             patience: PATIENCE,
-            device: super::device(),
+            device: crate::device(),
         }
     }
 }
@@ -94,7 +94,7 @@ pub(crate) fn eval_logits(cnn: &Cnn, x: &Tensor) -> Tensor {
             })
             .collect();
         if chunks.is_empty() {
-            Tensor::zeros([0, super::cnn::N_CLASSES], (Kind::Float, x.device()))
+            Tensor::zeros([0, crate::cnn::N_CLASSES], (Kind::Float, x.device()))
         } else {
             Tensor::cat(&chunks, 0)
         }
@@ -429,7 +429,7 @@ pub struct TrainOptions {
     /// Songs to train on instead of reading `features`, with their own label set (any genres:
     /// a library's genre tags; songs without a label left out; see
     /// [`Dataset::from_any_labels`]). `None`: the GTZAN table at `features`.
-    pub own_labels: Option<Vec<crate::table::Record>>,
+    pub own_labels: Option<Vec<tuneprint::table::Record>>,
     pub protocol: Protocol,
     /// Number of evaluation runs (seeds `seed`, `seed + 1`, ...); 0 skips evaluation.
     pub seeds: usize,
@@ -438,14 +438,14 @@ pub struct TrainOptions {
     /// Stems removed from the table before anything else.
     pub exclude: Vec<String>,
     /// Folder of the split lists under [`Protocol::Filtered`] (`None`: found by
-    /// [`super::dataset::FixedSplit::locate`]).
+    /// [`tuneprint::model::dataset::FixedSplit::locate`]).
     pub splits: Option<PathBuf>,
     /// Which classifier to train.
-    pub arch: super::Arch,
-    /// Settings of `--arch strong` (`None`: [`super::strong::StrongSpec::default`]).
-    pub strong: Option<super::strong::StrongSpec>,
-    /// Settings of the default `blend` arch (`None`: [`super::blend::BlendSpec::default`]).
-    pub blend: Option<super::blend::BlendSpec>,
+    pub arch: tuneprint::model::Arch,
+    /// Settings of `--arch strong` (`None`: [`crate::strong::StrongSpec::default`]).
+    pub strong: Option<crate::strong::StrongSpec>,
+    /// Settings of the default `blend` arch (`None`: [`tuneprint::model::blend::BlendSpec::default`]).
+    pub blend: Option<tuneprint::model::blend::BlendSpec>,
     /// Model directory to write.
     pub out_dir: PathBuf,
     pub config: TrainConfig,
@@ -503,10 +503,10 @@ pub fn run(
     let seeds: Vec<u64> = (0..opts.seeds as u64)
         .map(|k| opts.seed.wrapping_add(k))
         .collect();
-    if opts.arch == super::Arch::Strong {
+    if opts.arch == tuneprint::model::Arch::Strong {
         return run_strong(opts, &data, &seeds, progress);
     }
-    if opts.arch == super::Arch::Blend {
+    if opts.arch == tuneprint::model::Arch::Blend {
         return run_blend(opts, &data, &seeds, progress);
     }
     let mut runs = Vec::new();
@@ -613,7 +613,7 @@ fn run_strong(
     seeds: &[u64],
     progress: &mut dyn FnMut(Progress),
 ) -> Result<TrainSummary, ModelError> {
-    use super::strong::{self, DevData};
+    use crate::strong::{self, DevData};
     let spec = opts.strong.clone().unwrap_or_default();
     let mut runs = Vec::new();
     let mut vals = Vec::new();
@@ -679,47 +679,49 @@ fn run_blend(
     seeds: &[u64],
     progress: &mut dyn FnMut(Progress),
 ) -> Result<TrainSummary, ModelError> {
-    use super::blend::BlendFigures;
-    use super::blend_train;
-    use super::strong::DevData;
+    use crate::blend_train;
+    use crate::strong::DevData;
+    use tuneprint::model::blend::BlendFigures;
     let spec = opts.blend.clone().unwrap_or_default();
-    let protocol_runs =
-        |data: &Dataset,
-         protocol: Protocol,
-         progress: &mut dyn FnMut(Progress)|
-         -> Result<(Vec<RunResult>, Vec<super::blend::CalibratedRun>), ModelError> {
-            let (mut runs, mut cal) = (Vec::new(), Vec::new());
-            for (index, &seed) in seeds.iter().enumerate() {
-                progress(Progress::RunStart {
-                    index,
-                    total: seeds.len(),
-                    seed,
-                });
-                let (r, c) = blend_train::evaluate_seed(
-                    data,
-                    protocol,
-                    seed,
-                    &spec,
-                    &opts.config,
-                    &mut |e| progress(Progress::Epoch(*e)),
-                    &mut |_| {},
-                )
-                .map_err(|e| e.in_table(&opts.features))?;
-                progress(Progress::RunDone {
-                    seed,
-                    accuracy: r.accuracy,
-                });
-                runs.push(r);
-                cal.push(c);
-            }
-            Ok((runs, cal))
-        };
+    let protocol_runs = |data: &Dataset,
+                         protocol: Protocol,
+                         progress: &mut dyn FnMut(Progress)|
+     -> Result<
+        (Vec<RunResult>, Vec<tuneprint::model::blend::CalibratedRun>),
+        ModelError,
+    > {
+        let (mut runs, mut cal) = (Vec::new(), Vec::new());
+        for (index, &seed) in seeds.iter().enumerate() {
+            progress(Progress::RunStart {
+                index,
+                total: seeds.len(),
+                seed,
+            });
+            let (r, c) = blend_train::evaluate_seed(
+                data,
+                protocol,
+                seed,
+                &spec,
+                &opts.config,
+                &mut |e| progress(Progress::Epoch(*e)),
+                &mut |_| {},
+            )
+            .map_err(|e| e.in_table(&opts.features))?;
+            progress(Progress::RunDone {
+                seed,
+                accuracy: r.accuracy,
+            });
+            runs.push(r);
+            cal.push(c);
+        }
+        Ok((runs, cal))
+    };
     let (runs, cal) = protocol_runs(data, opts.protocol, progress)?;
     let mut evaluation = summarise(opts.protocol, &runs);
-    evaluation.arch = super::blend::ARCH.into();
+    evaluation.arch = tuneprint::model::blend::ARCH.into();
     evaluation.val_accuracies = cal.iter().map(|c| c.val_accuracy).collect();
     let test_size = runs.first().map_or(0, |r| r.test_size);
-    let main = super::blend::summarise_runs(opts.protocol.name(), &cal, test_size);
+    let main = tuneprint::model::blend::summarise_runs(opts.protocol.name(), &cal, test_size);
     let other = match opts.protocol {
         Protocol::Filtered => Protocol::Holdout,
         _ => Protocol::Filtered,
@@ -743,7 +745,7 @@ fn run_blend(
             Ok(d) => {
                 let (r, c) = protocol_runs(&d, other, progress)?;
                 let size = r.first().map_or(0, |r| r.test_size);
-                let f = super::blend::summarise_runs(other.name(), &c, size);
+                let f = tuneprint::model::blend::summarise_runs(other.name(), &c, size);
                 match other {
                     Protocol::Filtered => figures.filtered = Some(f),
                     _ => figures.holdout = Some(f),
@@ -761,7 +763,10 @@ fn run_blend(
     progress(Progress::FinalStart);
     let (train_idx, val_idx) = saved_model_split(data, opts.protocol, opts.seed);
     let dev = DevData::new(data, &train_idx, &val_idx);
+    // With a refit, the saved MLP is the refit's, the last one fitted: its epochs are kept.
+    let mut history = blend_train::MlpHistory::default();
     let fitted = blend_train::fit(&dev, opts.seed, &spec, &opts.config, spec.refit, &mut |e| {
+        history.push(e);
         progress(Progress::Epoch(*e))
     })
     .map_err(|e| e.in_table(&opts.features))?;
@@ -776,7 +781,7 @@ fn run_blend(
             val_idx.len(),
         )),
         embedding: Some(Layer::Combined),
-        ..ModelInfo::new(super::blend::ARCH, opts.protocol, opts.seed)
+        ..ModelInfo::new(tuneprint::model::blend::ARCH, opts.protocol, opts.seed)
     };
     let info = SavedRun {
         opts,
@@ -792,7 +797,7 @@ fn run_blend(
         ..info
     };
     let model = Classifier::from_weights(info, fitted.net.weights())?;
-    save(opts, data, model, &[], evaluation, runs)
+    save(opts, data, model, &history.epochs, evaluation, runs)
 }
 
 /// The songs the saved model is fitted on and stopped early with: under the seeded protocols
@@ -835,8 +840,8 @@ pub fn write_model_dir(
     runs: &[RunResult],
 ) -> Result<(), ModelError> {
     model.save(dir)?;
-    // A model without epochs (the blend's LDA and MLP are not early-stopped) writes no history;
-    // one left by an earlier training is removed, so that the directory describes this model.
+    // A model without epochs writes no history; one left by an earlier training is removed, so
+    // that the directory describes this model.
     write_history(&dir.join("history.csv"), history)?;
     if runs.is_empty() {
         return Ok(());
@@ -948,7 +953,7 @@ pub fn weights_of(vs: &nn::VarStore) -> Weights {
         })
         .collect();
     Weights {
-        path: PathBuf::from(super::WEIGHTS_FILE),
+        path: PathBuf::from(tuneprint::model::WEIGHTS_FILE),
         tensors,
     }
 }

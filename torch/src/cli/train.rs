@@ -1,15 +1,15 @@
 //! `tuneprint train`: evaluates the paper's CNN over several seeds, then trains and saves the
 //! model that `classify`, `embed` and `recommend` use.
 
-use super::CliError;
-use crate::model::dataset::read_exclude;
-use crate::model::train::{self, evaluation_json, Progress, TrainConfig, TrainOptions};
+use crate::train::{self, evaluation_json, Progress, TrainConfig, TrainOptions};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::process::ExitCode;
+use tuneprint::cli::CliError;
+use tuneprint::model::dataset::read_exclude;
 
 // The arguments live in a module of their own: `tuneprint` parses them, and is built without
 // this one (`torch` feature: it reaches libtorch).
-pub use super::train_args::Args;
+pub use tuneprint::cli::train_args::Args;
 
 /// `T`'s defaults with the settings of the JSON object `text` (named by `flag`) put over them.
 fn spec_override<T>(flag: &str, text: Option<&str>) -> Result<Option<T>, CliError>
@@ -40,17 +40,18 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         Some(p) => read_exclude(p)?,
         None => Vec::new(),
     };
-    crate::model::set_cpu_threads(args.threads);
+    crate::set_cpu_threads(args.threads);
     let own_labels = match &args.db {
         Some(db) => {
-            if args.protocol == crate::model::dataset::Protocol::Filtered {
+            if args.protocol == tuneprint::model::dataset::Protocol::Filtered {
                 return Err(CliError::Failed(
                     "--db: the filtered protocol's split lists name GTZAN songs; use --protocol \
                      holdout or paper"
                         .into(),
                 ));
             }
-            let rows = super::from_db::tagged_records(&super::from_db::open(Some(db))?)?;
+            let rows =
+                tuneprint::cli::from_db::tagged_records(&tuneprint::cli::from_db::open(Some(db))?)?;
             let tagged = rows.iter().filter(|r| !r.label.is_empty()).count();
             eprintln!(
                 "train --db: {tagged} of {} songs have a genre tag",
@@ -62,9 +63,9 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     };
     // The blend's LDA and MLP are built for GTZAN's ten genres; a library's own label set trains
     // the strong ensemble unless `--arch paper` asks for the CNN.
-    let arch = if args.db.is_some() && args.arch == crate::model::Arch::Blend {
+    let arch = if args.db.is_some() && args.arch == tuneprint::model::Arch::Blend {
         eprintln!("train --db: the blend is fixed to GTZAN's genres; training --arch strong");
-        crate::model::Arch::Strong
+        tuneprint::model::Arch::Strong
     } else {
         args.arch
     };
@@ -83,7 +84,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         arch,
         strong: spec_override("--strong-spec", args.strong_spec.as_deref())?,
         blend: spec_override("--blend-spec", args.blend_spec.as_deref())?,
-        out_dir: super::model_dir(args.output.as_deref()),
+        out_dir: tuneprint::cli::model_dir(args.output.as_deref()),
         config,
     };
     let pb =

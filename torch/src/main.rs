@@ -1,12 +1,12 @@
 //! `tuneprint-torch`: the commands that train networks through tch (libtorch): `train` and
 //! `recommend --evaluate` (it runs the others too). `tuneprint` starts it with its own
 //! arguments; libtorch's folder is in its rpath, and the CUDA library is loaded only when a model
-//! trains (`model::device()`). Built only with the `torch` feature
-//! (`cargo build --release --features torch --bin tuneprint-torch`).
+//! trains (`device()`). Built by `cargo build --release -p tuneprint-torch`.
 
 use clap::Parser;
 use std::process::ExitCode;
-use tuneprint::cli::{torch::run, Cli};
+use tuneprint::cli::Cli;
+use tuneprint_torch::cli::run;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

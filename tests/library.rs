@@ -3,6 +3,7 @@
 //! merged, and predictions and playlists with a small model.
 
 use rusqlite::Connection;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -915,4 +916,111 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// One recording stored twice (the committed `blues.00000.au` and `blues.00000.wav`: other bytes,
+/// the same samples) is recognised by its audio: `recommend --db` lists it once with both paths,
+/// never as a neighbour of itself, and a playlist holds it once.
+#[test]
+fn the_same_audio_in_two_files_is_one_recording() {
+    let t = tempfile::tempdir().unwrap();
+    let m = t.path().join("music");
+    std::fs::create_dir_all(&m).unwrap();
+    for f in [
+        "blues.00000.au",
+        "blues.00000.wav",
+        "jazz.00000.wav",
+        "rock.00000.wav",
+        "pop.00000.wav",
+    ] {
+        std::fs::copy(root().join("audio").join(f), m.join(f)).unwrap();
+    }
+    let md = model(t.path()).display().to_string();
+    let r = scan_json(t.path(), &["music", "--db", "l.db", "--model", &md]);
+    assert_eq!(r["analysed"], 5, "{r}");
+
+    let like = |query: &str| -> Vec<serde_json::Value> {
+        let v = json(&ok(tuneprint_in(
+            t.path(),
+            &["recommend", query, "--db", "l.db", "-k", "4", "--json"],
+        )));
+        v["results"].as_array().unwrap().clone()
+    };
+    // Four recordings besides jazz: blues once, listed with its other file.
+    let hits = like("jazz.00000.wav");
+    assert_eq!(hits.len(), 3, "{hits:?}");
+    let names: Vec<String> = hits
+        .iter()
+        .map(|h| {
+            Path::new(h["path"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let blues: Vec<&serde_json::Value> = hits
+        .iter()
+        .filter(|h| h["path"].as_str().unwrap().contains("blues.00000"))
+        .collect();
+    assert_eq!(blues.len(), 1, "{names:?}");
+    let copies = blues[0]["copies"].as_array().unwrap();
+    assert_eq!(copies.len(), 1, "{hits:?}");
+    let both: HashSet<String> = [
+        blues[0]["path"].as_str().unwrap(),
+        copies[0].as_str().unwrap(),
+    ]
+    .iter()
+    .map(|p| {
+        Path::new(p)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    })
+    .collect();
+    assert_eq!(
+        both,
+        HashSet::from(["blues.00000.au".to_string(), "blues.00000.wav".to_string()])
+    );
+    // The others have no copies, and no `copies` field.
+    assert!(hits
+        .iter()
+        .filter(|h| !h["path"].as_str().unwrap().contains("blues"))
+        .all(|h| h.get("copies").is_none()));
+
+    // The blues recording's neighbours never include its other file.
+    for q in ["blues.00000.au", "blues.00000.wav"] {
+        let hits = like(q);
+        assert_eq!(hits.len(), 3, "{q}: {hits:?}");
+        assert!(
+            hits.iter()
+                .all(|h| !h["path"].as_str().unwrap().contains("blues")),
+            "{q}: {hits:?}"
+        );
+    }
+
+    // A playlist from rock asks for 5 and gets the 4 recordings there are.
+    let out = ok(tuneprint_in(
+        t.path(),
+        &[
+            "playlist",
+            "rock.00000.wav",
+            "-n",
+            "5",
+            "--db",
+            "l.db",
+            "-o",
+            "p.m3u8",
+        ],
+    ));
+    drop(out);
+    let m3u = std::fs::read_to_string(t.path().join("p.m3u8")).unwrap();
+    let entries: Vec<&str> = m3u.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(entries.len(), 4, "{m3u}");
+    assert_eq!(
+        entries.iter().filter(|e| e.contains("blues")).count(),
+        1,
+        "{m3u}"
+    );
 }

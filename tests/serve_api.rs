@@ -87,6 +87,7 @@ impl Catalog for Fake {
                 .map(|(o, _)| SimilarSong {
                     song: summary(*o),
                     similarity: 0.5,
+                    copies: Vec::new(),
                 })
                 .collect()
         }))

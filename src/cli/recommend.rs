@@ -129,6 +129,16 @@ fn run_db(args: &Args, db: &Path, query: &str) -> Result<ExitCode, CliError> {
             h.similarity,
             h.song.path.display()
         );
+        for copy in &h.copies {
+            println!(
+                "{:>4}  {:<width$} {:<10} {:>10}  {}",
+                "",
+                "",
+                "",
+                "(same audio)",
+                copy.display()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

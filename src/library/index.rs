@@ -18,6 +18,10 @@ pub struct Neighbour {
     #[serde(flatten)]
     pub song: SongSummary,
     pub similarity: f32,
+    /// The other files of the library that hold the same recording (the same decoded audio,
+    /// e.g. a WAV and an AU of one song): one answer lists them all, under its first file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<std::path::PathBuf>,
 }
 
 /// The songs' embeddings made by one model, unit length, row by row.
@@ -30,8 +34,12 @@ pub struct EmbeddingIndex {
     data: Vec<f32>,
     /// Title + artist key of each row (0: the tags lack one of them).
     dedup: Vec<u64>,
-    /// Content hash prefix of each row.
+    /// Content key of each row: the same for two files of one recording (see [`Self::load`]).
     content: Vec<u64>,
+    /// The first row of each content key.
+    first_of: HashMap<u64, usize>,
+    /// The rows of each content key held by more than one row, in row order.
+    copies: HashMap<u64, Vec<usize>>,
     /// Each row as `i8` codes (`code / scale` approximates the unit vector), zero-padded to
     /// [`Self::code_stride`] values so that the kernels read whole 32-byte blocks.
     codes: Vec<i8>,
@@ -335,15 +343,23 @@ impl EmbeddingIndex {
         };
         let dim = dim as usize;
         let mut idx = EmbeddingIndex::new(model_id.clone(), dim);
+        // A song's content is its decoded audio, recognised by its whole-file features (57
+        // numbers computed from the samples alone): two files of one recording in different
+        // containers (WAV and AU, say) have other bytes but the same features, bit for bit.
+        // Songs without features fall back to their file's hash.
         let mut st = conn.prepare(
-            "SELECT s.id, s.hash, s.title, s.artist, p.embedding FROM predictions p
+            "SELECT s.id, s.hash, s.title, s.artist, p.embedding, s.features FROM predictions p
              JOIN songs s ON s.id = p.song_id
              WHERE p.model_id = ? AND p.dim = ? AND s.error IS NULL ORDER BY s.id",
         )?;
         let mut rows = st.query(rusqlite::params![model_id, dim as i64])?;
         while let Some(r) = rows.next()? {
             let id: i64 = r.get(0)?;
-            let hash: String = r.get(1)?;
+            let features: Option<Vec<u8>> = r.get(5)?;
+            let hash: String = match features {
+                Some(f) if !f.is_empty() => blake3::hash(&f).to_hex().to_string(),
+                _ => r.get(1)?,
+            };
             let title: Option<String> = r.get(2)?;
             let artist: Option<String> = r.get(3)?;
             let blob: Vec<u8> = r.get(4)?;
@@ -371,6 +387,8 @@ impl EmbeddingIndex {
             data: Vec::new(),
             dedup: Vec::new(),
             content: Vec::new(),
+            first_of: HashMap::new(),
+            copies: HashMap::new(),
             codes: Vec::new(),
             code_stride: dim.div_ceil(CODE_BLOCK).max(1) * CODE_BLOCK,
             code_step: Vec::new(),
@@ -380,7 +398,8 @@ impl EmbeddingIndex {
         }
     }
 
-    /// Adds a song (its embedding is scaled to unit length; `hash` is its content hash).
+    /// Adds a song (its embedding is scaled to unit length; `hash` is its content hash: rows of
+    /// one hash are copies of one recording).
     pub fn push(&mut self, id: i64, embedding: &[f32], dedup: u64, hash: &str) {
         debug_assert_eq!(embedding.len(), self.dim);
         let start = self.data.len();
@@ -395,7 +414,21 @@ impl EmbeddingIndex {
         self.rows.insert(id, self.ids.len());
         self.ids.push(id);
         self.dedup.push(dedup);
-        self.content.push(content_key(hash));
+        let key = content_key(hash);
+        let row = self.content.len();
+        self.content.push(key);
+        match self.first_of.entry(key) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(row);
+            }
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let first = *e.get();
+                self.copies
+                    .entry(key)
+                    .or_insert_with(|| vec![first])
+                    .push(row);
+            }
+        }
     }
 
     pub fn model_id(&self) -> &str {
@@ -429,9 +462,25 @@ impl EmbeddingIndex {
         &self.data[row * self.dim..(row + 1) * self.dim]
     }
 
-    /// Whether two rows hold the same file content.
+    /// Whether two rows hold the same recording.
     pub fn same_content(&self, a: usize, b: usize) -> bool {
         self.content[a] == self.content[b]
+    }
+
+    /// The other rows that hold the same recording as `row`, in row order.
+    pub fn copies_of(&self, row: usize) -> impl Iterator<Item = usize> + '_ {
+        self.copies
+            .get(&self.content[row])
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(move |&r| r != row)
+    }
+
+    /// How many rows are copies of an earlier row: a search for `k` distinct recordings asks
+    /// for `k` plus this many rows.
+    pub fn extra_copies(&self) -> usize {
+        self.copies.values().map(|rows| rows.len() - 1).sum()
     }
 
     /// A query embedding checked against the index's size and scaled to unit length.

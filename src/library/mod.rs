@@ -840,25 +840,48 @@ impl Library {
         Ok(idx)
     }
 
-    fn hits(&self, found: Vec<(i64, f32)>) -> Result<Vec<Neighbour>, LibraryError> {
-        found
-            .into_iter()
-            .map(|(id, similarity)| {
-                Ok(Neighbour {
-                    song: self.summary(id)?,
-                    similarity,
-                })
-            })
-            .collect()
+    /// The library's answer for a search's rows: at most `k` recordings, best first, each under
+    /// its first file found, with the paths of its other copies.
+    fn hits(
+        &self,
+        idx: &EmbeddingIndex,
+        found: Vec<(i64, f32)>,
+        k: usize,
+    ) -> Result<Vec<Neighbour>, LibraryError> {
+        let mut out: Vec<Neighbour> = Vec::with_capacity(k);
+        let mut taken: Vec<usize> = Vec::with_capacity(k);
+        for (id, similarity) in found {
+            if out.len() == k {
+                break;
+            }
+            let Some(row) = idx.row_of(id) else { continue };
+            if taken.iter().any(|&t| idx.same_content(t, row)) {
+                continue;
+            }
+            taken.push(row);
+            let copies = idx
+                .copies_of(row)
+                .map(|r| self.audio_path(idx.id(r)))
+                .collect::<Result<Vec<_>, _>>()?;
+            out.push(Neighbour {
+                song: self.summary(id)?,
+                similarity,
+                copies,
+            });
+        }
+        Ok(out)
     }
 
     /// The `k` songs most like a library song (cosine similarity of embeddings), best first;
-    /// never the song itself nor a copy of it (same content hash).
+    /// never the song itself nor a copy of it (the same recording in another file), and each
+    /// other recording once, with its copies' paths.
     pub fn nearest_to_song(&self, id: i64, k: usize) -> Result<Vec<Neighbour>, LibraryError> {
         let idx = self.embeddings()?;
         let row = idx.row_of(id).ok_or(LibraryError::NoSuchSong(id))?;
-        let found = idx.nearest(idx.vector(row), k, |r| !idx.same_content(r, row));
-        self.hits(found)
+        let found = idx.nearest(idx.vector(row), k + idx.extra_copies(), |r| {
+            !idx.same_content(r, row)
+        });
+        self.hits(&idx, found, k)
     }
 
     /// [`Self::nearest_to_song`] of several `(id, k)` at once, in one pass over the embedding
@@ -895,15 +918,15 @@ impl Library {
                 .zip(queries)
                 .zip(&keeps)
                 .filter_map(|((row, &(_, k)), keep)| {
-                    row.map(|row| (idx.vector(row), k, keep.as_ref()))
+                    row.map(|row| (idx.vector(row), k + idx.extra_copies(), keep.as_ref()))
                 })
                 .collect::<Vec<_>>(),
         );
         let mut found = found.into_iter();
         rows.iter()
             .zip(queries)
-            .map(|(row, &(id, _))| match row {
-                Some(_) => self.hits(found.next().unwrap_or_default()),
+            .map(|(row, &(id, k))| match row {
+                Some(_) => self.hits(&idx, found.next().unwrap_or_default(), k),
                 None => Err(LibraryError::NoSuchSong(id)),
             })
             .collect()
@@ -913,8 +936,8 @@ impl Library {
     pub fn nearest_to_vector(&self, v: &[f32], k: usize) -> Result<Vec<Neighbour>, LibraryError> {
         let idx = self.embeddings()?;
         let q = idx.normalise_query(v)?;
-        let found = idx.nearest(&q, k, |_| true);
-        self.hits(found)
+        let found = idx.nearest(&q, k + idx.extra_copies(), |_| true);
+        self.hits(&idx, found, k)
     }
 
     /// A playlist of `n` songs starting at `seed`: each next song is the nearest unused one to

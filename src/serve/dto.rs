@@ -63,6 +63,9 @@ pub struct SimilarSong {
     #[serde(flatten)]
     pub song: SongSummary,
     pub similarity: f64,
+    /// File names of the library's other files of the same recording (the same audio).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<String>,
 }
 
 /// `GET /api/songs/{id}/similar`.

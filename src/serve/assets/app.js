@@ -231,7 +231,8 @@ function similarList(similar) {
     playButton(s),
     h("div", { class: "who" },
       h("a", { href: `#/song/${s.id}`, class: "similar-link", onclick: () => { if (!player.paused) play(s); } }, s.title),
-      h("small", {}, [byline(s), s.genre].filter(Boolean).join(" · ") || s.file_name)),
+      h("small", {}, [byline(s), s.genre].filter(Boolean).join(" · ") || s.file_name),
+      s.copies && s.copies.length ? h("small", { class: "copies" }, `also as ${s.copies.join(", ")}`) : null),
     h("div", { class: "score", title: "cosine similarity" }, s.similarity.toFixed(3),
       h("div", { class: "bar" }, h("i", { style: `width:${Math.max(0, 100 * s.similarity).toFixed(1)}%` }))),
   )));

@@ -10,6 +10,9 @@
 //! * `audio::load` (decode, channel mean, resampling) agrees with `librosa.load` within the same
 //!   2e-6: the resampler is bit-exact, so only the decoder residual remains.
 
+#[path = "common/extract_check.rs"]
+mod extract_check;
+
 use ndarray::Array1;
 use ndarray_npy::read_npy;
 use std::path::PathBuf;
@@ -254,9 +257,6 @@ fn the_wild_fixtures_reach_overshoot_and_a_missing_reservoir() {
 /// included: its one differing frame stays within the check's tolerance).
 #[test]
 fn real_world_mp3s_pass_check_against_librosa() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("ours.csv");
-    let out_s = out.display().to_string();
     // All but the stream whose length libsndfile guesses short (its last frames differ).
     let paths: Vec<String> = wild_rows()
         .iter()
@@ -264,29 +264,5 @@ fn real_world_mp3s_pass_check_against_librosa() {
         .map(|r| wild().join(&r.name).display().to_string())
         .collect();
     assert_eq!(paths.len(), 8);
-    let mut args = vec!["extract", "--jobs", "2", "-o", &out_s];
-    args.extend(paths.iter().map(String::as_str));
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_tuneprint"))
-        .args(&args)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let reference = wild().join("librosa_features.csv").display().to_string();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_tuneprint"))
-        .args(["check", &out_s, "--reference", &reference, "--json"])
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
-    let failing: Vec<String> = report["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| !c["pass"].as_bool().unwrap())
-        .map(|c| format!("{} (max rel err {})", c["name"], c["max_rel_err"]))
-        .collect();
-    assert_eq!(report["rows_matched"], 8, "{report}");
-    assert_eq!(report["total"], 58);
-    assert_eq!(report["passed"], 58, "failing columns: {failing:?}");
-    assert!(o.status.success());
+    extract_check::assert_all_columns_pass(&paths, &wild().join("librosa_features.csv"), 8);
 }

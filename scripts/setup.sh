@@ -59,7 +59,7 @@ for r in m.requires("torch"):
         print(spec)
 PY
 )
-        pip_q "${reqs[@]}"
+        pip_q --no-warn-conflicts "${reqs[@]}"
     fi
     echo "$kind" > .venv/torch-kind
 fi

@@ -126,3 +126,47 @@ fn kaiser_fast_equals_resampy_bit_for_bit() {
     }
     assert_eq!(n, 10);
 }
+
+/// Outputs per part of the resampler's parallel loop (`lanes::PART`).
+const PART: usize = 1 << 18;
+
+/// A long resampled signal is computed in parts of [`PART`] outputs, on several threads: inputs
+/// several parts long (up to 2.6 parts, the parts' edges and a short last part included) give
+/// the plain one-output-at-a-time reference loop's bits, downsampling, upsampling and both
+/// filters. A part that starts one output early or late changes every output after the first
+/// part.
+#[test]
+fn long_signals_in_parts_equal_the_reference_loop() {
+    // Music-like and deterministic: three tones and a linear congruential noise.
+    let signal = |n: usize| -> Vec<f32> {
+        let mut state = 0x2545_f491_u32;
+        (0..n)
+            .map(|i| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let noise = (state >> 8) as f32 / (1 << 24) as f32 - 0.5;
+                let t = i as f32;
+                0.4 * (t * 0.013).sin() + 0.2 * (t * 0.171).sin() + 0.1 * (t * 0.0021).cos()
+                    + 0.05 * noise
+            })
+            .collect()
+    };
+    for (from, to, filter, parts) in [
+        (44_100, 22_050, Filter::KaiserBest, 2.6),
+        (48_000, 22_050, Filter::KaiserFast, 2.2),
+        (16_000, 22_050, Filter::KaiserFast, 2.05),
+    ] {
+        let outputs = (parts * PART as f64) as usize;
+        let n = (outputs as u64 * from as u64 / to as u64) as usize + 1;
+        let x = signal(n);
+        let path = Path::new("long.wav");
+        let ours = resample_with(path, &x, from, to, filter).unwrap();
+        let plain =
+            tuneprint::audio::resample::resample_reference(path, &x, from, to, filter).unwrap();
+        assert!(plain.len() > 2 * PART, "{from}->{to}: {}", plain.len());
+        let first_bad = ours[..plain.len()]
+            .iter()
+            .zip(&plain)
+            .position(|(a, b)| a.to_bits() != b.to_bits());
+        assert_eq!(first_bad, None, "{from} -> {to} Hz ({filter:?}): first differing output");
+    }
+}

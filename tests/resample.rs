@@ -145,7 +145,9 @@ fn long_signals_in_parts_equal_the_reference_loop() {
                 state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
                 let noise = (state >> 8) as f32 / (1 << 24) as f32 - 0.5;
                 let t = i as f32;
-                0.4 * (t * 0.013).sin() + 0.2 * (t * 0.171).sin() + 0.1 * (t * 0.0021).cos()
+                0.4 * (t * 0.013).sin()
+                    + 0.2 * (t * 0.171).sin()
+                    + 0.1 * (t * 0.0021).cos()
                     + 0.05 * noise
             })
             .collect()
@@ -167,6 +169,9 @@ fn long_signals_in_parts_equal_the_reference_loop() {
             .iter()
             .zip(&plain)
             .position(|(a, b)| a.to_bits() != b.to_bits());
-        assert_eq!(first_bad, None, "{from} -> {to} Hz ({filter:?}): first differing output");
+        assert_eq!(
+            first_bad, None,
+            "{from} -> {to} Hz ({filter:?}): first differing output"
+        );
     }
 }

@@ -29,10 +29,7 @@ if [ -z "$kind" ]; then
     fi
 fi
 installed_version() {
-    .venv/bin/python - "$TORCH_VERSION" <<'PY' 2>/dev/null
-import importlib.metadata as m, sys
-print(m.version("torch").split("+")[0])
-PY
+    .venv/bin/python -c 'import importlib.metadata as m; print(m.version("torch").split("+")[0])' 2>/dev/null
 }
 pip_q() { .venv/bin/pip install -q --disable-pip-version-check "$@"; }
 if [ "$(installed_version)" != "$TORCH_VERSION" ] || [ "$(cat .venv/torch-kind 2>/dev/null)" != "$kind" ]; then

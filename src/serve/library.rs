@@ -147,15 +147,7 @@ fn neighbours(found: Vec<library::Neighbour>) -> Vec<SimilarSong> {
         .map(|n| SimilarSong {
             song: summary(n.song),
             similarity: n.similarity as f64,
-            copies: n
-                .copies
-                .iter()
-                .map(|p| {
-                    p.file_name()
-                        .map(|f| f.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| p.display().to_string())
-                })
-                .collect(),
+            copies: n.copies.iter().map(|p| file_name(p)).collect(),
         })
         .collect()
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent set-up on a fresh machine (Rust toolchain and python3 present): creates .venv with
-# torch 2.13.0 (what tch 0.26 links against), installs Debian's chromium for the browser test of
-# `tuneprint serve` when missing, and builds the workspace in release mode once: `tuneprint`
-# (no libtorch) and `tuneprint-torch` (torch/: the commands that train, the only crate that links
-# libtorch; `tuneprint` starts it for them).
+# torch 2.13.0 (what tch 0.26 links against) and builds the workspace in release mode once:
+# `tuneprint` (no libtorch; built while torch downloads) and `tuneprint-torch` (torch/: the
+# commands that train, the only crate that links libtorch; `tuneprint` starts it for them).
+# `--browser` instead installs only Debian's chromium, for the browser test of `tuneprint serve`.
 #
 # Which torch: without an NVIDIA GPU (no working `nvidia-smi`), the CPU-sized set: the exact
 # torch wheel without its CUDA dependencies, plus the two CUDA libraries libtorch_cpu itself
@@ -18,9 +18,22 @@ for arg in "$@"; do
     case "$arg" in
         --cuda) kind=cuda ;;
         --cpu) kind=cpu ;;
-        *) echo "usage: scripts/setup.sh [--cpu | --cuda]" >&2; exit 2 ;;
+        --browser) browser_only=1 ;;
+        *) echo "usage: scripts/setup.sh [--cpu | --cuda] | --browser" >&2; exit 2 ;;
     esac
 done
+if [ "${browser_only:-0}" = 1 ]; then
+    # Headless Chromium for the browser test of `tuneprint serve` (Debian's package, nothing
+    # downloaded from elsewhere); only scripts/test.sh asks for it.
+    if ! command -v chromium >/dev/null 2>&1; then
+        echo "setup: installing chromium (apt-get) for the browser test" >&2
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    fi
+    exit 0
+fi
 if [ -z "$kind" ]; then
     if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
         kind=cuda
@@ -32,7 +45,7 @@ installed_version() {
     .venv/bin/python -c 'import importlib.metadata as m; print(m.version("torch").split("+")[0])' 2>/dev/null
 }
 pip_q() { .venv/bin/pip install -q --disable-pip-version-check "$@"; }
-if [ "$(installed_version)" != "$TORCH_VERSION" ] || [ "$(cat .venv/torch-kind 2>/dev/null)" != "$kind" ]; then
+install_torch() {
     python3 -m venv .venv
     if [ "$kind" = cuda ]; then
         echo "setup: installing torch==$TORCH_VERSION with its CUDA libraries into .venv (about 4.7 GB, once)" >&2
@@ -59,17 +72,20 @@ PY
         pip_q --no-warn-conflicts "${reqs[@]}"
     fi
     echo "$kind" > .venv/torch-kind
+}
+# The download of torch and the build of `tuneprint` (which never links libtorch) run side by
+# side; `tuneprint-torch` is built once torch is in place.
+torch_pid=""
+if [ "$(installed_version)" != "$TORCH_VERSION" ] || [ "$(cat .venv/torch-kind 2>/dev/null)" != "$kind" ]; then
+    install_torch &
+    torch_pid=$!
+fi
+echo "setup: building tuneprint (release)" >&2
+cargo build --release --quiet -p tuneprint
+if [ -n "$torch_pid" ]; then
+    wait "$torch_pid" || { echo "setup: installing torch into .venv failed (see above)" >&2; exit 1; }
 fi
 echo "setup: torch $TORCH_VERSION ($kind set) in .venv: $(du -sh .venv | cut -f1)" >&2
-# Headless Chromium for the browser test of `tuneprint serve` (Debian's package, nothing downloaded
-# from elsewhere).
-if ! command -v chromium >/dev/null 2>&1; then
-    echo "setup: installing chromium (apt-get) for the browser test" >&2
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >&2
-fi
 source scripts/env.sh
 echo "setup: building tuneprint and tuneprint-torch (release, one build of the workspace)" >&2
 cargo build --release --quiet --workspace

@@ -9,6 +9,11 @@ bash scripts/setup.sh
 source scripts/env.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+# Chromium (for the browser test) installs while the tests compile.
+bash scripts/setup.sh --browser &
+browser_pid=$!
+cargo test --release --workspace --all-targets --no-run --quiet
+wait "$browser_pid"
 cargo test --release --workspace --all-targets 2>&1 | tee "$log"
 cargo fmt --all --check
 cargo clippy --release --workspace --all-targets --quiet -- -D warnings

@@ -8,12 +8,12 @@
 _tp_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export VIRTUAL_ENV="$_tp_root/.venv"
 export PATH="$VIRTUAL_ENV/bin:$PATH"
-if [ "$(cat "$VIRTUAL_ENV/torch-kind" 2>/dev/null)" = cpu ]; then
-    for _tp_torch in "$VIRTUAL_ENV"/lib/python3*/site-packages/torch; do
-        export LIBTORCH="$_tp_torch"
-    done
+# The set installed (.venv/torch-kind), else the one scripts/setup.sh is installing
+# ($TUNEPRINT_TORCH).
+if [ "$(cat "$VIRTUAL_ENV/torch-kind" 2>/dev/null || echo "${TUNEPRINT_TORCH:-}")" = cpu ]; then
+    export LIBTORCH="$VIRTUAL_ENV/lib/$(python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])')/site-packages/torch"
     export LIBTORCH_CXX11_ABI=1
-    unset LIBTORCH_USE_PYTORCH _tp_torch
+    unset LIBTORCH_USE_PYTORCH
 else
     export LIBTORCH_USE_PYTORCH=1
     unset LIBTORCH LIBTORCH_CXX11_ABI

@@ -73,20 +73,25 @@ PY
     fi
     echo "$kind" > .venv/torch-kind
 }
-# The download of torch and the build of `tuneprint` (which never links libtorch) run side by
-# side; `tuneprint-torch` is built once torch is in place.
-torch_pid=""
+# The download of torch and the build of the workspace run side by side: everything but the
+# crates that link libtorch compiles meanwhile (`--keep-going`; its log is shown only if the
+# final build fails), then one more build finishes those. Both builds select the same packages,
+# so cargo resolves the same features and nothing is compiled twice.
 if [ "$(installed_version)" != "$TORCH_VERSION" ] || [ "$(cat .venv/torch-kind 2>/dev/null)" != "$kind" ]; then
+    rm -f .venv/torch-kind
     install_torch &
     torch_pid=$!
-fi
-echo "setup: building tuneprint (release)" >&2
-cargo build --release --quiet -p tuneprint
-if [ -n "$torch_pid" ]; then
+    echo "setup: building tuneprint and tuneprint-torch (release) while torch installs" >&2
+    early_log=$(mktemp)
+    (TUNEPRINT_TORCH="$kind" && source scripts/env.sh && cargo build --release --quiet --workspace --keep-going) >"$early_log" 2>&1 || true
     wait "$torch_pid" || { echo "setup: installing torch into .venv failed (see above)" >&2; exit 1; }
 fi
 echo "setup: torch $TORCH_VERSION ($kind set) in .venv: $(du -sh .venv | cut -f1)" >&2
 source scripts/env.sh
 echo "setup: building tuneprint and tuneprint-torch (release, one build of the workspace)" >&2
-cargo build --release --quiet --workspace
+if ! cargo build --release --quiet --workspace; then
+    [ -n "${early_log:-}" ] && { echo "setup: the log of the build made while torch installed:" >&2; cat "$early_log" >&2; }
+    exit 1
+fi
+rm -f "${early_log:-/nonexistent}"
 echo "setup: ready: target/release/tuneprint (and tuneprint-torch, which it starts for training)" >&2

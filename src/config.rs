@@ -50,28 +50,105 @@ pub const BUILTIN_PREFIX: &str = "builtin:";
 /// Environment variable naming the per-user data folder (models).
 pub const HOME_ENV: &str = "TUNEPRINT_HOME";
 
-/// The built-in copy of a file named `builtin:...` ([`FEATURES_CSV`], or
-/// `builtin:splits/fault_filtered_{train,valid,test}.txt`); `None` for every other path.
-pub fn builtin_file(path: &std::path::Path) -> Option<&'static str> {
+/// The model every command uses until the user trains one: the default blend, trained from
+/// the built-in reference table by `scripts/make_builtin_model.sh` (the committed songs of
+/// `audio/` left out) and built into the binary (`src/model/builtin/`).
+pub const BUILTIN_MODEL: &str = "builtin:default";
+
+/// The files of the built-in model folder ([`BUILTIN_MODEL`]), by name.
+const BUILTIN_MODEL_FILES: [(&str, &[u8]); 6] = [
+    ("model.json", include_bytes!("model/builtin/model.json")),
+    (
+        "model.safetensors",
+        include_bytes!("model/builtin/model.safetensors"),
+    ),
+    (
+        "evaluation.json",
+        include_bytes!("model/builtin/evaluation.json"),
+    ),
+    ("history.csv", include_bytes!("model/builtin/history.csv")),
+    (
+        "confusion.csv",
+        include_bytes!("model/builtin/confusion.csv"),
+    ),
+    (
+        "baselines.json",
+        include_bytes!("model/builtin/baselines.json"),
+    ),
+];
+
+/// The built-in copy of a file named `builtin:...` ([`FEATURES_CSV`],
+/// `builtin:splits/fault_filtered_{train,valid,test}.txt`, or a file of the built-in model,
+/// `builtin:default/model.json`); `None` for every other path.
+pub fn builtin_bytes(path: &std::path::Path) -> Option<&'static [u8]> {
     let name = path.to_str()?.strip_prefix(BUILTIN_PREFIX)?;
-    match name {
-        "features_30_sec.csv" => Some(include_str!("../features/features_30_sec.csv")),
+    let text: &'static str = match name {
+        "features_30_sec.csv" => include_str!("../features/features_30_sec.csv"),
         "splits/fault_filtered_train.txt" => {
-            Some(include_str!("../features/splits/fault_filtered_train.txt"))
+            include_str!("../features/splits/fault_filtered_train.txt")
         }
         "splits/fault_filtered_valid.txt" => {
-            Some(include_str!("../features/splits/fault_filtered_valid.txt"))
+            include_str!("../features/splits/fault_filtered_valid.txt")
         }
         "splits/fault_filtered_test.txt" => {
-            Some(include_str!("../features/splits/fault_filtered_test.txt"))
+            include_str!("../features/splits/fault_filtered_test.txt")
         }
-        _ => None,
-    }
+        _ => {
+            let file = name.strip_prefix("default/")?;
+            return BUILTIN_MODEL_FILES
+                .iter()
+                .find(|(n, _)| *n == file)
+                .map(|(_, b)| *b);
+        }
+    };
+    Some(text.as_bytes())
+}
+
+/// [`builtin_bytes`] as text (every built-in file but the model's weights is UTF-8).
+pub fn builtin_file(path: &std::path::Path) -> Option<&'static str> {
+    builtin_bytes(path).and_then(|b| std::str::from_utf8(b).ok())
 }
 
 /// Whether `path` names a built-in file or folder (`builtin:...`).
 pub fn is_builtin(path: &std::path::Path) -> bool {
     path.to_str().is_some_and(|s| s.starts_with(BUILTIN_PREFIX))
+}
+
+/// The bytes of a file, built-in (`builtin:...`) or on disk.
+pub fn read_bytes(path: &std::path::Path) -> std::io::Result<std::borrow::Cow<'static, [u8]>> {
+    match builtin_bytes(path) {
+        Some(b) => Ok(std::borrow::Cow::Borrowed(b)),
+        None if is_builtin(path) => Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no such built-in file",
+        )),
+        None => std::fs::read(path).map(std::borrow::Cow::Owned),
+    }
+}
+
+/// [`read_bytes`] as UTF-8 text.
+pub fn read_text(path: &std::path::Path) -> std::io::Result<String> {
+    let bytes = read_bytes(path)?;
+    String::from_utf8(bytes.into_owned())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// Whether `path` is a file: a built-in one, or one on disk.
+pub fn is_file(path: &std::path::Path) -> bool {
+    if is_builtin(path) {
+        builtin_bytes(path).is_some()
+    } else {
+        path.is_file()
+    }
+}
+
+/// Whether `path` is a folder: the built-in model's ([`BUILTIN_MODEL`]), or one on disk.
+pub fn is_dir(path: &std::path::Path) -> bool {
+    if is_builtin(path) {
+        path.to_str() == Some(BUILTIN_MODEL)
+    } else {
+        path.is_dir()
+    }
 }
 
 fn env_path(name: &str) -> Option<std::path::PathBuf> {
@@ -95,10 +172,35 @@ pub fn data_home() -> std::path::PathBuf {
     }
 }
 
-/// Folder `train` saves the model into and `classify`/`embed`/`recommend`/`report` load it
-/// from: `data_home()/models/default`.
+/// Folder `train` saves the model into: `data_home()/models/default`.
 pub fn default_model_dir() -> std::path::PathBuf {
     data_home().join("models").join("default")
+}
+
+/// The model `classify`, `embed`, `recommend`, `library scan`, `serve` and `report` use without
+/// `--model`: the one `train` saved ([`default_model_dir`]) when there is one, else the built-in
+/// model ([`BUILTIN_MODEL`]).
+pub fn default_model() -> std::path::PathBuf {
+    let dir = default_model_dir();
+    if dir.join("model.json").is_file() {
+        dir
+    } else {
+        std::path::PathBuf::from(BUILTIN_MODEL)
+    }
+}
+
+/// Where `embed` saves the embeddings of `model` when not told: `embeddings.npy` in the model
+/// folder; for the built-in model (a folder that cannot be written), in
+/// `data_home()/models/builtin/`.
+pub fn embeddings_path(model: &std::path::Path) -> std::path::PathBuf {
+    if is_builtin(model) {
+        data_home()
+            .join("models")
+            .join("builtin")
+            .join("embeddings.npy")
+    } else {
+        model.join("embeddings.npy")
+    }
 }
 
 /// The library database commands use without `--db`: `$TUNEPRINT_DB`, else `tuneprint.db` in

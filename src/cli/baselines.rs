@@ -76,7 +76,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let mut text = serde_json::to_string_pretty(&report)
         .map_err(|e| CliError::Failed(format!("cannot serialise the baselines: {e}")))?;
     text.push('\n');
-    let path = super::model_dir(args.output.as_deref()).join("baselines.json");
+    let path = super::output_dir(args.output.as_deref()).join("baselines.json");
     crate::table::write_atomic(&path, text.as_bytes())?;
     if args.json {
         print!("{text}");

@@ -1,4 +1,4 @@
-//! `tuneprint classify`: genres of songs from raw audio, with the model trained by `train`.
+//! `tuneprint classify`: genres of songs from raw audio, with the model `train` saved or the built-in one.
 
 use super::CliError;
 use crate::extract::{self, Options};
@@ -21,7 +21,9 @@ pub struct Args {
     /// window features, nothing decoded again; files not in it are analysed.
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
-    /// Model directory written by `tuneprint train` [default: $TUNEPRINT_HOME/models/default].
+    /// Model folder [default: the model `tuneprint train` saved in
+    /// $TUNEPRINT_HOME/models/default, else the built-in model, builtin:default: the default
+    /// blend trained on the reference table].
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// How many of the most probable genres to print per song.

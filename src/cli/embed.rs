@@ -1,4 +1,4 @@
-//! `tuneprint embed`: the CNN embedding of every song of a features CSV.
+//! `tuneprint embed`: the model's embedding of every song of a features CSV.
 
 pub use crate::model::layer::combined;
 
@@ -23,7 +23,9 @@ pub fn embed_records(clf: &Classifier, layer: Layer, rows: &[Record]) -> Library
 /// Arguments of `tuneprint embed`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Model directory written by `tuneprint train` [default: $TUNEPRINT_HOME/models/default].
+    /// Model folder [default: the model `tuneprint train` saved in
+    /// $TUNEPRINT_HOME/models/default, else the built-in model, builtin:default: the default
+    /// blend trained on the reference table].
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Features CSV whose rows are embedded [default: the built-in reference table].
@@ -33,12 +35,14 @@ pub struct Args {
     /// stored features (one row per song, as `library export --csv` writes them).
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
-    /// Output `.npy` file (an index `.csv` with filename,label is written beside it);
-    /// default `<model>/embeddings.npy`.
+    /// Output `.npy` file (an index `.csv` with filename,label is written beside it)
+    /// [default: `embeddings.npy` in the model folder; for the built-in model,
+    /// $TUNEPRINT_HOME/models/builtin/embeddings.npy].
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// Which layer's activations to save (default: the model's own, `embedding` of its
-    /// model.json: `flatten` for the paper CNN, `combined` for the strong ensemble).
+    /// model.json: `combined` for the default blend and the strong ensemble, `flatten` for the
+    /// paper CNN).
     #[arg(long, value_enum)]
     pub layer: Option<Layer>,
     /// Print a JSON summary instead of text.
@@ -55,10 +59,9 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     };
     let layer = args.layer.unwrap_or_else(|| clf.default_layer());
     let lib = embed_records(&clf, layer, &rows);
-    let out = args
-        .output
-        .clone()
-        .unwrap_or_else(|| super::model_dir(args.model.as_deref()).join("embeddings.npy"));
+    let out = args.output.clone().unwrap_or_else(|| {
+        crate::config::embeddings_path(&super::model_dir(args.model.as_deref()))
+    });
     lib.save(&out)?;
     let dim = lib.vectors.first().map_or(0, Vec::len);
     if args.json {

@@ -73,8 +73,10 @@ pub struct ScanArgs {
     /// relative to the scanned folder; combine the shard databases with `library merge`.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
-    /// Model that predicts genres and embeds songs (default: the default model, when trained).
-    /// Songs predicted by another model are re-classified from their stored features.
+    /// Model that predicts genres and embeds songs [default: the model `tuneprint train` saved
+    /// in $TUNEPRINT_HOME/models/default, else the built-in model, builtin:default: the
+    /// default blend trained on the reference table]. Songs predicted by another model are
+    /// re-classified from their stored features.
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Print a JSON summary instead of text.

@@ -38,13 +38,15 @@ pub enum Command {
     Extract(extract::Args),
     /// Compare a features CSV with the reference, column by column.
     Check(check::Args),
-    /// Train the paper's CNN on a features CSV and save the model.
+    /// Train a genre classifier (the default blend; `--arch paper`: the paper's CNN) and save
+    /// it (needs tuneprint-torch).
     Train(train_args::Args),
     /// Classic baselines (linfa) on the same splits as `train`.
     Baselines(baselines::Args),
     /// Predict the genre of songs from raw audio.
     Classify(classify::Args),
-    /// Save the CNN embedding of every song of a features CSV.
+    /// Save the embedding of every song of a features CSV (the model's own layer: `combined`
+    /// for the default blend).
     Embed(embed::Args),
     /// Songs most like a query song, by cosine similarity of embeddings.
     Recommend(recommend::Args),
@@ -87,9 +89,17 @@ pub enum CliError {
     Io(#[from] std::io::Error),
 }
 
-/// The model directory of a command: `--model DIR` when given, else
-/// [`crate::config::default_model_dir`].
+/// The model a command uses: `--model DIR` when given, else [`crate::config::default_model`]
+/// (the one `train` saved, else the built-in one).
 pub fn model_dir(explicit: Option<&std::path::Path>) -> std::path::PathBuf {
+    explicit
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(crate::config::default_model)
+}
+
+/// The folder `train` and `baselines` write: `-o DIR` when given, else
+/// [`crate::config::default_model_dir`].
+pub fn output_dir(explicit: Option<&std::path::Path>) -> std::path::PathBuf {
     explicit
         .map(std::path::Path::to_path_buf)
         .unwrap_or_else(crate::config::default_model_dir)
@@ -101,7 +111,7 @@ pub fn load_model(
     explicit: Option<&std::path::Path>,
 ) -> Result<crate::model::Classifier, CliError> {
     let dir = model_dir(explicit);
-    if !dir.join("model.json").exists() {
+    if !crate::config::is_file(&dir.join("model.json")) {
         let train = match explicit {
             Some(d) => format!("tuneprint train -o {}", d.display()),
             None => "tuneprint train".to_string(),

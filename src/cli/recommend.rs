@@ -1,4 +1,4 @@
-//! `tuneprint recommend`: songs most like a query song, by cosine similarity of CNN embeddings.
+//! `tuneprint recommend`: songs most like a query song, by cosine similarity of the model's embeddings.
 
 use super::embed::embed_records;
 use super::CliError;
@@ -20,7 +20,9 @@ pub struct Args {
     /// How many songs to return.
     #[arg(short, default_value_t = 5)]
     pub k: usize,
-    /// Model directory written by `tuneprint train` [default: $TUNEPRINT_HOME/models/default].
+    /// Model folder [default: the model `tuneprint train` saved in
+    /// $TUNEPRINT_HOME/models/default, else the built-in model, builtin:default: the default
+    /// blend trained on the reference table].
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// The song library: a features CSV [default: the built-in reference table].
@@ -31,8 +33,8 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
     /// Which layer's activations embed the songs (default: the model's own, `embedding` of
-    /// its model.json: `flatten` for the paper CNN, `combined` for the strong ensemble and the
-    /// blend).
+    /// its model.json: `combined` for the default blend and the strong ensemble, `flatten` for
+    /// the paper CNN).
     #[arg(long, value_enum)]
     pub layer: Option<Layer>,
     /// Instead of recommending: genre precision@k for test-split songs with models trained

@@ -18,8 +18,6 @@ pub const DEFAULT_FEATURES: &str = crate::config::FEATURES_CSV;
 pub const DEFAULT_CLIP: &str = crate::config::REPORT_CLIP;
 /// Default output folder.
 pub const DEFAULT_OUT_DIR: &str = crate::config::REPORT_DIR;
-/// Embedding file name looked for in the model directory.
-pub const EMBEDDINGS_FILE: &str = "embeddings.npy";
 /// Recommendations listed per query song.
 pub const TOP_K: usize = 5;
 /// Genres whose first song is a default query.
@@ -28,8 +26,9 @@ const DEFAULT_QUERY_GENRES: [&str; 4] = ["blues", "classical", "hiphop", "metal"
 /// Arguments of `tuneprint report`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Model directory (from `train`) [default: $TUNEPRINT_HOME/models/default, skipped if
-    /// missing].
+    /// Model folder [default: the model `tuneprint train` saved in
+    /// $TUNEPRINT_HOME/models/default, else the built-in model, builtin:default: the default
+    /// blend trained on the reference table].
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Feature table for the correlation heatmap [default: the built-in reference table].
@@ -67,7 +66,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let features = Some(features);
 
     let model_dir = super::model_dir(args.model.as_deref());
-    let model = if args.model.is_some() || model_dir.is_dir() {
+    let model = if args.model.is_some() || crate::config::is_dir(&model_dir) {
         Some(ModelDir::load(&model_dir)?)
     } else {
         notes.push(format!(
@@ -94,7 +93,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let emb_path = args
         .embeddings
         .clone()
-        .unwrap_or_else(|| model_dir.join(EMBEDDINGS_FILE));
+        .unwrap_or_else(|| crate::config::embeddings_path(&model_dir));
     let recommendations = if args.embeddings.is_some() || emb_path.is_file() {
         recommendations(&emb_path, &args.query)?
     } else {

@@ -20,7 +20,10 @@ pub struct Args {
     /// Address to listen on; anything but 127.0.0.1 / ::1 opens the library to the network.
     #[arg(long, default_value = SERVE_BIND)]
     pub bind: IpAddr,
-    /// Model used to classify uploaded files [default: the library's default model].
+    /// Model used to classify uploaded files [default: the model that made most of the
+    /// library's predictions; else the model `tuneprint train` saved in
+    /// $TUNEPRINT_HOME/models/default, else the built-in model, builtin:default: the default
+    /// blend trained on the reference table].
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Largest upload to classify, in bytes.

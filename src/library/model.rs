@@ -6,7 +6,6 @@
 use super::LibraryError;
 use crate::features::FeatureVector;
 use crate::model::Classifier;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// A loaded model with the id its outputs are stored under.
@@ -49,12 +48,7 @@ pub fn model_id(dir: &Path) -> Result<String, LibraryError> {
     let mut h = blake3::Hasher::new();
     for name in ["model.json", crate::model::WEIGHTS_FILE] {
         let p = dir.join(name);
-        let mut f = std::fs::File::open(&p).map_err(|e| LibraryError::Io {
-            path: p.clone(),
-            reason: e.to_string(),
-        })?;
-        let mut buf = Vec::new();
-        f.read_to_end(&mut buf).map_err(|e| LibraryError::Io {
+        let buf = crate::config::read_bytes(&p).map_err(|e| LibraryError::Io {
             path: p.clone(),
             reason: e.to_string(),
         })?;
@@ -139,9 +133,8 @@ fn mean(rows: &[Vec<f32>]) -> Vec<f32> {
     m.into_iter().map(|v| (v / n) as f32).collect()
 }
 
-/// The model `library scan` uses when `--model` is not given: the default model folder
-/// ([`crate::config::default_model_dir`]) when it holds a model, else none (the scan then stores
-/// everything but predictions).
+/// The model `library scan` and `serve` use when `--model` is not given:
+/// [`crate::config::default_model`] (the one `train` saved, else the built-in one).
 pub fn default_model_dir() -> Option<PathBuf> {
-    Some(crate::config::default_model_dir()).filter(|d| d.join("model.json").is_file())
+    Some(crate::config::default_model())
 }

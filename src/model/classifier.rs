@@ -155,7 +155,7 @@ impl Classifier {
     /// columns, genres, scaler or weights do not match this build.
     pub fn load(dir: &Path) -> Result<Classifier, ModelError> {
         let json_path = dir.join("model.json");
-        let text = std::fs::read_to_string(&json_path).map_err(|e| ModelError::Read {
+        let text = crate::config::read_text(&json_path).map_err(|e| ModelError::Read {
             path: json_path.clone(),
             reason: if e.kind() == std::io::ErrorKind::NotFound {
                 "not found (train a model with `tuneprint train`)".into()

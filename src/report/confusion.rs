@@ -31,7 +31,7 @@ impl Confusion {
     /// Reads a confusion CSV: header `true,<label>,...`, then one row per true label in the same
     /// order as the header, with whole counts.
     pub fn read(path: &Path) -> Result<Self, ReportError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ReportError::Read {
+        let text = crate::config::read_text(path).map_err(|e| ReportError::Read {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;

@@ -37,7 +37,7 @@ pub fn read_history(path: &Path) -> Result<Vec<Epoch>, ReportError> {
         path: path.to_path_buf(),
         reason,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| ReportError::Read {
+    let text = crate::config::read_text(path).map_err(|e| ReportError::Read {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;

@@ -108,7 +108,7 @@ pub struct ModelDir {
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ReportError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ReportError::Read {
+    let text = crate::config::read_text(path).map_err(|e| ReportError::Read {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
@@ -125,7 +125,7 @@ fn optional<T>(
     missing: &str,
     read: impl FnOnce(&Path) -> Result<T, ReportError>,
 ) -> Result<Option<T>, ReportError> {
-    if path.is_file() {
+    if crate::config::is_file(path) {
         read(path).map(Some)
     } else {
         notes.push(format!("{} not found: {missing}", path.display()));
@@ -137,7 +137,7 @@ impl ModelDir {
     /// Reads a model directory. Errors when the folder is missing, holds none of the expected
     /// files, or holds a file that cannot be parsed.
     pub fn load(dir: &Path) -> Result<ModelDir, ReportError> {
-        if !dir.is_dir() {
+        if !crate::config::is_dir(dir) {
             return Err(ReportError::Read {
                 path: dir.to_path_buf(),
                 reason: "model directory not found (train one with `tuneprint train`)".into(),
@@ -150,7 +150,10 @@ impl ModelDir {
             "confusion.csv",
             "baselines.json",
         ];
-        if !expected.iter().any(|f| dir.join(f).is_file()) {
+        if !expected
+            .iter()
+            .any(|f| crate::config::is_file(&dir.join(f)))
+        {
             return Err(ReportError::Invalid {
                 path: dir.to_path_buf(),
                 reason: format!(

@@ -101,7 +101,7 @@ fn library_model_dir(lib: &Library) -> Option<PathBuf> {
             .iter()
             .max_by_key(|m| m.songs)
             .map(|m| PathBuf::from(&m.dir))
-            .filter(|d| d.join("model.json").is_file())
+            .filter(|d| crate::config::is_file(&d.join("model.json")))
     });
     from_library.or_else(library::model::default_model_dir)
 }

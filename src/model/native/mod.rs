@@ -179,7 +179,7 @@ pub struct Weights {
 impl Weights {
     /// Reads a safetensors file (F32 tensors; F64, F16 and BF16 are converted).
     pub fn read(path: &Path) -> Result<Weights, ModelError> {
-        let bytes = std::fs::read(path).map_err(|e| ModelError::Read {
+        let bytes = crate::config::read_bytes(path).map_err(|e| ModelError::Read {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;

@@ -84,7 +84,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         arch,
         strong: spec_override("--strong-spec", args.strong_spec.as_deref())?,
         blend: spec_override("--blend-spec", args.blend_spec.as_deref())?,
-        out_dir: tuneprint::cli::model_dir(args.output.as_deref()),
+        out_dir: tuneprint::cli::output_dir(args.output.as_deref()),
         config,
     };
     let pb =

@@ -263,3 +263,28 @@ pub const SERVE_SIMILAR_BATCH: usize = 8;
 /// Songs of a downloaded playlist by default, and the most one request may ask for.
 pub const SERVE_PLAYLIST: usize = 20;
 pub const SERVE_MAX_PLAYLIST: usize = 500;
+
+/// Environment variable naming a file that tests append a line to when they skip for a missing
+/// precondition (`scripts/test.sh` counts them in its closing line).
+pub const SKIP_LOG_ENV: &str = "TUNEPRINT_SKIP_LOG";
+
+/// For tests: a precondition `what` is missing (a folder beside the checkout, a browser, a CPU
+/// feature). Under `CI=true` that is a failure (panics); otherwise the skip is printed and
+/// recorded in [`SKIP_LOG_ENV`]'s file, so that it is counted as skipped, not passed.
+#[doc(hidden)]
+pub fn skip_test(what: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true and a precondition is missing: {what}");
+    }
+    eprintln!("skipped: {what}");
+    if let Some(log) = env_path(SKIP_LOG_ENV) {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            let _ = writeln!(f, "{what}");
+        }
+    }
+}

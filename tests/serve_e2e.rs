@@ -360,7 +360,9 @@ fn serve_end_to_end_api_and_browser() {
     assert_eq!(get(addr, "/api/songs").status, 200);
 
     if std::env::var_os("TUNEPRINT_SKIP_BROWSER").is_some() {
-        eprintln!("TUNEPRINT_SKIP_BROWSER set: browser part skipped");
+        tuneprint::config::skip_test(
+            "serve_end_to_end_api_and_browser: TUNEPRINT_SKIP_BROWSER set, browser part skipped",
+        );
         return;
     }
     browser(addr, jazz, &file);

@@ -3,25 +3,8 @@
 //! a file name in two folders are two songs: `extract` names them by path, and `recommend` leaves
 //! the query out by identity, not by name.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 mod common;
-use common::{json, ok, root};
-
-const BIN: &str = env!("CARGO_BIN_EXE_tuneprint");
-
-/// Runs tuneprint in `cwd` with `home` as its data folder and no other location set.
-fn run(cwd: &Path, home: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .env("TUNEPRINT_HOME", home)
-        .env_remove("TUNEPRINT_DB")
-        .env_remove("XDG_DATA_HOME")
-        .output()
-        .expect("run tuneprint")
-}
+use common::{json, ok, root, run_at as run};
 
 fn filenames(v: &serde_json::Value) -> Vec<String> {
     v["results"]

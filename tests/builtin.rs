@@ -4,24 +4,9 @@
 //! `--help` of each subcommand names the defaults the code uses.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 mod common;
-use common::{json, ok, root};
-
-const BIN: &str = env!("CARGO_BIN_EXE_tuneprint");
-
-/// Runs tuneprint in `cwd` with `home` as its (empty) data folder.
-fn run(cwd: &Path, home: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .env("TUNEPRINT_HOME", home)
-        .env_remove("TUNEPRINT_DB")
-        .env_remove("XDG_DATA_HOME")
-        .output()
-        .expect("run tuneprint")
-}
+use common::{json, ok, root, run_at as run};
 
 fn help(args: &[&str]) -> String {
     let t = tempfile::tempdir().unwrap();

@@ -101,7 +101,7 @@ fn main() -> ExitCode {
     match result.map_err(anyhow::Error::from) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", tuneprint::cli::error_line(e.as_ref()));
             ExitCode::from(2)
         }
     }

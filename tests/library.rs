@@ -1025,3 +1025,122 @@ fn the_same_audio_in_two_files_is_one_recording() {
         "{m3u}"
     );
 }
+
+#[test]
+fn a_damaged_database_is_one_line_with_each_cause_once() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir(t.path().join("m")).unwrap();
+    std::fs::copy(
+        root().join("audio/jazz.00000.wav"),
+        t.path().join("m/jazz.00000.wav"),
+    )
+    .unwrap();
+    ok(tuneprint_in(
+        t.path(),
+        &["library", "scan", "m", "--db", "lib.db"],
+    ));
+    // Damage every page after the first (the header stays valid).
+    let db = t.path().join("lib.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    for i in (4096..bytes.len()).step_by(997) {
+        bytes[i] = 0xff;
+    }
+    std::fs::write(&db, bytes).unwrap();
+    let o = tuneprint_in(t.path(), &["library", "status", "--db", "lib.db"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "error: library database: database disk image is malformed: Error code 11: The database \
+         disk image is malformed\n"
+    );
+}
+
+#[test]
+fn another_programs_database_is_refused_untouched() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir(t.path().join("m")).unwrap();
+    std::fs::copy(
+        root().join("audio/jazz.00000.wav"),
+        t.path().join("m/jazz.00000.wav"),
+    )
+    .unwrap();
+    for (file, sql, tables) in [
+        (
+            "notes.db",
+            "CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('mine');",
+            "notes",
+        ),
+        // A `songs` table of its own, at schema version 0: still not ours.
+        (
+            "player.db",
+            "CREATE TABLE songs (id INTEGER PRIMARY KEY, title TEXT);
+             CREATE TABLE albums (id INTEGER PRIMARY KEY);",
+            "albums, songs",
+        ),
+    ] {
+        let db = t.path().join(file);
+        Connection::open(&db).unwrap().execute_batch(sql).unwrap();
+        let before = std::fs::read(&db).unwrap();
+        for args in [
+            &["library", "scan", "m", "--db", file][..],
+            &["library", "status", "--db", file],
+        ] {
+            let o = tuneprint_in(t.path(), args);
+            assert_eq!(o.status.code(), Some(2), "{args:?}");
+            assert_eq!(
+                String::from_utf8_lossy(&o.stderr),
+                format!(
+                    "error: {file}: cannot open the library: another program's SQLite database \
+                     (tables: {tables}), not a tuneprint library; give another --db\n"
+                )
+            );
+        }
+        assert_eq!(std::fs::read(&db).unwrap(), before, "{file} was written");
+        assert!(!t.path().join(format!("{file}-wal")).exists());
+    }
+}
+
+#[test]
+fn a_backup_is_one_consistent_file_while_the_library_is_open() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir(t.path().join("m")).unwrap();
+    for f in ["jazz.00000.wav", "metal.00000.wav"] {
+        std::fs::copy(root().join("audio").join(f), t.path().join("m").join(f)).unwrap();
+    }
+    ok(tuneprint_in(
+        t.path(),
+        &["library", "scan", "m", "--db", "lib.db"],
+    ));
+    // Another process holds the library open, with a write of its own still in the WAL.
+    let held = Connection::open(t.path().join("lib.db")).unwrap();
+    held.execute_batch("PRAGMA wal_autocheckpoint = 0; UPDATE songs SET title = 'held' WHERE name = 'jazz.00000.wav';")
+        .unwrap();
+    assert!(t.path().join("lib.db-wal").metadata().unwrap().len() > 0);
+    let o = ok(tuneprint_in(
+        t.path(),
+        &["library", "backup", "copy.db", "--db", "lib.db"],
+    ));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("lib.db → copy.db ("), "{out}");
+    assert!(!t.path().join("copy.db-wal").exists());
+    // The copy alone holds everything, the WAL's write included.
+    let copy = t.path().join("copy.db");
+    assert_eq!(dump(&copy), dump(&t.path().join("lib.db")));
+    let title: String = Connection::open(&copy)
+        .unwrap()
+        .query_row(
+            "SELECT title FROM songs WHERE name = 'jazz.00000.wav'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(title, "held");
+    // Onto itself: refused.
+    let o = tuneprint_in(t.path(), &["library", "backup", "lib.db", "--db", "lib.db"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "error: lib.db: is the library itself: give another file\n"
+    );
+    drop(held);
+}

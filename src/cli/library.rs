@@ -56,6 +56,18 @@ pub enum Sub {
     Export(ExportArgs),
     /// Merge shard databases (`scan --shard I/N`) into one.
     Merge(MergeArgs),
+    /// A consistent copy of the library in one file (safe while it is in use; copying
+    /// `tuneprint.db` alone can miss what its `-wal` file holds).
+    Backup(BackupArgs),
+}
+
+/// Arguments of `library backup`.
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    /// The copy to write (replaced atomically).
+    pub dest: PathBuf,
+    #[command(flatten)]
+    pub db: DbArg,
 }
 
 /// Arguments of `library scan`.
@@ -170,6 +182,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         Sub::Show(a) => show(a),
         Sub::Export(a) => export(a),
         Sub::Merge(a) => merge(a),
+        Sub::Backup(a) => backup(a),
     }
 }
 
@@ -423,6 +436,17 @@ fn merge(a: &MergeArgs) -> Result<ExitCode, CliError> {
             rep.duplicates
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn backup(a: &BackupArgs) -> Result<ExitCode, CliError> {
+    let lib = a.db.open(true)?;
+    let bytes = lib.backup(&a.dest)?;
+    println!(
+        "{} → {} ({bytes} bytes)",
+        lib.path().display(),
+        a.dest.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -124,6 +124,23 @@ pub fn load_model(
     Ok(crate::model::Classifier::load(&dir)?)
 }
 
+/// The one-line message of an error: its own text, then each cause in turn that the line does
+/// not already hold (an error that prints its cause and also names it as its source, as a
+/// wrapped SQLite error does, is shown once).
+pub fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line
+}
+
 /// Exit status of a batch: success when nothing failed, 1 otherwise.
 pub fn batch_status(failed: usize) -> ExitCode {
     if failed == 0 {

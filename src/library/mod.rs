@@ -417,13 +417,28 @@ impl Library {
                 )));
             }
         }
-        let mut conn = Connection::open(path).map_err(|e| open_err(&e))?;
-        schema::configure(&conn).map_err(|e| match e {
+        let sql_err = |e: rusqlite::Error| match e {
             rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
                 open_err(&"not a tuneprint library (not an SQLite database)")
             }
             e => open_err(&e),
-        })?;
+        };
+        let mut conn = Connection::open(path).map_err(|e| open_err(&e))?;
+        // Another program's database is refused before anything is written into it.
+        conn.busy_timeout(std::time::Duration::from_millis(
+            crate::config::LIBRARY_BUSY_TIMEOUT_MS,
+        ))
+        .map_err(sql_err)?;
+        if let Some(tables) = schema::foreign_tables(&conn).map_err(sql_err)? {
+            let shown = tables.len().min(5);
+            let more = if tables.len() > shown { ", …" } else { "" };
+            return Err(open_err(&format!(
+                "another program's SQLite database (tables: {}{more}), not a tuneprint library; \
+                 give another --db",
+                tables[..shown].join(", ")
+            )));
+        }
+        schema::configure(&conn).map_err(sql_err)?;
         schema::migrate(&mut conn, path)?;
         Ok(Library {
             conn,
@@ -435,6 +450,42 @@ impl Library {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Writes a consistent copy of the library, in one file, to `dest` (replaced atomically):
+    /// everything committed when the copy starts, including what still sits in the `-wal`
+    /// file, while other processes keep reading and writing. Returns the copy's size in bytes.
+    pub fn backup(&self, dest: &Path) -> Result<u64, LibraryError> {
+        let io = |e: &dyn std::fmt::Display| LibraryError::Io {
+            path: dest.to_path_buf(),
+            reason: e.to_string(),
+        };
+        if let (Ok(a), Ok(b)) = (
+            std::fs::canonicalize(&self.path),
+            std::fs::canonicalize(dest),
+        ) {
+            if a == b {
+                return Err(io(&"is the library itself: give another file"));
+            }
+        }
+        let dir = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        // VACUUM INTO wants a missing or empty file: the temporary one is empty.
+        let tmp = tempfile::Builder::new()
+            .prefix(".backup-")
+            .suffix(".db")
+            .tempfile_in(&dir)
+            .map_err(|e| io(&e))?
+            .into_temp_path();
+        let name = tmp
+            .to_str()
+            .ok_or_else(|| io(&"the folder's name is not UTF-8"))?;
+        self.conn.execute("VACUUM INTO ?1", params![name])?;
+        let size = std::fs::metadata(&tmp).map_err(|e| io(&e))?.len();
+        tmp.persist(dest).map_err(|e| io(&e.error))?;
+        Ok(size)
     }
 
     /// The underlying connection (for tests and tools; the schema is in [`schema`]).

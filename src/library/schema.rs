@@ -79,6 +79,25 @@ pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Another program's tables, when the database is neither empty nor a tuneprint library (one
+/// at schema version 1 or later with its `songs` and `windows` tables); `None` when it is ours
+/// to open. Reads only.
+pub fn foreign_tables(conn: &Connection) -> rusqlite::Result<Option<Vec<String>>> {
+    let tables = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+             ORDER BY name",
+        )?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    let has = |t: &str| tables.iter().any(|x| x == t);
+    if tables.is_empty() || (version(conn)? >= 1 && has("songs") && has("windows")) {
+        Ok(None)
+    } else {
+        Ok(Some(tables))
+    }
+}
+
 /// The schema version of a database.
 pub fn version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))

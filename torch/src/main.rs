@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     match run(cli.command).map_err(anyhow::Error::from) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", tuneprint::cli::error_line(e.as_ref()));
             ExitCode::from(2)
         }
     }

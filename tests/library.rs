@@ -1028,13 +1028,7 @@ fn the_same_audio_in_two_files_is_one_recording() {
 
 #[test]
 fn a_damaged_database_is_one_line_with_each_cause_once() {
-    let t = tempfile::tempdir().unwrap();
-    std::fs::create_dir(t.path().join("m")).unwrap();
-    std::fs::copy(
-        root().join("audio/jazz.00000.wav"),
-        t.path().join("m/jazz.00000.wav"),
-    )
-    .unwrap();
+    let t = clips_in_m(&["jazz.00000.wav"]);
     ok(tuneprint_in(
         t.path(),
         &["library", "scan", "m", "--db", "lib.db"],
@@ -1057,13 +1051,7 @@ fn a_damaged_database_is_one_line_with_each_cause_once() {
 
 #[test]
 fn another_programs_database_is_refused_untouched() {
-    let t = tempfile::tempdir().unwrap();
-    std::fs::create_dir(t.path().join("m")).unwrap();
-    std::fs::copy(
-        root().join("audio/jazz.00000.wav"),
-        t.path().join("m/jazz.00000.wav"),
-    )
-    .unwrap();
+    let t = clips_in_m(&["jazz.00000.wav"]);
     for (file, sql, tables) in [
         (
             "notes.db",
@@ -1102,11 +1090,7 @@ fn another_programs_database_is_refused_untouched() {
 
 #[test]
 fn a_backup_is_one_consistent_file_while_the_library_is_open() {
-    let t = tempfile::tempdir().unwrap();
-    std::fs::create_dir(t.path().join("m")).unwrap();
-    for f in ["jazz.00000.wav", "metal.00000.wav"] {
-        std::fs::copy(root().join("audio").join(f), t.path().join("m").join(f)).unwrap();
-    }
+    let t = clips_in_m(&["jazz.00000.wav", "metal.00000.wav"]);
     ok(tuneprint_in(
         t.path(),
         &["library", "scan", "m", "--db", "lib.db"],
@@ -1143,4 +1127,14 @@ fn a_backup_is_one_consistent_file_while_the_library_is_open() {
         "error: lib.db: is the library itself: give another file\n"
     );
     drop(held);
+}
+
+/// A temporary folder with a folder `m` holding copies of the committed clips `names`.
+fn clips_in_m(names: &[&str]) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir(t.path().join("m")).unwrap();
+    for f in names {
+        std::fs::copy(root().join("audio").join(f), t.path().join("m").join(f)).unwrap();
+    }
+    t
 }

@@ -31,20 +31,11 @@ pub fn merge(inputs: &[PathBuf], output: &Path) -> Result<MergeReport, LibraryEr
             "nothing to merge: give shard databases".into(),
         ));
     }
-    let dir = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
     let io = |e: &dyn std::fmt::Display| LibraryError::Io {
         path: output.to_path_buf(),
         reason: e.to_string(),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(".merge-")
-        .suffix(".db")
-        .tempfile_in(&dir)
-        .map_err(|e| io(&e))?
-        .into_temp_path();
+    let tmp = super::temp_beside(output, ".merge-")?;
     let mut total_in = 0usize;
     {
         let out = Library::open(&tmp)?;

@@ -397,6 +397,24 @@ fn like_escape(word: &str) -> String {
     s
 }
 
+/// An empty temporary file in `dest`'s folder (removed unless persisted), to be renamed onto
+/// `dest` once complete.
+fn temp_beside(dest: &Path, prefix: &str) -> Result<tempfile::TempPath, LibraryError> {
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok(tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(".db")
+        .tempfile_in(&dir)
+        .map_err(|e| LibraryError::Io {
+            path: dest.to_path_buf(),
+            reason: e.to_string(),
+        })?
+        .into_temp_path())
+}
+
 /// A `LIKE` pattern matching text that contains `word`.
 fn like_pattern(word: &str) -> String {
     format!("%{}%", like_escape(word))
@@ -468,17 +486,8 @@ impl Library {
                 return Err(io(&"is the library itself: give another file"));
             }
         }
-        let dir = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
         // VACUUM INTO wants a missing or empty file: the temporary one is empty.
-        let tmp = tempfile::Builder::new()
-            .prefix(".backup-")
-            .suffix(".db")
-            .tempfile_in(&dir)
-            .map_err(|e| io(&e))?
-            .into_temp_path();
+        let tmp = temp_beside(dest, ".backup-")?;
         let name = tmp
             .to_str()
             .ok_or_else(|| io(&"the folder's name is not UTF-8"))?;

@@ -1533,10 +1533,11 @@ mod tests {
     fn every_instruction_set_gives_the_same_bits() {
         let y = wav(&fixtures().join("synthetic/chord.wav"));
         let fast = analyse(&y);
-        lanes::tests::PORTABLE_ONLY.store(true, std::sync::atomic::Ordering::Relaxed);
-        assert_eq!(lanes::active_isa(), Isa::Portable);
-        let portable = analyse(&y);
-        lanes::tests::PORTABLE_ONLY.store(false, std::sync::atomic::Ordering::Relaxed);
+        let portable = {
+            let _only = lanes::tests::portable_only();
+            assert_eq!(lanes::active_isa(), Isa::Portable);
+            analyse(&y)
+        };
         assert_same("chord, portable kernels", &portable, &fast);
     }
 

@@ -420,6 +420,27 @@ pub(crate) mod tests {
     pub(crate) static PORTABLE_ONLY: std::sync::atomic::AtomicBool =
         std::sync::atomic::AtomicBool::new(false);
 
+    /// Held by every test that sets [`PORTABLE_ONLY`], for as long as it is set: two such tests
+    /// never overlap, so neither resets the flag under the other (which would make one compare
+    /// the fast path with itself, or fail at random).
+    pub(crate) fn portable_only() -> PortableOnly {
+        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        PORTABLE_ONLY.store(true, std::sync::atomic::Ordering::SeqCst);
+        PortableOnly { _guard: guard }
+    }
+
+    /// [`PORTABLE_ONLY`] set until dropped.
+    pub(crate) struct PortableOnly {
+        _guard: std::sync::MutexGuard<'static, ()>,
+    }
+
+    impl Drop for PortableOnly {
+        fn drop(&mut self) {
+            PORTABLE_ONLY.store(false, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
     fn isas() -> Vec<Isa> {
         let mut v = vec![Isa::Portable];
         if clamp(Isa::Avx2) == Isa::Avx2 {

@@ -249,6 +249,9 @@ pub const RECLASSIFY_BATCH: usize = 256;
 pub const SERVE_BIND: &str = "127.0.0.1";
 /// Port `tuneprint serve` listens on by default.
 pub const SERVE_PORT: u16 = 8080;
+/// Seconds a client of `tuneprint serve` has to send a request's headers (also how long an idle
+/// kept-alive connection stays open); a slower one is disconnected.
+pub const SERVE_HEADER_TIMEOUT_SECS: u64 = 10;
 /// Largest audio file `POST /api/classify` accepts (bytes).
 pub const SERVE_UPLOAD_LIMIT: usize = 64 << 20;
 /// Songs per page of `GET /api/songs` by default, and the most one page may hold.

@@ -629,3 +629,79 @@ fn browser(addr: &str, jazz: i64, file: &[u8]) {
         std::fs::write(Path::new(&out), png).unwrap();
     }
 }
+
+/// Clients that never finish a request are disconnected after `--header-timeout`: 200 that send
+/// half a request header and one that sends nothing are all closed by the server, and it goes on
+/// answering.
+#[test]
+fn half_open_connections_are_closed_after_the_header_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let music = tmp.path().join("m");
+    std::fs::create_dir(&music).unwrap();
+    std::fs::copy(
+        root().join("audio/jazz.00000.wav"),
+        music.join("jazz.00000.wav"),
+    )
+    .unwrap();
+    let db = tmp.path().join("lib.db");
+    run_ok(&[
+        "library",
+        "scan",
+        music.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    let mut child = Command::new(BIN)
+        .args(["serve", "--port", "0", "--header-timeout", "1", "--db"])
+        .arg(&db)
+        .env("TUNEPRINT_HOME", tmp.path().join("home"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tuneprint serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _server = Killed(child);
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .and_then(|a| a.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_string();
+
+    let started = Instant::now();
+    let mut held: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            let mut c = TcpStream::connect(&addr).unwrap();
+            c.write_all(b"GET /api/status HTTP/1.1\r\nHost: x\r\nX-Half: ")
+                .unwrap();
+            c
+        })
+        .collect();
+    held.push(TcpStream::connect(&addr).unwrap());
+    // Each connection is closed by the server: reading ends (EOF or a reset), well before the
+    // 10 s this test allows, and long before the client would give up.
+    for (i, c) in held.iter_mut().enumerate() {
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut rest = Vec::new();
+        match c.read_to_end(&mut rest) {
+            Ok(_) => {}
+            Err(e) => assert!(
+                !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "connection {i} is still open after {:?}",
+                started.elapsed()
+            ),
+        }
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "closed before the timeout: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(get(&addr, "/api/status").json()["songs"], 1);
+}

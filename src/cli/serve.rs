@@ -29,6 +29,11 @@ pub struct Args {
     /// Largest upload to classify, in bytes.
     #[arg(long, default_value_t = SERVE_UPLOAD_LIMIT, value_name = "BYTES")]
     pub upload_limit: usize,
+    /// Seconds a client has to send a request's headers (and an idle kept-alive connection
+    /// stays open) before it is disconnected.
+    #[arg(long, default_value_t = crate::config::SERVE_HEADER_TIMEOUT_SECS, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
 }
 
 /// Runs `tuneprint serve` until Ctrl-C.
@@ -48,7 +53,11 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the server runtime: {e}")))?;
     runtime
-        .block_on(serve::run(SocketAddr::new(args.bind, args.port), state))
+        .block_on(serve::run(
+            SocketAddr::new(args.bind, args.port),
+            state,
+            std::time::Duration::from_secs(args.header_timeout),
+        ))
         .map_err(|e| CliError::Failed(e.to_string()))?;
     Ok(ExitCode::SUCCESS)
 }

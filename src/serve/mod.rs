@@ -89,8 +89,14 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Binds `addr` and serves `state` until Ctrl-C. The first line on stdout says where:
-/// `listening on http://ADDR/` (with the real port when `addr` asks for port 0).
-pub async fn run(addr: SocketAddr, state: AppState) -> Result<(), ServeError> {
+/// `listening on http://ADDR/` (with the real port when `addr` asks for port 0). A client that
+/// has not sent a request's headers `header_timeout` after the connection opened (or after its
+/// last response) is disconnected, so half-open connections do not pile up.
+pub async fn run(
+    addr: SocketAddr,
+    state: AppState,
+    header_timeout: std::time::Duration,
+) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| ServeError::Bind {
@@ -104,10 +110,35 @@ pub async fn run(addr: SocketAddr, state: AppState) -> Result<(), ServeError> {
     println!("listening on http://{local}/");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| ServeError::Io(format!("server stopped: {e}")))
+    let app = router(state);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors, or a connection reset before it was accepted: wait a
+                // moment and go on serving the others.
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut ctrl_c => break,
+        };
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(
+                hyper_util::rt::TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(app.clone()),
+            );
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }

@@ -86,11 +86,26 @@ fn start() -> Server {
         "--model",
         model.to_str().unwrap(),
     ]);
+    let (child, addr) = serve(&[
+        "--db",
+        db.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+    ]);
+    Server {
+        _tmp: tmp,
+        lib: std::fs::canonicalize(lib).unwrap(),
+        addr,
+        _child: child,
+    }
+}
+
+/// `tuneprint serve --port 0` with `args`, and the address it says it listens on (this machine
+/// only, by default).
+fn serve(args: &[&str]) -> (Killed, String) {
     let mut child = Command::new(BIN)
-        .args(["serve", "--port", "0", "--db"])
-        .arg(&db)
-        .arg("--model")
-        .arg(&model)
+        .args(["serve", "--port", "0"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -106,12 +121,7 @@ fn start() -> Server {
         .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
         .to_string();
     assert!(addr.starts_with("127.0.0.1:"), "binds localhost: {addr}");
-    Server {
-        _tmp: tmp,
-        lib: std::fs::canonicalize(lib).unwrap(),
-        addr,
-        _child: Killed(child),
-    }
+    (Killed(child), addr)
 }
 
 struct Reply {
@@ -651,25 +661,7 @@ fn half_open_connections_are_closed_after_the_header_timeout() {
         "--db",
         db.to_str().unwrap(),
     ]);
-    let mut child = Command::new(BIN)
-        .args(["serve", "--port", "0", "--header-timeout", "1", "--db"])
-        .arg(&db)
-        .env("TUNEPRINT_HOME", tmp.path().join("home"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tuneprint serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _server = Killed(child);
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .and_then(|a| a.strip_suffix('/'))
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_string();
+    let (_server, addr) = serve(&["--header-timeout", "1", "--db", db.to_str().unwrap()]);
 
     let started = Instant::now();
     let mut held: Vec<TcpStream> = (0..200)

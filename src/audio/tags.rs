@@ -117,7 +117,43 @@ fn read_inner(path: &Path) -> Tags {
             tags.apply(rev);
         }
     }
+    if let Some(rev) = aiff_id3(path) {
+        tags.apply(&rev);
+    }
     tags
+}
+
+/// Largest `ID3 ` chunk read (tags with embedded pictures included).
+const MAX_AIFF_ID3_BYTES: u64 = 16 << 20;
+
+/// The tags of an AIFF file's `ID3 ` chunk (an ID3v2 block, where iTunes and ffmpeg put AIFF
+/// tags); `None` for any other file. Reads the chunk headers only, up to that chunk.
+fn aiff_id3(path: &Path) -> Option<MetadataRevision> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut head = [0u8; 12];
+    f.read_exact(&mut head).ok()?;
+    if &head[0..4] != b"FORM" || !matches!(&head[8..12], b"AIFF" | b"AIFC") {
+        return None;
+    }
+    loop {
+        let mut chunk = [0u8; 8];
+        f.read_exact(&mut chunk).ok()?;
+        let size = u64::from(u32::from_be_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]));
+        if matches!(&chunk[0..4], b"ID3 " | b"id3 ") {
+            if size > MAX_AIFF_ID3_BYTES {
+                return None;
+            }
+            let mut data = vec![0u8; size as usize];
+            f.read_exact(&mut data).ok()?;
+            let mut builder = symphonia::core::meta::MetadataBuilder::new();
+            let mut reader = symphonia::core::io::BufReader::new(&data);
+            symphonia_metadata::id3v2::read_id3v2(&mut reader, &mut builder).ok()?;
+            return Some(builder.metadata());
+        }
+        // Chunks are padded to an even length.
+        f.seek(SeekFrom::Current((size + (size & 1)) as i64)).ok()?;
+    }
 }
 
 #[cfg(test)]

@@ -188,23 +188,14 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
 
 fn scan(a: &ScanArgs) -> Result<ExitCode, CliError> {
     let mut lib = a.db.open(false)?;
-    let model_dir = a.model.clone().or_else(library::model::default_model_dir);
-    let model = match &model_dir {
-        Some(d) => Some(Model::load(d)?),
-        None => {
-            eprintln!(
-                "note: no model yet (train one with `tuneprint train`, or give --model DIR): \
-                 songs are stored without genre predictions and embeddings"
-            );
-            None
-        }
-    };
+    let model_dir = a.model.clone().unwrap_or_else(crate::config::default_model);
+    let model = Model::load(&model_dir)?;
     let opts = ScanOptions {
         jobs: a.jobs,
         shard: a.shard,
         progress: true,
     };
-    let rep = lib.scan(&a.paths, &opts, model.as_ref())?;
+    let rep = lib.scan(&a.paths, &opts, Some(&model))?;
     for e in &rep.walk_errors {
         eprintln!("error: {e}");
     }

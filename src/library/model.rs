@@ -132,9 +132,3 @@ fn mean(rows: &[Vec<f32>]) -> Vec<f32> {
     let n = rows.len() as f64;
     m.into_iter().map(|v| (v / n) as f32).collect()
 }
-
-/// The model `library scan` and `serve` use when `--model` is not given:
-/// [`crate::config::default_model`] (the one `train` saved, else the built-in one).
-pub fn default_model_dir() -> Option<PathBuf> {
-    Some(crate::config::default_model())
-}

@@ -68,11 +68,9 @@ pub const MIGRATIONS: &[&str] = &[
 /// The schema version this build writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Sets the per-connection settings every connection needs.
+/// Sets the journal, sync and foreign-key settings every connection needs (the busy timeout is
+/// set first, by `Library::open`, before the database is read at all).
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(std::time::Duration::from_millis(
-        crate::config::LIBRARY_BUSY_TIMEOUT_MS,
-    ))?;
     // journal_mode answers with the mode in force; an in-memory database stays "memory".
     let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;

@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 /// How long the genre counts of the filter are reused before they are counted again.
 const GENRE_COUNTS_TTL: Duration = Duration::from_secs(30);
 
-/// The library database and (when there is one) the model that classifies uploads.
+/// The library database and the model that classifies uploads.
 pub struct LibraryCatalog {
     pool: Vec<Mutex<Library>>,
     next: AtomicUsize,
-    model: Option<Mutex<Model>>,
+    model: Mutex<Model>,
     genres: Mutex<Option<(Instant, Vec<GenreCount>)>>,
 }
 
@@ -54,27 +54,16 @@ impl LibraryCatalog {
             .map(|_| Library::open(&path).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()
             .map_err(lib_err)?;
-        let model_dir = match model {
-            Some(dir) => Some(dir.to_path_buf()),
+        let dir = match model {
+            Some(dir) => dir.to_path_buf(),
             None => library_model_dir(&pool[0].lock().unwrap_or_else(|e| e.into_inner())),
         };
-        let model = match model_dir {
-            Some(dir) => {
-                Some(Mutex::new(Model::load(&dir).map_err(|e| {
-                    ServeError::Model(format!("{}: {e}", dir.display()))
-                })?))
-            }
-            None => {
-                eprintln!(
-                    "warning: no model found (give --model DIR): uploads cannot be classified"
-                );
-                None
-            }
-        };
+        let model =
+            Model::load(&dir).map_err(|e| ServeError::Model(format!("{}: {e}", dir.display())))?;
         Ok(LibraryCatalog {
             pool,
             next: AtomicUsize::new(0),
-            model,
+            model: Mutex::new(model),
             genres: Mutex::new(None),
         })
     }
@@ -94,8 +83,8 @@ impl LibraryCatalog {
 }
 
 /// The folder of the model that made most of the library's predictions, when it still exists;
-/// else the default model folder.
-fn library_model_dir(lib: &Library) -> Option<PathBuf> {
+/// else [`crate::config::default_model`] (the one `train` saved, else the built-in one).
+fn library_model_dir(lib: &Library) -> PathBuf {
     let from_library = lib.status().ok().and_then(|s| {
         s.models
             .iter()
@@ -103,7 +92,7 @@ fn library_model_dir(lib: &Library) -> Option<PathBuf> {
             .map(|m| PathBuf::from(&m.dir))
             .filter(|d| crate::config::is_file(&d.join("model.json")))
     });
-    from_library.or_else(library::model::default_model_dir)
+    from_library.unwrap_or_else(crate::config::default_model)
 }
 
 fn file_name(path: &Path) -> String {
@@ -375,13 +364,11 @@ impl Catalog for LibraryCatalog {
     }
 
     fn can_classify(&self) -> bool {
-        self.model.is_some()
+        true
     }
 
     fn classify(&self, path: &Path, file_name: &str, k: usize) -> Result<Classified, ServeError> {
-        let Some(model) = &self.model else {
-            return Err(ServeError::Unavailable("no model loaded".into()));
-        };
+        let model = &self.model;
         let analysis = crate::extract::analyse_file(path, crate::config::LIBRARY_WINDOW_SECONDS)
             .map_err(|e| {
                 // The message names the temporary file; the user knows the upload's name.

@@ -117,7 +117,13 @@ fn read_inner(path: &Path) -> Tags {
             tags.apply(rev);
         }
     }
-    if let Some(rev) = aiff_id3(path) {
+    // Only files named as AIFF are read again for their `ID3 ` chunk.
+    let aiff = path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        ["aif", "aiff", "aifc"]
+            .iter()
+            .any(|a| e.eq_ignore_ascii_case(a))
+    });
+    if let Some(rev) = aiff.then(|| aiff_id3(path)).flatten() {
         tags.apply(&rev);
     }
     tags

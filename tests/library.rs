@@ -708,6 +708,249 @@ fn three_shards_merged_equal_one_scan() {
     assert_eq!(one, all);
 }
 
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `--shard auto` from a Kubernetes Indexed Job's and a Slurm array's environment, `{shard}`
+/// in `--db`, and the one-line errors when the environment is missing or wrong.
+#[test]
+fn auto_shards_from_the_scheduler_environment() {
+    let t = tempfile::tempdir().unwrap();
+    let m = t.path().join("music");
+    for (k, g) in ["blues", "jazz", "pop", "rock", "metal"].iter().enumerate() {
+        write_clip(&m.join(format!("{g}.wav")), g, 2.0, k);
+    }
+    let run = |vars: &[(&str, &str)], db: &str| -> Output {
+        let mut c = Command::new(BIN);
+        c.args(["library", "scan", "music", "--shard", "auto", "--db", db])
+            .args(["--json", "--jobs", "1"])
+            .current_dir(t.path())
+            .env("TUNEPRINT_HOME", t.path().join("no-home"));
+        for v in [
+            "SLURM_ARRAY_TASK_ID",
+            "SLURM_ARRAY_TASK_COUNT",
+            "SLURM_ARRAY_TASK_MIN",
+            "SLURM_ARRAY_TASK_STEP",
+            "JOB_COMPLETION_INDEX",
+            "TUNEPRINT_SHARDS",
+        ] {
+            c.env_remove(v);
+        }
+        c.envs(vars.iter().copied());
+        c.output().unwrap()
+    };
+    // Kubernetes: indexes 0 and 1 of 2 into k-0.db and k-1.db.
+    let mut files = 0;
+    for i in ["0", "1"] {
+        let o = ok(run(
+            &[("JOB_COMPLETION_INDEX", i), ("TUNEPRINT_SHARDS", "2")],
+            "k-{shard}.db",
+        ));
+        files += json(&o)["files"].as_u64().unwrap();
+        assert!(t.path().join(format!("k-{i}.db")).is_file());
+    }
+    assert_eq!(files, 5);
+    // Slurm: an array 10-11 is shards 0 and 1 of 2, the same files as above.
+    for (id, k) in [("10", "0"), ("11", "1")] {
+        ok(run(
+            &[
+                ("SLURM_ARRAY_TASK_ID", id),
+                ("SLURM_ARRAY_TASK_MIN", "10"),
+                ("SLURM_ARRAY_TASK_COUNT", "2"),
+            ],
+            "s-{shard}.db",
+        ));
+        assert_eq!(
+            dump(&t.path().join(format!("s-{k}.db"))),
+            dump(&t.path().join(format!("k-{k}.db")))
+        );
+    }
+    // Errors: one line, exit 2, no database made.
+    let cases: [(&[(&str, &str)], &str); 3] = [
+        (
+            &[],
+            "error: --shard auto: no shard index in the environment: run it as a Slurm job \
+             array (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX \
+             with TUNEPRINT_SHARDS), or give --shard I/N\n",
+        ),
+        (
+            &[("JOB_COMPLETION_INDEX", "2"), ("TUNEPRINT_SHARDS", "2")],
+            "error: --shard auto: shard 2 of 2 is out of range: there must be more shards \
+             than the highest index; check TUNEPRINT_SHARDS (set it to the Job's \
+             completions)\n",
+        ),
+        (
+            &[("SLURM_ARRAY_TASK_ID", "3")],
+            "error: --shard auto: SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is \
+             not\n",
+        ),
+    ];
+    for (vars, want) in cases {
+        let o = run(vars, "e-{shard}.db");
+        assert_eq!((o.status.code(), stderr(&o).as_str()), (Some(2), want));
+    }
+    let o = tuneprint_in(
+        t.path(),
+        &["library", "scan", "music", "--db", "e-{shard}.db"],
+    );
+    assert_eq!(
+        (o.status.code(), stderr(&o).as_str()),
+        (
+            Some(2),
+            "error: --db e-{shard}.db: {shard} in the path needs --shard\n"
+        )
+    );
+    assert!(!t.path().join("e-{shard}.db").exists());
+    assert!(!t.path().join("e-0.db").exists());
+}
+
+/// What `library merge` refuses (with the exact one-line message, exit 2, its inputs
+/// untouched and no output written) and how it reports duplicate paths.
+#[test]
+fn merge_refuses_mixed_inputs_and_reports_duplicates() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let m = dir.join("music");
+    write_clip(&m.join("a.wav"), "jazz", 2.0, 0);
+    write_clip(&m.join("b.wav"), "rock", 2.0, 1);
+    ok(tuneprint_in(
+        dir,
+        &["library", "scan", "music", "--db", "a.db"],
+    ));
+    ok(tuneprint_in(
+        dir,
+        &["library", "scan", "music", "--db", "b.db"],
+    ));
+    // The built-in model with one more byte in its description: another model id.
+    let other = dir.join("other-model");
+    std::fs::create_dir_all(&other).unwrap();
+    let builtin = root().join("src/model/builtin");
+    let mut json_text = std::fs::read(builtin.join("model.json")).unwrap();
+    json_text.push(b'\n');
+    std::fs::write(other.join("model.json"), json_text).unwrap();
+    std::fs::copy(
+        builtin.join("model.safetensors"),
+        other.join("model.safetensors"),
+    )
+    .unwrap();
+    ok(tuneprint_in(
+        dir,
+        &[
+            "library",
+            "scan",
+            "music",
+            "--db",
+            "c.db",
+            "--model",
+            "other-model",
+        ],
+    ));
+    // Duplicates: every path of b.db is already in a.db.
+    let o = ok(tuneprint_in(
+        dir,
+        &["library", "merge", "a.db", "b.db", "-o", "ab.db", "--json"],
+    ));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "warning: {0}/a.wav is in a.db and in b.db: kept the first, left out the second\n\
+             warning: {0}/b.wav is in a.db and in b.db: kept the first, left out the second\n",
+            m.display()
+        )
+    );
+    let r = json(&o);
+    assert_eq!(
+        (r["songs"].as_u64(), r["duplicates"].as_u64()),
+        (Some(2), Some(2)),
+        "{r}"
+    );
+    assert_eq!(dump(&dir.join("ab.db")), dump(&dir.join("a.db")));
+
+    let models = |db: &str| -> String {
+        Connection::open(dir.join(db))
+            .unwrap()
+            .query_row("SELECT model_id FROM predictions LIMIT 1", [], |r| r.get(0))
+            .unwrap()
+    };
+    let (builtin_id, other_id) = (models("a.db"), models("c.db"));
+    assert_ne!(builtin_id, other_id);
+    // Inputs that cannot be merged.
+    std::fs::write(
+        dir.join("text.db"),
+        "not a database at all, just some text....",
+    )
+    .unwrap();
+    {
+        let c = Connection::open(dir.join("theirs.db")).unwrap();
+        c.execute_batch("CREATE TABLE notes (x); CREATE TABLE tags (y);")
+            .unwrap();
+    }
+    std::fs::copy(dir.join("b.db"), dir.join("old.db")).unwrap();
+    Connection::open(dir.join("old.db"))
+        .unwrap()
+        .pragma_update(None, "user_version", 1)
+        .unwrap();
+    std::fs::write(dir.join("empty.db"), b"").unwrap();
+    let cases = [
+        (
+            "c.db",
+            format!(
+                "its songs were predicted by model {other_id}, but those of a.db by model \
+                 {builtin_id}; scan every shard with the same --model"
+            ),
+        ),
+        ("missing.db", "no such file".to_string()),
+        (
+            "text.db",
+            "not a tuneprint library (not an SQLite database)".to_string(),
+        ),
+        (
+            "theirs.db",
+            "not a tuneprint library (tables: notes, tags)".to_string(),
+        ),
+        (
+            "empty.db",
+            "not a tuneprint library (an empty database)".to_string(),
+        ),
+        (
+            "old.db",
+            "schema version 1, but this tuneprint merges version 2 (open it once with \
+             `tuneprint library status --db old.db` to migrate it, or scan every shard with one \
+             tuneprint)"
+                .to_string(),
+        ),
+    ];
+    let before: Vec<Vec<u8>> = ["theirs.db", "old.db", "text.db"]
+        .iter()
+        .map(|f| std::fs::read(dir.join(f)).unwrap())
+        .collect();
+    for (bad, reason) in cases {
+        let o = tuneprint_in(dir, &["library", "merge", "a.db", bad, "-o", "out.db"]);
+        assert_eq!(
+            (o.status.code(), stderr(&o)),
+            (
+                Some(2),
+                format!("error: {bad}: cannot merge it: {reason}\n")
+            ),
+            "{bad}"
+        );
+        assert!(!dir.join("out.db").exists(), "{bad}");
+    }
+    let after: Vec<Vec<u8>> = ["theirs.db", "old.db", "text.db"]
+        .iter()
+        .map(|f| std::fs::read(dir.join(f)).unwrap())
+        .collect();
+    assert!(before == after, "a refused input was written to");
+    // No temporary file is left beside the output.
+    let left: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("merge"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 /// A model trained once (3 epochs), shared by the tests.
 fn model(dir: &Path) -> PathBuf {
     let out = dir.join("model");

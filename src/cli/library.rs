@@ -1,7 +1,7 @@
 //! `tuneprint library`: scan folders into the song library and look at what it holds.
 
 use super::CliError;
-use crate::library::{self, Library, ListQuery, Model, ScanOptions, Shard, Sort};
+use crate::library::{self, Library, ListQuery, Model, ScanOptions, ShardSpec, Sort};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -83,8 +83,11 @@ pub struct ScanArgs {
     pub jobs: usize,
     /// Analyse only shard I of N (0-based) of the files, chosen by a hash of each file's path
     /// relative to the scanned folder; combine the shard databases with `library merge`.
-    #[arg(long, value_name = "I/N")]
-    pub shard: Option<Shard>,
+    /// `auto` takes I and N from a Slurm job array (SLURM_ARRAY_TASK_ID, _COUNT, _MIN) or a
+    /// Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with N in TUNEPRINT_SHARDS); `{shard}` in
+    /// --db becomes I.
+    #[arg(long, value_name = "I/N|auto")]
+    pub shard: Option<ShardSpec>,
     /// Model that predicts genres and embeds songs [default: the model `tuneprint train` saved
     /// in $TUNEPRINT_HOME/models/default, else the built-in model, builtin:default: the
     /// default blend trained on the reference table]. Songs predicted by another model are
@@ -187,12 +190,14 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
 }
 
 fn scan(a: &ScanArgs) -> Result<ExitCode, CliError> {
-    let mut lib = a.db.open(false)?;
+    let env = |name: &str| std::env::var(name).ok();
+    let shard = a.shard.map(|s| s.resolve(&env)).transpose()?;
+    let mut lib = Library::open(&library::shard_db_path(&a.db.path(), shard)?)?;
     let model_dir = a.model.clone().unwrap_or_else(crate::config::default_model);
     let model = Model::load(&model_dir)?;
     let opts = ScanOptions {
         jobs: a.jobs,
-        shard: a.shard,
+        shard,
         progress: true,
     };
     let rep = lib.scan(&a.paths, &opts, Some(&model))?;
@@ -416,6 +421,14 @@ fn export(a: &ExportArgs) -> Result<ExitCode, CliError> {
 
 fn merge(a: &MergeArgs) -> Result<ExitCode, CliError> {
     let rep = library::merge(&a.inputs, &a.output)?;
+    for d in &rep.duplicate_paths {
+        eprintln!(
+            "warning: {} is in {} and in {}: kept the first, left out the second",
+            d.path.display(),
+            d.kept_from.display(),
+            d.left_out_of.display()
+        );
+    }
     if a.json {
         println!("{}", serde_json::to_string(&rep).map_err(to_failed)?);
     } else {

@@ -28,7 +28,7 @@ pub mod schema;
 pub use index::{EmbeddingIndex, Neighbour};
 pub use merge::{merge, MergeReport};
 pub use model::Model;
-pub use scan::{ScanOptions, ScanReport, Shard};
+pub use scan::{shard_db_path, ScanOptions, ScanReport, Shard, ShardSpec};
 
 use crate::features::{FeatureVector, N_FEATURES};
 use crate::table::Record;
@@ -83,6 +83,8 @@ pub enum LibraryError {
     },
     #[error("{0}")]
     Invalid(String),
+    #[error("{path}: cannot merge it: {reason}")]
+    Merge { path: PathBuf, reason: String },
     #[error(transparent)]
     Extract(#[from] crate::extract::ExtractError),
     #[error(transparent)]

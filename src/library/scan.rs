@@ -60,6 +60,110 @@ impl Shard {
     }
 }
 
+/// `--shard`: a fixed shard `I/N`, or `auto` (from the scheduler's environment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardSpec {
+    Fixed(Shard),
+    /// Slurm job arrays or Kubernetes Indexed Jobs; see [`ShardSpec::resolve`].
+    Auto,
+}
+
+impl FromStr for ShardSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ShardSpec, String> {
+        if s.trim() == "auto" {
+            return Ok(ShardSpec::Auto);
+        }
+        s.parse()
+            .map(ShardSpec::Fixed)
+            .map_err(|e: String| format!("{e}, or auto"))
+    }
+}
+
+impl ShardSpec {
+    /// The shard, with `auto` read from `env` (a lookup of environment variables):
+    /// a Slurm job array's `SLURM_ARRAY_TASK_ID` less `SLURM_ARRAY_TASK_MIN` (divided by
+    /// `SLURM_ARRAY_TASK_STEP` when set) of `SLURM_ARRAY_TASK_COUNT`, else a Kubernetes
+    /// Indexed Job's `JOB_COMPLETION_INDEX` of `TUNEPRINT_SHARDS`.
+    pub fn resolve(self, env: &dyn Fn(&str) -> Option<String>) -> Result<Shard, LibraryError> {
+        let shard = match self {
+            ShardSpec::Fixed(s) => return Ok(s),
+            ShardSpec::Auto => auto_shard(env),
+        };
+        shard.map_err(|e| LibraryError::Invalid(format!("--shard auto: {e}")))
+    }
+}
+
+fn auto_shard(env: &dyn Fn(&str) -> Option<String>) -> Result<Shard, String> {
+    let number = |name: &str| -> Result<Option<u64>, String> {
+        match env(name) {
+            None => Ok(None),
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .map(Some)
+                .map_err(|_| format!("{name}=`{v}` is not a whole number")),
+        }
+    };
+    let need = |name: &str, because: &str| -> Result<u64, String> {
+        number(name)?.ok_or_else(|| format!("{because} is set but {name} is not"))
+    };
+    let (index, count, how) = if let Some(id) = number("SLURM_ARRAY_TASK_ID")? {
+        let count = need("SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_ID")?;
+        let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+        let step = number("SLURM_ARRAY_TASK_STEP")?.unwrap_or(1).max(1);
+        if id < min || (id - min) % step != 0 {
+            return Err(format!(
+                "SLURM_ARRAY_TASK_ID={id} is not in the array that starts at \
+                 SLURM_ARRAY_TASK_MIN={min} with step {step}"
+            ));
+        }
+        (
+            (id - min) / step,
+            count,
+            "the Slurm array's tasks (submit it as --array=0-N-1)",
+        )
+    } else if let Some(i) = number("JOB_COMPLETION_INDEX")? {
+        let count = need("TUNEPRINT_SHARDS", "JOB_COMPLETION_INDEX")?;
+        (
+            i,
+            count,
+            "TUNEPRINT_SHARDS (set it to the Job's completions)",
+        )
+    } else {
+        return Err(
+            "no shard index in the environment: run it as a Slurm job array \
+                    (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX \
+                    with TUNEPRINT_SHARDS), or give --shard I/N"
+                .into(),
+        );
+    };
+    if count == 0 || index >= count {
+        return Err(format!(
+            "shard {index} of {count} is out of range: there must be more shards than the \
+             highest index; check {how}"
+        ));
+    }
+    Ok(Shard { index, count })
+}
+
+/// The database path of a shard: `{shard}` in `db` becomes the shard's index
+/// (`out/shard-{shard}.db` → `out/shard-3.db`); an error when `db` has `{shard}` but there is
+/// no shard.
+pub fn shard_db_path(db: &Path, shard: Option<Shard>) -> Result<PathBuf, LibraryError> {
+    let text = db.to_string_lossy();
+    if !text.contains("{shard}") {
+        return Ok(db.to_path_buf());
+    }
+    match shard {
+        Some(s) => Ok(PathBuf::from(text.replace("{shard}", &s.index.to_string()))),
+        None => Err(LibraryError::Invalid(format!(
+            "--db {}: {{shard}} in the path needs --shard",
+            db.display()
+        ))),
+    }
+}
+
 /// How to scan.
 #[derive(Debug, Clone, Default)]
 pub struct ScanOptions {
@@ -808,6 +912,125 @@ mod tests {
         // Fixed by the path alone.
         let p = Path::new("a/b.mp3");
         assert_eq!(shards[0].contains(p), shards[0].contains(p));
+    }
+
+    /// `--shard auto` with these environment variables.
+    fn auto(vars: &[(&str, &str)]) -> Result<Shard, String> {
+        let env = |k: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        };
+        ShardSpec::Auto.resolve(&env).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn auto_shards_come_from_slurm_or_kubernetes() {
+        let s = |index, count| Ok(Shard { index, count });
+        // Slurm: the task id less the array's first id.
+        let slurm = [
+            ("SLURM_ARRAY_TASK_ID", "7"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ];
+        assert_eq!(
+            auto(&[slurm[0], slurm[1], ("SLURM_ARRAY_TASK_MIN", "5")]),
+            s(2, 4)
+        );
+        assert_eq!(auto(&[("SLURM_ARRAY_TASK_ID", "0"), slurm[1]]), s(0, 4));
+        assert_eq!(
+            auto(&[
+                ("SLURM_ARRAY_TASK_ID", "14"),
+                ("SLURM_ARRAY_TASK_MIN", "2"),
+                ("SLURM_ARRAY_TASK_STEP", "4"),
+                slurm[1]
+            ]),
+            s(3, 4)
+        );
+        // Kubernetes Indexed Jobs.
+        let k8s = [("JOB_COMPLETION_INDEX", "63"), ("TUNEPRINT_SHARDS", "64")];
+        assert_eq!(auto(&k8s), s(63, 64));
+        // A fixed shard ignores the environment.
+        let fixed = ShardSpec::Fixed(Shard { index: 1, count: 2 });
+        assert_eq!(
+            fixed.resolve(&|_| Some("9".into())).unwrap(),
+            Shard { index: 1, count: 2 }
+        );
+        assert_eq!("auto".parse::<ShardSpec>(), Ok(ShardSpec::Auto));
+        assert_eq!(
+            "3/3".parse::<ShardSpec>(),
+            Err("`3/3` is not a shard I/N with 0 ≤ I < N (e.g. 0/4), or auto".into())
+        );
+    }
+
+    #[test]
+    fn auto_shard_errors_say_what_is_wrong() {
+        let cases: [(&[(&str, &str)], &str); 7] = [
+            (
+                &[],
+                "no shard index in the environment: run it as a Slurm job array \
+                 (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX with \
+                 TUNEPRINT_SHARDS), or give --shard I/N",
+            ),
+            (
+                &[("SLURM_ARRAY_TASK_ID", "1")],
+                "SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not",
+            ),
+            (
+                &[
+                    ("SLURM_ARRAY_TASK_ID", "x1"),
+                    ("SLURM_ARRAY_TASK_COUNT", "4"),
+                ],
+                "SLURM_ARRAY_TASK_ID=`x1` is not a whole number",
+            ),
+            (
+                &[
+                    ("SLURM_ARRAY_TASK_ID", "4"),
+                    ("SLURM_ARRAY_TASK_COUNT", "4"),
+                ],
+                "shard 4 of 4 is out of range: there must be more shards than the highest \
+                 index; check the Slurm array's tasks (submit it as --array=0-N-1)",
+            ),
+            (
+                &[
+                    ("SLURM_ARRAY_TASK_ID", "1"),
+                    ("SLURM_ARRAY_TASK_MIN", "2"),
+                    ("SLURM_ARRAY_TASK_COUNT", "4"),
+                ],
+                "SLURM_ARRAY_TASK_ID=1 is not in the array that starts at \
+                 SLURM_ARRAY_TASK_MIN=2 with step 1",
+            ),
+            (
+                &[("JOB_COMPLETION_INDEX", "2")],
+                "JOB_COMPLETION_INDEX is set but TUNEPRINT_SHARDS is not",
+            ),
+            (
+                &[("JOB_COMPLETION_INDEX", "0"), ("TUNEPRINT_SHARDS", "0")],
+                "shard 0 of 0 is out of range: there must be more shards than the highest \
+                 index; check TUNEPRINT_SHARDS (set it to the Job's completions)",
+            ),
+        ];
+        for (vars, want) in cases {
+            assert_eq!(auto(vars), Err(format!("--shard auto: {want}")), "{vars:?}");
+        }
+    }
+
+    #[test]
+    fn shard_in_the_database_path() {
+        let s = Some(Shard { index: 3, count: 8 });
+        assert_eq!(
+            shard_db_path(Path::new("out/shard-{shard}.db"), s).unwrap(),
+            PathBuf::from("out/shard-3.db")
+        );
+        assert_eq!(
+            shard_db_path(Path::new("one.db"), s).unwrap(),
+            PathBuf::from("one.db")
+        );
+        assert_eq!(
+            shard_db_path(Path::new("out/{shard}.db"), None)
+                .unwrap_err()
+                .to_string(),
+            "--db out/{shard}.db: {shard} in the path needs --shard"
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: set-up (idempotent), then every test of the workspace
-# (unit, integration, and the criterion benches once each in test mode) in one run — the library's
-# and `tuneprint`'s, and those of `tuneprint-torch` (torch/, the only crate that links libtorch;
-# its tests call tch in process) — then rustfmt and clippy over the workspace.
+# in one run (unit, integration, and the criterion benches once each in test mode; the
+# library's and `tuneprint`'s, and those of `tuneprint-torch`, the only crate that links
+# libtorch), with a single-node Slurm cluster started on this machine for tests/cluster.rs and
+# stopped at the end; then rustfmt and clippy over the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,12 +13,27 @@ log=$(mktemp)
 # they fail instead.
 export TUNEPRINT_SKIP_LOG
 TUNEPRINT_SKIP_LOG=$(mktemp)
-trap 'rm -f "$log" "$TUNEPRINT_SKIP_LOG"' EXIT
-# Chromium (for the browser test) installs while the tests compile.
+slurm_out=$(mktemp)
+cleanup() {
+    bash scripts/cluster/slurm-local.sh stop >/dev/null 2>&1 || true
+    rm -f "$log" "$TUNEPRINT_SKIP_LOG" "$slurm_out"
+}
+trap cleanup EXIT
+# While the tests compile: Chromium (for the browser test) installs, and a single-node Slurm
+# cluster (for tests/cluster.rs) is installed and started on this machine.
 bash scripts/setup.sh --browser &
 browser_pid=$!
+bash scripts/cluster/slurm-local.sh start >"$slurm_out" 2>&1 &
+slurm_pid=$!
 cargo test --release --workspace --all-targets --no-run --quiet
 wait "$browser_pid"
+if wait "$slurm_pid"; then
+    eval "$(tail -n 1 "$slurm_out")"
+else
+    # tests/cluster.rs then fails under CI=true (skipped, and counted, elsewhere).
+    echo "warning: no Slurm cluster for tests/cluster.rs:" >&2
+    tail -n 20 "$slurm_out" >&2
+fi
 cargo test --release --workspace --all-targets 2>&1 | tee "$log"
 cargo fmt --all --check
 cargo clippy --release --workspace --all-targets --quiet -- -D warnings

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
+mod common;
+use common::library_dump as dump;
+
 const BIN: &str = env!("CARGO_BIN_EXE_tuneprint");
 const SR: usize = 22050;
 
@@ -135,70 +138,6 @@ fn small_library(dir: &Path) -> PathBuf {
     write_clip(&m.join("blues.00000.wav"), "blues", 5.0, 0);
     tag_wav(&m.join("jazz/take five.wav"), "Take Five", "Dave Brubeck");
     m
-}
-
-/// Everything a scan stores, keyed by path (ids and scan times left out), for comparisons.
-fn dump(db: &Path) -> Vec<String> {
-    let c = Connection::open(db).unwrap();
-    let mut out = Vec::new();
-    let mut st = c
-        .prepare(
-            "SELECT path, name, size, mtime_ns, hash, error, analysis_version, format, sample_rate,
-                    channels, samples, duration, title, artist, album, genre, year, label,
-                    hex(features) FROM songs ORDER BY path",
-        )
-        .unwrap();
-    let n = st.column_count();
-    let rows = st
-        .query_map([], |r| {
-            let mut s = String::new();
-            for i in 0..n {
-                s.push_str(&format!("{:?}|", r.get_ref(i)?));
-            }
-            Ok(s)
-        })
-        .unwrap();
-    out.extend(rows.map(Result::unwrap));
-    let mut st = c
-        .prepare(
-            "SELECT s.path, w.idx, w.start, w.samples, hex(w.features) FROM windows w
-             JOIN songs s ON s.id = w.song_id ORDER BY s.path, w.idx",
-        )
-        .unwrap();
-    let rows = st
-        .query_map([], |r| {
-            Ok(format!(
-                "{:?}|{}|{}|{}|{}",
-                r.get_ref(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, String>(4)?
-            ))
-        })
-        .unwrap();
-    out.extend(rows.map(Result::unwrap));
-    let mut st = c
-        .prepare(
-            "SELECT s.path, p.model_id, p.genre, hex(p.probabilities), hex(p.embedding), p.dim
-             FROM predictions p JOIN songs s ON s.id = p.song_id ORDER BY s.path",
-        )
-        .unwrap();
-    let rows = st
-        .query_map([], |r| {
-            Ok(format!(
-                "{:?}|{}|{}|{}|{}|{}",
-                r.get_ref(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, i64>(5)?
-            ))
-        })
-        .unwrap();
-    out.extend(rows.map(Result::unwrap));
-    out
 }
 
 fn count_songs(db: &Path) -> i64 {

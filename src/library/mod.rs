@@ -39,6 +39,29 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Errors of the library layer.
+/// Test hook: with `TUNEPRINT_TEST_ABORT_AFTER_WRITES=N` in the environment the process
+/// aborts right after its N-th committed song (as a kill would), so that tests can interrupt
+/// a scan at an exact point, under a scheduler too. Without it, nothing happens.
+pub(crate) fn after_write() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LIMIT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let limit = LIMIT.get_or_init(|| {
+        std::env::var(crate::config::TEST_ABORT_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    if let Some(n) = *limit {
+        if WRITES.fetch_add(1, Ordering::SeqCst) + 1 >= n {
+            eprintln!(
+                "{}={n}: aborting after write {n}",
+                crate::config::TEST_ABORT_ENV
+            );
+            std::process::abort();
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LibraryError {
     #[error("{path}: cannot open the library: {reason}")]

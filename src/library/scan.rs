@@ -82,9 +82,11 @@ impl FromStr for ShardSpec {
 
 impl ShardSpec {
     /// The shard, with `auto` read from `env` (a lookup of environment variables):
-    /// a Slurm job array's `SLURM_ARRAY_TASK_ID` less `SLURM_ARRAY_TASK_MIN` (divided by
-    /// `SLURM_ARRAY_TASK_STEP` when set) of `SLURM_ARRAY_TASK_COUNT`, else a Kubernetes
-    /// Indexed Job's `JOB_COMPLETION_INDEX` of `TUNEPRINT_SHARDS`.
+    /// in a Slurm job array, `SLURM_ARRAY_TASK_ID` of `TUNEPRINT_SHARDS` when that is set
+    /// (the task ids are the shard numbers, so one task can be resubmitted alone), else
+    /// `SLURM_ARRAY_TASK_ID` less `SLURM_ARRAY_TASK_MIN` (divided by `SLURM_ARRAY_TASK_STEP`
+    /// when set) of `SLURM_ARRAY_TASK_COUNT`; in a Kubernetes Indexed Job,
+    /// `JOB_COMPLETION_INDEX` of `TUNEPRINT_SHARDS`.
     pub fn resolve(self, env: &dyn Fn(&str) -> Option<String>) -> Result<Shard, LibraryError> {
         let shard = match self {
             ShardSpec::Fixed(s) => return Ok(s),
@@ -109,20 +111,26 @@ fn auto_shard(env: &dyn Fn(&str) -> Option<String>) -> Result<Shard, String> {
         number(name)?.ok_or_else(|| format!("{because} is set but {name} is not"))
     };
     let (index, count, how) = if let Some(id) = number("SLURM_ARRAY_TASK_ID")? {
-        let count = need("SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_ID")?;
-        let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
-        let step = number("SLURM_ARRAY_TASK_STEP")?.unwrap_or(1).max(1);
-        if id < min || (id - min) % step != 0 {
-            return Err(format!(
-                "SLURM_ARRAY_TASK_ID={id} is not in the array that starts at \
-                 SLURM_ARRAY_TASK_MIN={min} with step {step}"
-            ));
+        if let Some(count) = number("TUNEPRINT_SHARDS")? {
+            // The array's task ids are the shard numbers: one task can be submitted again
+            // alone (`--array=2`).
+            (id, count, "TUNEPRINT_SHARDS and the array's task ids")
+        } else {
+            let count = need("SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_ID")?;
+            let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+            let step = number("SLURM_ARRAY_TASK_STEP")?.unwrap_or(1).max(1);
+            if id < min || (id - min) % step != 0 {
+                return Err(format!(
+                    "SLURM_ARRAY_TASK_ID={id} is not in the array that starts at \
+                     SLURM_ARRAY_TASK_MIN={min} with step {step}"
+                ));
+            }
+            (
+                (id - min) / step,
+                count,
+                "the Slurm array's tasks (submit it as --array=0-N-1)",
+            )
         }
-        (
-            (id - min) / step,
-            count,
-            "the Slurm array's tasks (submit it as --array=0-N-1)",
-        )
     } else if let Some(i) = number("JOB_COMPLETION_INDEX")? {
         let count = need("TUNEPRINT_SHARDS", "JOB_COMPLETION_INDEX")?;
         (
@@ -776,7 +784,11 @@ impl Library {
 
     /// Stores one outcome and counts it; a write error is counted, reported and not fatal.
     fn finish(&mut self, o: &Outcome, outputs: Option<(&Model, &Outputs)>, rep: &mut ScanReport) {
-        match store(&mut self.conn, o, outputs) {
+        let stored = store(&mut self.conn, o, outputs);
+        if stored.is_ok() {
+            super::after_write();
+        }
+        match stored {
             Ok(()) => match &o.result {
                 Ok(_) if o.changed => rep.reanalysed += 1,
                 Ok(_) => rep.analysed += 1,
@@ -946,6 +958,16 @@ mod tests {
             ]),
             s(3, 4)
         );
+        // With TUNEPRINT_SHARDS the task id is the shard: index 2 resubmitted alone.
+        assert_eq!(
+            auto(&[
+                ("SLURM_ARRAY_TASK_ID", "2"),
+                ("SLURM_ARRAY_TASK_MIN", "2"),
+                ("SLURM_ARRAY_TASK_COUNT", "1"),
+                ("TUNEPRINT_SHARDS", "4")
+            ]),
+            s(2, 4)
+        );
         // Kubernetes Indexed Jobs.
         let k8s = [("JOB_COMPLETION_INDEX", "63"), ("TUNEPRINT_SHARDS", "64")];
         assert_eq!(auto(&k8s), s(63, 64));
@@ -964,7 +986,7 @@ mod tests {
 
     #[test]
     fn auto_shard_errors_say_what_is_wrong() {
-        let cases: [(&[(&str, &str)], &str); 7] = [
+        let cases: [(&[(&str, &str)], &str); 8] = [
             (
                 &[],
                 "no shard index in the environment: run it as a Slurm job array \
@@ -998,6 +1020,11 @@ mod tests {
                 ],
                 "SLURM_ARRAY_TASK_ID=1 is not in the array that starts at \
                  SLURM_ARRAY_TASK_MIN=2 with step 1",
+            ),
+            (
+                &[("SLURM_ARRAY_TASK_ID", "4"), ("TUNEPRINT_SHARDS", "4")],
+                "shard 4 of 4 is out of range: there must be more shards than the highest \
+                 index; check TUNEPRINT_SHARDS and the array's task ids",
             ),
             (
                 &[("JOB_COMPLETION_INDEX", "2")],

@@ -1,5 +1,8 @@
 //! Helpers shared by the integration tests that run the `tuneprint` binary.
 
+// Each test binary uses some of them.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -36,4 +39,68 @@ pub fn run_at(cwd: &Path, home: &Path, args: &[&str]) -> Output {
         .env_remove("XDG_DATA_HOME")
         .output()
         .expect("run tuneprint")
+}
+
+/// Everything a scan stores, keyed by path (ids and scan times left out), for comparisons.
+pub fn library_dump(db: &Path) -> Vec<String> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut out = Vec::new();
+    let mut st = c
+        .prepare(
+            "SELECT path, name, size, mtime_ns, hash, error, analysis_version, format, sample_rate,
+                    channels, samples, duration, title, artist, album, genre, year, label,
+                    hex(features) FROM songs ORDER BY path",
+        )
+        .unwrap();
+    let n = st.column_count();
+    let rows = st
+        .query_map([], |r| {
+            let mut s = String::new();
+            for i in 0..n {
+                s.push_str(&format!("{:?}|", r.get_ref(i)?));
+            }
+            Ok(s)
+        })
+        .unwrap();
+    out.extend(rows.map(Result::unwrap));
+    let mut st = c
+        .prepare(
+            "SELECT s.path, w.idx, w.start, w.samples, hex(w.features) FROM windows w
+             JOIN songs s ON s.id = w.song_id ORDER BY s.path, w.idx",
+        )
+        .unwrap();
+    let rows = st
+        .query_map([], |r| {
+            Ok(format!(
+                "{:?}|{}|{}|{}|{}",
+                r.get_ref(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, String>(4)?
+            ))
+        })
+        .unwrap();
+    out.extend(rows.map(Result::unwrap));
+    let mut st = c
+        .prepare(
+            "SELECT s.path, p.model_id, p.genre, hex(p.probabilities), hex(p.embedding), p.dim
+             FROM predictions p JOIN songs s ON s.id = p.song_id ORDER BY s.path",
+        )
+        .unwrap();
+    let rows = st
+        .query_map([], |r| {
+            Ok(format!(
+                "{:?}|{}|{}|{}|{}|{}",
+                r.get_ref(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?
+            ))
+        })
+        .unwrap();
+    out.extend(rows.map(Result::unwrap));
+    out
 }

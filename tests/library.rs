@@ -210,6 +210,85 @@ fn scan_killed_with_sigkill_resumes_to_the_same_database() {
     assert_eq!(dump(&a), dump(&b));
 }
 
+/// Two scans of one database at once (a cron job and a user): both end with exit 0 and every
+/// song is analysed once, also when both create the database; reading commands keep working
+/// while a scan writes.
+#[test]
+fn two_scans_of_one_database_at_once() {
+    let t = tempfile::tempdir().unwrap();
+    let m = t.path().join("music");
+    let genres = ["blues", "jazz", "pop", "rock", "metal", "country"];
+    for k in 0..12 {
+        let g = genres[k % genres.len()];
+        write_clip(&m.join(format!("{g}/{k:02}.wav")), g, 4.0, k);
+    }
+    let scan = |db: &str| {
+        Command::new(BIN)
+            .args([
+                "library", "scan", "music", "--db", db, "--jobs", "1", "--json",
+            ])
+            .current_dir(t.path())
+            .env("TUNEPRINT_HOME", t.path().join("no-home"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Five rounds, each on a new database that both processes create.
+    for round in 0..5 {
+        let db = format!("r{round}.db");
+        let (a, b) = (scan(&db), scan(&db));
+        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        for o in [&a, &b] {
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "round {round}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        let (ra, rb) = (json(&a), json(&b));
+        let analysed = ra["analysed"].as_u64().unwrap() + rb["analysed"].as_u64().unwrap();
+        let unchanged = ra["unchanged"].as_u64().unwrap() + rb["unchanged"].as_u64().unwrap();
+        assert_eq!((analysed, unchanged), (12, 12), "round {round}: {ra} {rb}");
+        assert_eq!(count_songs(&t.path().join(&db)), 12);
+    }
+    // status, list and recommend while a scan of new files writes.
+    for k in 12..40 {
+        let g = genres[k % genres.len()];
+        write_clip(&m.join(format!("{g}/{k:02}.wav")), g, 4.0, k);
+    }
+    let mut running = scan("r0.db");
+    let reads = [
+        vec!["library", "status", "--db", "r0.db", "--json"],
+        vec!["library", "list", "--db", "r0.db", "--json"],
+        vec![
+            "recommend",
+            "blues/00.wav",
+            "--db",
+            "r0.db",
+            "-k",
+            "3",
+            "--json",
+        ],
+    ];
+    let mut during = 0;
+    while running.try_wait().unwrap().is_none() {
+        for args in &reads {
+            let o = tuneprint_in(t.path(), args);
+            assert!(
+                o.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        during += 1;
+    }
+    let o = running.wait_with_output().unwrap();
+    assert_eq!(json(&o)["analysed"], 28);
+    assert!(during >= 1);
+}
+
 #[test]
 fn incremental_scans_changes_moves_copies_and_removals() {
     let t = tempfile::tempdir().unwrap();

@@ -39,6 +39,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Errors of the library layer.
+/// Whether an SQLite error means another connection holds a lock (worth trying again).
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
 /// Test hook: with `TUNEPRINT_TEST_ABORT_AFTER_WRITES=N` in the environment the process
 /// aborts right after its N-th committed song (as a kill would), so that tests can interrupt
 /// a scan at an exact point, under a scheduler too. Without it, nothing happens.
@@ -467,27 +473,49 @@ impl Library {
             e => open_err(&e),
         };
         let mut conn = Connection::open(path).map_err(|e| open_err(&e))?;
-        // Another program's database is refused before anything is written into it.
-        conn.busy_timeout(std::time::Duration::from_millis(
-            crate::config::LIBRARY_BUSY_TIMEOUT_MS,
-        ))
-        .map_err(sql_err)?;
-        if let Some(tables) = schema::foreign_tables(&conn).map_err(sql_err)? {
-            let shown = tables.len().min(5);
-            let more = if tables.len() > shown { ", …" } else { "" };
-            return Err(open_err(&format!(
-                "another program's SQLite database (tables: {}{more}), not a tuneprint library; \
-                 give another --db",
-                tables[..shown].join(", ")
-            )));
+        let timeout = std::time::Duration::from_millis(crate::config::LIBRARY_BUSY_TIMEOUT_MS);
+        conn.busy_timeout(timeout).map_err(sql_err)?;
+        // SQLite answers "database is locked" at once, without waiting, when two processes
+        // create or migrate one database at the same moment: those steps are tried again.
+        let deadline = std::time::Instant::now() + timeout;
+        let mut pause = std::time::Duration::from_millis(5);
+        loop {
+            match Self::prepare(&mut conn, path) {
+                Err(LibraryError::Sqlite(e))
+                    if is_busy(&e) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(200));
+                }
+                Err(LibraryError::Sqlite(e)) => return Err(sql_err(e)),
+                Err(e) => return Err(e),
+                Ok(()) => break,
+            }
         }
-        schema::configure(&conn).map_err(sql_err)?;
-        schema::migrate(&mut conn, path)?;
         Ok(Library {
             conn,
             path: path.to_path_buf(),
             index: RefCell::new(None),
         })
+    }
+
+    /// Refuses another program's database (before anything is written into it), then sets
+    /// the connection up and migrates.
+    fn prepare(conn: &mut Connection, path: &Path) -> Result<(), LibraryError> {
+        if let Some(tables) = schema::foreign_tables(conn)? {
+            let shown = tables.len().min(5);
+            let more = if tables.len() > shown { ", …" } else { "" };
+            return Err(LibraryError::Open {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "another program's SQLite database (tables: {}{more}), not a tuneprint \
+                     library; give another --db",
+                    tables[..shown].join(", ")
+                ),
+            });
+        }
+        schema::configure(conn)?;
+        schema::migrate(conn, path)
     }
 
     /// The database file.

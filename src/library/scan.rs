@@ -564,6 +564,7 @@ impl Library {
         model: Option<&Model>,
     ) -> Result<ScanReport, LibraryError> {
         let started = std::time::Instant::now();
+        let _one_scan_at_a_time = self.scan_lock(opts.progress)?;
         let mut report = ScanReport {
             model_id: model.map(|m| m.id().to_string()),
             ..ScanReport::default()
@@ -780,6 +781,40 @@ impl Library {
         }
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
+    }
+
+    /// One scan of a database at a time: a lock on `<db>.scan-lock` (released when the
+    /// returned file is dropped, or when the process dies), waited for when another process
+    /// holds it. The scan that waited then finds the songs the other one stored unchanged, so
+    /// every song is analysed once. Readers (`status`, `serve`, …) never take it.
+    fn scan_lock(&self, say: bool) -> Result<std::fs::File, LibraryError> {
+        let mut name = self.path.clone().into_os_string();
+        name.push(".scan-lock");
+        let path = PathBuf::from(name);
+        let io = |e: std::io::Error| LibraryError::Io {
+            path: path.clone(),
+            reason: format!("cannot lock for the scan: {e}"),
+        };
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        match f.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if say {
+                    eprintln!(
+                        "{}: another scan of this library is running; waiting for it to finish",
+                        self.path.display()
+                    );
+                }
+                f.lock().map_err(io)?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        Ok(f)
     }
 
     /// Stores one outcome and counts it; a write error is counted, reported and not fatal.

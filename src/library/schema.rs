@@ -126,10 +126,17 @@ pub fn migrate_to(conn: &mut Connection, path: &Path, target: i64) -> Result<(),
             }
             tx.commit()
         };
-        step().map_err(|e| LibraryError::Migrate {
-            path: path.to_path_buf(),
-            version: v + 1,
-            reason: e.to_string(),
+        step().map_err(|e| {
+            if super::is_busy(&e) {
+                // Another process holds the database: the caller tries again.
+                LibraryError::Sqlite(e)
+            } else {
+                LibraryError::Migrate {
+                    path: path.to_path_buf(),
+                    version: v + 1,
+                    reason: e.to_string(),
+                }
+            }
         })?;
     }
     Ok(())

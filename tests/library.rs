@@ -561,6 +561,13 @@ fn older_schema_is_migrated_and_newer_refused() {
             .unwrap(),
         0
     );
+    // Marked as tuneprint's from now on.
+    assert_eq!(
+        c.query_row("PRAGMA application_id", [], |r| r.get::<_, i32>(0))
+            .unwrap(),
+        0x5450_4e54
+    );
+    c.pragma_update(None, "application_id", 0).unwrap();
 
     // A database from a newer tuneprint is refused, untouched.
     c.pragma_update(None, "user_version", 99).unwrap();
@@ -577,6 +584,12 @@ fn older_schema_is_migrated_and_newer_refused() {
         c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .unwrap(),
         99
+    );
+    assert_eq!(
+        c.query_row("PRAGMA application_id", [], |r| r.get::<_, i32>(0))
+            .unwrap(),
+        0,
+        "the newer database was written to"
     );
 
     // Not a database at all.
@@ -1326,6 +1339,13 @@ fn another_programs_database_is_refused_untouched() {
              CREATE TABLE albums (id INTEGER PRIMARY KEY);",
             "albums, songs",
         ),
+        // Tables named like ours at a schema version, but another program's application id.
+        (
+            "other-app.db",
+            "PRAGMA application_id = 305419896; PRAGMA user_version = 2;
+             CREATE TABLE songs (id INTEGER PRIMARY KEY); CREATE TABLE windows (x);",
+            "songs, windows",
+        ),
     ] {
         let db = t.path().join(file);
         Connection::open(&db).unwrap().execute_batch(sql).unwrap();
@@ -1347,6 +1367,16 @@ fn another_programs_database_is_refused_untouched() {
         assert_eq!(std::fs::read(&db).unwrap(), before, "{file} was written");
         assert!(!t.path().join(format!("{file}-wal")).exists());
     }
+    // Ours carry tuneprint's application id ("TPNT").
+    ok(tuneprint_in(
+        t.path(),
+        &["library", "scan", "m", "--db", "ours.db"],
+    ));
+    let id: i32 = Connection::open(t.path().join("ours.db"))
+        .unwrap()
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(id, 0x5450_4e54);
 }
 
 #[test]

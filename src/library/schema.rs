@@ -65,6 +65,10 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX predictions_genre ON predictions(genre);",
 ];
 
+/// `PRAGMA application_id` of tuneprint's databases ("TPNT"); set on every library this build
+/// opens. Another non-zero id marks another program's file, whatever its tables.
+pub const APPLICATION_ID: i32 = 0x5450_4e54;
+
 /// The schema version this build writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -78,9 +82,11 @@ pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// Another program's tables, when the database is neither empty nor a tuneprint library (one
-/// at schema version 1 or later with its `songs` and `windows` tables); `None` when it is ours
-/// to open. Reads only.
+/// with our [`APPLICATION_ID`], or, as older tuneprints wrote them, with no application id at
+/// schema version 1 or later with its `songs` and `windows` tables); `None` when it is ours to
+/// open. Reads only.
 pub fn foreign_tables(conn: &Connection) -> rusqlite::Result<Option<Vec<String>>> {
+    let id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     let tables = conn
         .prepare(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
@@ -89,7 +95,12 @@ pub fn foreign_tables(conn: &Connection) -> rusqlite::Result<Option<Vec<String>>
         .query_map([], |r| r.get::<_, String>(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;
     let has = |t: &str| tables.iter().any(|x| x == t);
-    if tables.is_empty() || (version(conn)? >= 1 && has("songs") && has("windows")) {
+    let ours = match id {
+        APPLICATION_ID => true,
+        0 => tables.is_empty() || (version(conn)? >= 1 && has("songs") && has("windows")),
+        _ => false,
+    };
+    if ours {
         Ok(None)
     } else {
         Ok(Some(tables))
@@ -101,7 +112,8 @@ pub fn version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
 }
 
-/// Brings the database to [`VERSION`], one transaction per migration; refuses a newer one.
+/// Brings the database to [`VERSION`], one transaction per migration, and marks it with our
+/// [`APPLICATION_ID`]; refuses a newer one, untouched.
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), LibraryError> {
     migrate_to(conn, path, VERSION)
 }
@@ -115,6 +127,11 @@ pub fn migrate_to(conn: &mut Connection, path: &Path, target: i64) -> Result<(),
             found,
             supported: VERSION,
         });
+    }
+    let id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    if id != APPLICATION_ID {
+        // New, or made by a tuneprint from before the id: marked as ours.
+        conn.pragma_update(None, "application_id", APPLICATION_ID)?;
     }
     for v in found..target.min(VERSION) {
         let mut step = || -> rusqlite::Result<()> {

@@ -1379,6 +1379,72 @@ fn another_programs_database_is_refused_untouched() {
     assert_eq!(id, 0x5450_4e54);
 }
 
+/// `library check`: a sound library passes; each broken invariant is named on its own line,
+/// with exit 1.
+#[test]
+fn library_check_finds_each_broken_invariant() {
+    let t = clips_in_m(&["jazz.00000.wav", "metal.00000.wav", "pop.00000.wav"]);
+    std::fs::write(t.path().join("m/bad.wav"), b"RIFF").unwrap();
+    let _ = tuneprint_in(t.path(), &["library", "scan", "m", "--db", "lib.db"]);
+    let o = ok(tuneprint_in(
+        t.path(),
+        &["library", "check", "--db", "lib.db"],
+    ));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "lib.db: ok (3 songs, 1 failed, 3 windows, 3 predictions)\n"
+    );
+    let m = std::fs::canonicalize(t.path().join("m")).unwrap();
+    let c = Connection::open(t.path().join("lib.db")).unwrap();
+    let id = |name: &str| -> i64 {
+        c.query_row("SELECT id FROM songs WHERE name = ?", [name], |r| r.get(0))
+            .unwrap()
+    };
+    let (jazz, metal, pop, bad) = (
+        id("jazz.00000.wav"),
+        id("metal.00000.wav"),
+        id("pop.00000.wav"),
+        id("bad.wav"),
+    );
+    c.execute_batch(&format!(
+        "PRAGMA foreign_keys = OFF;
+         DELETE FROM windows WHERE song_id = {jazz};
+         UPDATE songs SET features = x'00' WHERE id = {metal};
+         UPDATE predictions SET model_id = 'feedbeef' WHERE song_id = {metal};
+         UPDATE predictions SET probabilities = x'0000803f', embedding = x'00' WHERE song_id = {pop};
+         INSERT INTO windows SELECT {bad}, idx, start, samples, features FROM windows WHERE song_id = {pop};
+         UPDATE windows SET idx = 2 WHERE song_id = {pop};"
+    ))
+    .unwrap();
+    drop(c);
+    let o = tuneprint_in(t.path(), &["library", "check", "--db", "lib.db"]);
+    assert_eq!(o.status.code(), Some(1));
+    let (b, j, me, p) = (
+        m.join("bad.wav"),
+        m.join("jazz.00000.wav"),
+        m.join("metal.00000.wav"),
+        m.join("pop.00000.wav"),
+    );
+    let (b, j, me, p) = (b.display(), j.display(), me.display(), p.display());
+    let model: String = Connection::open(t.path().join("lib.db"))
+        .unwrap()
+        .query_row("SELECT id FROM models", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!(
+            "{me}: analysed, but its features are 1 bytes (expected 456 bytes)\n\
+             {j}: analysed, but it has no windows\n\
+             {p}: its 1 windows are numbered 2 to 2, not from 0 without gaps\n\
+             {b}: failed (corrupt audio: truncated while reading the header), but it has windows or a prediction\n\
+             {me}: its prediction names model feedbeef, which the library does not know\n\
+             {p}: 1 probabilities for the 10 genres of model {model}\n\
+             {p}: its embedding has 1 bytes, not the 138 values its row says\n\
+             lib.db: 7 problems (3 songs, 1 failed, 3 windows, 3 predictions)\n"
+        )
+    );
+}
+
 #[test]
 fn a_backup_is_one_consistent_file_while_the_library_is_open() {
     let t = clips_in_m(&["jazz.00000.wav", "metal.00000.wav"]);
@@ -1393,7 +1459,7 @@ fn a_backup_is_one_consistent_file_while_the_library_is_open() {
     assert!(t.path().join("lib.db-wal").metadata().unwrap().len() > 0);
     let o = ok(tuneprint_in(
         t.path(),
-        &["library", "backup", "copy.db", "--db", "lib.db"],
+        &["library", "backup", "-o", "copy.db", "--db", "lib.db"],
     ));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.starts_with("lib.db → copy.db ("), "{out}");
@@ -1411,7 +1477,10 @@ fn a_backup_is_one_consistent_file_while_the_library_is_open() {
         .unwrap();
     assert_eq!(title, "held");
     // Onto itself: refused.
-    let o = tuneprint_in(t.path(), &["library", "backup", "lib.db", "--db", "lib.db"]);
+    let o = tuneprint_in(
+        t.path(),
+        &["library", "backup", "-o", "lib.db", "--db", "lib.db"],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),

@@ -59,15 +59,28 @@ pub enum Sub {
     /// A consistent copy of the library in one file (safe while it is in use; copying
     /// `tuneprint.db` alone can miss what its `-wal` file holds).
     Backup(BackupArgs),
+    /// SQLite's integrity check and tuneprint's own invariants (every analysed song has its
+    /// features and windows, every prediction a known model); exit 1 when anything is wrong.
+    Check(CheckArgs),
 }
 
 /// Arguments of `library backup`.
 #[derive(Debug, clap::Args)]
 pub struct BackupArgs {
     /// The copy to write (replaced atomically).
-    pub dest: PathBuf,
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
     #[command(flatten)]
     pub db: DbArg,
+}
+
+/// Arguments of `library check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `library scan`.
@@ -186,6 +199,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         Sub::Export(a) => export(a),
         Sub::Merge(a) => merge(a),
         Sub::Backup(a) => backup(a),
+        Sub::Check(a) => check(a),
     }
 }
 
@@ -445,13 +459,39 @@ fn merge(a: &MergeArgs) -> Result<ExitCode, CliError> {
 
 fn backup(a: &BackupArgs) -> Result<ExitCode, CliError> {
     let lib = a.db.open(true)?;
-    let bytes = lib.backup(&a.dest)?;
+    let bytes = lib.backup(&a.output)?;
     println!(
         "{} → {} ({bytes} bytes)",
         lib.path().display(),
-        a.dest.display()
+        a.output.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn check(a: &CheckArgs) -> Result<ExitCode, CliError> {
+    let lib = a.db.open(true)?;
+    let rep = lib.check()?;
+    if a.json {
+        println!("{}", serde_json::to_string(&rep).map_err(to_failed)?);
+    } else {
+        for p in &rep.problems {
+            println!("{p}");
+        }
+        let verdict = match rep.problems.len() {
+            0 => "ok".to_string(),
+            1 => "1 problem".to_string(),
+            n => format!("{n} problems"),
+        };
+        println!(
+            "{}: {verdict} ({} songs, {} failed, {} windows, {} predictions)",
+            rep.db.display(),
+            rep.songs,
+            rep.failed,
+            rep.windows,
+            rep.predictions
+        );
+    }
+    Ok(super::batch_status(rep.problems.len()))
 }
 
 fn to_failed(e: serde_json::Error) -> CliError {

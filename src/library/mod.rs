@@ -19,12 +19,14 @@
 //! embedding matrix ([`EmbeddingIndex`]) is loaded once and shared (`Arc`) until the database
 //! changes.
 
+pub mod check;
 pub mod index;
 pub mod merge;
 pub mod model;
 pub mod scan;
 pub mod schema;
 
+pub use check::CheckReport;
 pub use index::{EmbeddingIndex, Neighbour};
 pub use merge::{merge, MergeReport};
 pub use model::Model;

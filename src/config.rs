@@ -256,6 +256,11 @@ pub const SERVE_PORT: u16 = 8080;
 /// Seconds a client of `tuneprint serve` has to send a request's headers (also how long an idle
 /// kept-alive connection stays open); a slower one is disconnected.
 pub const SERVE_HEADER_TIMEOUT_SECS: u64 = 10;
+/// Seconds `tuneprint serve` gives a request, from its headers to the start of its answer
+/// (reading an upload included); a slower one is answered 408.
+pub const SERVE_REQUEST_TIMEOUT_SECS: u64 = 120;
+/// Connections `tuneprint serve` holds at once; more wait in the listening socket's queue.
+pub const SERVE_MAX_CONNECTIONS: usize = 512;
 /// Largest audio file `POST /api/classify` accepts (bytes).
 pub const SERVE_UPLOAD_LIMIT: usize = 64 << 20;
 /// Songs per page of `GET /api/songs` by default, and the most one page may hold.

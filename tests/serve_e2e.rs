@@ -697,3 +697,85 @@ fn half_open_connections_are_closed_after_the_header_timeout() {
     );
     assert_eq!(get(&addr, "/api/status").json()["songs"], 1);
 }
+
+/// `--max-connections`: at the limit a new client waits (in the socket's queue) until a held
+/// connection ends, then is answered. `--request-timeout`: an upload that stops half way is
+/// answered 408 with the JSON error, and the server goes on answering.
+#[test]
+fn connection_limit_and_request_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let music = tmp.path().join("m");
+    std::fs::create_dir(&music).unwrap();
+    std::fs::copy(
+        root().join("audio/jazz.00000.wav"),
+        music.join("jazz.00000.wav"),
+    )
+    .unwrap();
+    let db = tmp.path().join("lib.db");
+    run_ok(&[
+        "library",
+        "scan",
+        music.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    let (_server, addr) = serve(&[
+        "--max-connections",
+        "3",
+        "--header-timeout",
+        "2",
+        "--request-timeout",
+        "1",
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    // A slow upload: its headers and a first part of the body, then nothing.
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    slow.write_all(
+        b"POST /api/classify HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; \
+          boundary=XX\r\nContent-Length: 100000\r\n\r\n--XX\r\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !reply.windows(4).any(|w| w == b"\r\n\r\n") || !reply.ends_with(b"}") {
+        let n = slow.read(&mut buf).expect("a reply before 10 s");
+        assert!(n > 0, "closed without a reply");
+        reply.extend_from_slice(&buf[..n]);
+    }
+    let waited = started.elapsed();
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
+    assert!(
+        text.ends_with("\r\n\r\n{\"error\":\"the request took longer than 1 s\"}"),
+        "{text}"
+    );
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    drop(slow);
+
+    // Three idle connections hold every slot: a fourth client is answered only once the
+    // header timeout (2 s) has closed them.
+    std::thread::sleep(Duration::from_millis(200));
+    let held: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let r = get(&addr, "/api/status");
+    let waited = started.elapsed();
+    assert_eq!(r.json()["songs"], 1);
+    assert!(
+        waited >= Duration::from_millis(1200),
+        "answered after {waited:?}, past the limit"
+    );
+    assert!(waited < Duration::from_secs(6), "{waited:?}");
+    drop(held);
+    // With the slots free again, at once.
+    let started = Instant::now();
+    assert_eq!(get(&addr, "/api/status").json()["songs"], 1);
+    assert!(started.elapsed() < Duration::from_secs(1));
+}

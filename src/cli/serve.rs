@@ -34,6 +34,15 @@ pub struct Args {
     #[arg(long, default_value_t = crate::config::SERVE_HEADER_TIMEOUT_SECS, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub header_timeout: u64,
+    /// Seconds a request may take from its headers to the start of its answer (an upload
+    /// included); a slower one is answered 408.
+    #[arg(long, default_value_t = crate::config::SERVE_REQUEST_TIMEOUT_SECS, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout: u64,
+    /// Connections served at once; more wait until one ends.
+    #[arg(long, default_value_t = crate::config::SERVE_MAX_CONNECTIONS, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: usize,
 }
 
 /// Runs `tuneprint serve` until Ctrl-C.
@@ -56,7 +65,11 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         .block_on(serve::run(
             SocketAddr::new(args.bind, args.port),
             state,
-            std::time::Duration::from_secs(args.header_timeout),
+            serve::Limits {
+                header_timeout: std::time::Duration::from_secs(args.header_timeout),
+                request_timeout: std::time::Duration::from_secs(args.request_timeout),
+                max_connections: args.max_connections,
+            },
         ))
         .map_err(|e| CliError::Failed(e.to_string()))?;
     Ok(ExitCode::SUCCESS)

@@ -41,6 +41,9 @@ pub enum ServeError {
     /// Reading a file or writing a temporary one failed: 500.
     #[error("{0}")]
     Io(String),
+    /// A request that took longer than the server allows (a slow upload, a stuck client): 408.
+    #[error("the request took longer than {0} s")]
+    Timeout(u64),
     /// The listening socket cannot be opened.
     #[error("cannot listen on {addr}: {reason}")]
     Bind { addr: String, reason: String },
@@ -57,6 +60,7 @@ impl ServeError {
             ServeError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ServeError::NotAudio(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ServeError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ServeError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ServeError::Library(_)
             | ServeError::Model(_)
             | ServeError::Report(_)

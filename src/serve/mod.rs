@@ -88,15 +88,48 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Binds `addr` and serves `state` until Ctrl-C. The first line on stdout says where:
-/// `listening on http://ADDR/` (with the real port when `addr` asks for port 0). A client that
-/// has not sent a request's headers `header_timeout` after the connection opened (or after its
-/// last response) is disconnected, so half-open connections do not pile up.
-pub async fn run(
-    addr: SocketAddr,
-    state: AppState,
-    header_timeout: std::time::Duration,
-) -> Result<(), ServeError> {
+/// How much of the server one client can hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// A client that has not sent a request's headers this long after the connection opened
+    /// (or after its last response) is disconnected, so half-open connections do not pile up.
+    pub header_timeout: std::time::Duration,
+    /// From a request's headers to the start of its answer (an upload read included); a
+    /// slower request is answered 408.
+    pub request_timeout: std::time::Duration,
+    /// Connections served at once; more wait in the listening socket's queue until one ends.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        use crate::config::{
+            SERVE_HEADER_TIMEOUT_SECS, SERVE_MAX_CONNECTIONS, SERVE_REQUEST_TIMEOUT_SECS,
+        };
+        Limits {
+            header_timeout: std::time::Duration::from_secs(SERVE_HEADER_TIMEOUT_SECS),
+            request_timeout: std::time::Duration::from_secs(SERVE_REQUEST_TIMEOUT_SECS),
+            max_connections: SERVE_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// Answers 408 when the rest of the application takes longer than `limit` to start an answer.
+async fn time_limit(
+    limit: std::time::Duration,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ServeError::Timeout(limit.as_secs()).into_response(),
+    }
+}
+
+/// Binds `addr` and serves `state` until Ctrl-C, within `limits`. The first line on stdout says
+/// where: `listening on http://ADDR/` (with the real port when `addr` asks for port 0).
+pub async fn run(addr: SocketAddr, state: AppState, limits: Limits) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| ServeError::Bind {
@@ -110,10 +143,20 @@ pub async fn run(
     println!("listening on http://{local}/");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    let app = router(state);
+    let app = router(state).layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            time_limit(limits.request_timeout, req, next)
+        },
+    ));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     loop {
+        // A free slot first: at the limit, new clients wait in the socket's queue.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            _ = &mut ctrl_c => break,
+        };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -128,7 +171,7 @@ pub async fn run(
         };
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(header_timeout)
+            .header_read_timeout(limits.header_timeout)
             .serve_connection(
                 hyper_util::rt::TokioIo::new(stream),
                 hyper_util::service::TowerToHyperService::new(app.clone()),
@@ -136,6 +179,7 @@ pub async fn run(
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _ = conn.await;
+            drop(slot);
         });
     }
     drop(listener);

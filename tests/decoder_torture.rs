@@ -104,7 +104,15 @@ fn mutate(rng: &mut Rng, mut b: Vec<u8>) -> (Vec<u8>, String) {
         }
         _ => {
             let at = rng.below(len.min(64).saturating_sub(4).max(1));
-            let values = [0u32, 1, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 0xFFFF, 0x1_0000];
+            let values = [
+                0u32,
+                1,
+                0x7FFF_FFFF,
+                0x8000_0000,
+                0xFFFF_FFFF,
+                0xFFFF,
+                0x1_0000,
+            ];
             let v = values[rng.below(values.len())];
             let bytes = if rng.below(2) == 0 {
                 v.to_le_bytes()
@@ -201,7 +209,15 @@ fn mutated_files_never_panic_hang_or_give_unclear_errors() {
     }
     let _ = std::panic::take_hook();
     eprintln!("torture: {cases} cases, {decoded} decoded, {refused} refused with one line");
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
     // Both outcomes occur: the mutations reach past the headers and into them.
-    assert!(decoded > cases / 10 && refused > cases / 10, "{decoded} decoded, {refused} refused");
+    assert!(
+        decoded > cases / 10 && refused > cases / 10,
+        "{decoded} decoded, {refused} refused"
+    );
 }

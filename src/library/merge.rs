@@ -63,7 +63,7 @@ fn check_input(input: &Path) -> Result<Vec<String>, LibraryError> {
         return Err(refuse("no such file".into()));
     }
     let conn = Connection::open_with_flags(input, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| refuse(e.to_string()))?;
+        .map_err(|e| refuse(super::sqlite_reason(&e)))?;
     conn.busy_timeout(std::time::Duration::from_millis(
         crate::config::LIBRARY_BUSY_TIMEOUT_MS,
     ))?;
@@ -72,7 +72,7 @@ fn check_input(input: &Path) -> Result<Vec<String>, LibraryError> {
         rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
             not_ours("not an SQLite database")
         }
-        e => refuse(e.to_string()),
+        e => refuse(super::sqlite_reason(&e)),
     })?;
     if let Some(tables) = foreign {
         return Err(not_ours(&format!("tables: {}", tables.join(", "))));

@@ -41,6 +41,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Errors of the library layer.
+impl From<rusqlite::Error> for LibraryError {
+    fn from(e: rusqlite::Error) -> LibraryError {
+        LibraryError::Sqlite(e)
+    }
+}
+
+/// An SQLite error said once: SQLite's own message when there is one (rusqlite's text adds the
+/// code's generic description, which repeats it).
+pub(crate) fn sqlite_reason(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(_, Some(msg)) => msg.clone(),
+        e => e.to_string(),
+    }
+}
+
 /// Whether an SQLite error means another connection holds a lock (worth trying again).
 pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _)
@@ -86,8 +101,10 @@ pub enum LibraryError {
         version: i64,
         reason: String,
     },
-    #[error("library database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    /// SQLite's message is the whole cause: the error is not chained to rusqlite's, whose
+    /// own source repeats it as "Error code N: …".
+    #[error("library database: {}", sqlite_reason(.0))]
+    Sqlite(rusqlite::Error),
     #[error("{path}: {reason}")]
     Io { path: PathBuf, reason: String },
     #[error("no song with id {0} in the library")]
@@ -472,9 +489,9 @@ impl Library {
             rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
                 open_err(&"not a tuneprint library (not an SQLite database)")
             }
-            e => open_err(&e),
+            e => open_err(&sqlite_reason(&e)),
         };
-        let mut conn = Connection::open(path).map_err(|e| open_err(&e))?;
+        let mut conn = Connection::open(path).map_err(|e| open_err(&sqlite_reason(&e)))?;
         let timeout = std::time::Duration::from_millis(crate::config::LIBRARY_BUSY_TIMEOUT_MS);
         conn.busy_timeout(timeout).map_err(sql_err)?;
         // SQLite answers "database is locked" at once, without waiting, when two processes

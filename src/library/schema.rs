@@ -151,7 +151,7 @@ pub fn migrate_to(conn: &mut Connection, path: &Path, target: i64) -> Result<(),
                 LibraryError::Migrate {
                     path: path.to_path_buf(),
                     version: v + 1,
-                    reason: e.to_string(),
+                    reason: super::sqlite_reason(&e),
                 }
             }
         })?;

@@ -234,7 +234,7 @@ pub const LIBRARY_DB_ENV: &str = "TUNEPRINT_DB";
 /// How long a library connection waits for another writer before giving up (milliseconds).
 pub const LIBRARY_BUSY_TIMEOUT_MS: u64 = 10_000;
 
-/// Test hook: the library aborts the process right after this many committed songs (see
+/// Test hook: the library aborts the process right after this many committed writes (see
 /// `library::after_write`); unset in normal use.
 pub const TEST_ABORT_ENV: &str = "TUNEPRINT_TEST_ABORT_AFTER_WRITES";
 /// Window length (seconds) of the features the library keeps per song (as `extract --window 30`).

@@ -142,9 +142,10 @@ fn slurm_array_killed_task_resubmitted_and_merged_equals_one_scan() {
     );
     let one = single_scan(t.path(), &music);
 
-    // Shard 1 alone, its process aborted right after its third song: the task fails, so the
-    // merge that depends on it is cancelled and nothing is merged.
-    let o = slurm(&music, &out, &home, &["1"], Some(3));
+    // Shard 1 alone, its process aborted right after its third song (the database's creation
+    // is 3 writes, the model 1): the task fails, so the merge that depends on it is cancelled
+    // and nothing is merged.
+    let o = slurm(&music, &out, &home, &["1"], Some(3 + 1 + 3));
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -155,7 +156,7 @@ fn slurm_array_killed_task_resubmitted_and_merged_equals_one_scan() {
     let first = scan_logs(&out, 1);
     assert_eq!(first.len(), 1);
     assert!(
-        first[0].contains("TUNEPRINT_TEST_ABORT_AFTER_WRITES=3: aborting after write 3"),
+        first[0].contains("TUNEPRINT_TEST_ABORT_AFTER_WRITES=7: aborting after write 7"),
         "{}",
         first[0]
     );

@@ -1497,3 +1497,180 @@ fn clips_in_m(names: &[&str]) -> tempfile::TempDir {
     }
     t
 }
+
+/// Every database a test compares after a kill: rows by path (ids and scan times left out) and
+/// the models table (its time left out).
+fn dump_all(db: &Path) -> Vec<String> {
+    let mut d = dump(db);
+    let c = Connection::open(db).unwrap();
+    let mut st = c
+        .prepare("SELECT id, dir, arch, genres, embedding FROM models ORDER BY id")
+        .unwrap();
+    let rows = st
+        .query_map([], |r| {
+            Ok((0..5)
+                .map(|i| r.get::<_, String>(i))
+                .collect::<rusqlite::Result<Vec<_>>>()?
+                .join("|"))
+        })
+        .unwrap();
+    d.extend(rows.map(Result::unwrap));
+    d
+}
+
+/// Kill safety at every write: the test hook aborts the process right after its N-th write to
+/// a library, for N = 1, 2, … until a run ends by itself, in five situations: a first scan, a
+/// rescan with moved, changed, removed, touched and copied files, re-classification with a new
+/// model, a migration from schema 1, and a merge. After each abort, running the same command
+/// again ends with the database an uninterrupted run makes.
+#[test]
+fn killed_after_any_write_the_next_run_ends_as_an_uninterrupted_one() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let m = dir.join("music");
+    for (k, g) in ["blues", "jazz", "pop", "rock"].iter().enumerate() {
+        write_clip(&m.join(format!("{g}.wav")), g, 2.0, k);
+    }
+    std::fs::copy(m.join("jazz.wav"), m.join("jazz copy.wav")).unwrap();
+    std::fs::write(m.join("notes.mp3"), b"not audio").unwrap();
+    // Another model: the built-in one with one more byte in its description.
+    let other = dir.join("other-model");
+    std::fs::create_dir_all(&other).unwrap();
+    let builtin = root().join("src/model/builtin");
+    let mut text = std::fs::read(builtin.join("model.json")).unwrap();
+    text.push(b'\n');
+    std::fs::write(other.join("model.json"), text).unwrap();
+    std::fs::copy(
+        builtin.join("model.safetensors"),
+        other.join("model.safetensors"),
+    )
+    .unwrap();
+
+    let run = |args: &[&str], abort_after: Option<usize>| -> Output {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .current_dir(dir)
+            .env("TUNEPRINT_HOME", dir.join("no-home"))
+            .env_remove("TUNEPRINT_DB")
+            .env_remove(tuneprint::config::TEST_ABORT_ENV);
+        if let Some(n) = abort_after {
+            c.env(tuneprint::config::TEST_ABORT_ENV, n.to_string());
+        }
+        c.output().unwrap()
+    };
+    let files = ["work.db", "work.db-wal", "work.db-shm", "out.db"];
+    // Puts `template` (or nothing) in place as work.db.
+    let restore = |template: Option<&Path>| {
+        for f in files {
+            let _ = std::fs::remove_file(dir.join(f));
+        }
+        if let Some(t) = template {
+            std::fs::copy(t, dir.join("work.db")).unwrap();
+        }
+    };
+    let finished = |o: &Output, what: &str| {
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{what}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    // Runs `args` from `template` uninterrupted, then killed after each write in turn.
+    // Returns how many writes the command makes.
+    let every_write = |name: &str, template: Option<&Path>, args: &[&str], result: &str| -> usize {
+        restore(template);
+        finished(&run(args, None), name);
+        let want = dump_all(&dir.join(result));
+        for n in 1.. {
+            restore(template);
+            let o = run(args, Some(n));
+            if o.status.code().is_some() {
+                finished(&o, name);
+                assert_eq!(dump_all(&dir.join(result)), want, "{name}: not aborted");
+                return n - 1;
+            }
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(
+                err.contains(&format!("aborting after write {n}\n")),
+                "{name}, write {n}: {err}"
+            );
+            let again = run(args, None);
+            finished(&again, &format!("{name}, after write {n}"));
+            assert_eq!(
+                dump_all(&dir.join(result)),
+                want,
+                "{name}: killed after write {n}, then run again"
+            );
+        }
+        unreachable!()
+    };
+    let keep = |name: &str| {
+        let p = dir.join(name);
+        std::fs::copy(dir.join("work.db"), &p).unwrap();
+        p
+    };
+    let scan = ["library", "scan", "music", "--db", "work.db", "--jobs", "1"];
+
+    // 1. A first scan: the database made (application id, two migrations), the model, then
+    // five songs and the failed file.
+    let writes = every_write("first scan", None, &scan, "work.db");
+    assert_eq!(writes, 3 + 1 + 6);
+    let scanned = keep("scanned.db");
+
+    // 2. A rescan: blues moved, pop changed, rock removed, jazz touched, a new copy of jazz.
+    std::fs::rename(m.join("blues.wav"), m.join("blues moved.wav")).unwrap();
+    write_clip(&m.join("pop.wav"), "pop", 3.0, 7);
+    std::fs::remove_file(m.join("rock.wav")).unwrap();
+    let jazz = std::fs::File::options()
+        .write(true)
+        .open(m.join("jazz.wav"))
+        .unwrap();
+    jazz.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+        .unwrap();
+    drop(jazz);
+    std::fs::copy(m.join("jazz copy.wav"), m.join("jazz again.wav")).unwrap();
+    let writes = every_write("rescan", Some(&scanned), &scan, "work.db");
+    // touched, moved, copied, removed, pop stored again
+    assert_eq!(writes, 5);
+    let rescanned = keep("rescanned.db");
+
+    // 3. Re-classification by another model, from the stored features.
+    let mut with_other = scan.to_vec();
+    with_other.extend(["--model", "other-model"]);
+    let writes = every_write(
+        "re-classification",
+        Some(&rescanned),
+        &with_other,
+        "work.db",
+    );
+    assert_eq!(writes, 2); // the model, one batch of predictions
+
+    // 4. A migration from schema 1.
+    let old = dir.join("v1.db");
+    Connection::open(&old)
+        .unwrap()
+        .execute_batch(
+            &std::fs::read_to_string(root().join("tests/fixtures/library/v1.sql")).unwrap(),
+        )
+        .unwrap();
+    let status = ["library", "status", "--db", "work.db"];
+    let writes = every_write("migration", Some(&old), &status, "work.db");
+    assert_eq!(writes, 2); // the application id, migration 2
+
+    // 5. A merge of two shards into out.db.
+    restore(None);
+    for i in 0..2 {
+        let shard = format!("{i}/2");
+        let db = format!("shard{i}.db");
+        finished(
+            &run(
+                &["library", "scan", "music", "--db", &db, "--shard", &shard],
+                None,
+            ),
+            "shard",
+        );
+    }
+    let merge = ["library", "merge", "shard0.db", "shard1.db", "-o", "out.db"];
+    let writes = every_write("merge", None, &merge, "out.db");
+    assert_eq!(writes, 3 + 2); // the new database, then one transaction per input
+}

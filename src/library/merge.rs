@@ -208,6 +208,7 @@ pub fn merge(inputs: &[PathBuf], output: &Path) -> Result<MergeReport, LibraryEr
             last_ids
                 .push(tx.query_row("SELECT COALESCE(MAX(id), 0) FROM songs", [], |r| r.get(0))?);
             tx.commit()?;
+            super::after_write();
             out.conn.execute(&format!("DETACH DATABASE {alias}"), [])?;
         }
         let songs: i64 = out

@@ -63,8 +63,11 @@ pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
 }
 
 /// Test hook: with `TUNEPRINT_TEST_ABORT_AFTER_WRITES=N` in the environment the process
-/// aborts right after its N-th committed song (as a kill would), so that tests can interrupt
-/// a scan at an exact point, under a scheduler too. Without it, nothing happens.
+/// aborts right after its N-th committed write to a library (as a kill would): a migration
+/// step, the application id, a model registered, a song stored, moved, copied or touched,
+/// removals, a batch of re-classifications, one input of a merge. Tests interrupt scans,
+/// migrations and merges at every such point, under a scheduler too. Without it, nothing
+/// happens.
 pub(crate) fn after_write() {
     use std::sync::atomic::{AtomicU64, Ordering};
     static LIMIT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();

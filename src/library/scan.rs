@@ -477,7 +477,7 @@ fn put_prediction(conn: &Connection, id: i64, m: &Model, out: &Outputs) -> rusql
 /// Records the model in the `models` table.
 fn register_model(conn: &Connection, m: &Model) -> rusqlite::Result<()> {
     let genres = serde_json::to_string(m.genres()).unwrap_or_else(|_| "[]".into());
-    conn.execute(
+    let added = conn.execute(
         "INSERT OR IGNORE INTO models (id, dir, arch, genres, embedding, added_at)
          VALUES (?, ?, ?, ?, ?, ?)",
         params![
@@ -489,6 +489,9 @@ fn register_model(conn: &Connection, m: &Model) -> rusqlite::Result<()> {
             now_seconds()
         ],
     )?;
+    if added > 0 {
+        super::after_write();
+    }
     Ok(())
 }
 
@@ -699,6 +702,7 @@ impl Library {
             let done = match &ex {
                 Some(e) if e.hash == hash && e.version == ANALYSIS_VERSION => {
                     touch_row(&self.conn, e.id, &f)?;
+                    super::after_write();
                     if e.failed {
                         report.still_failing += 1;
                     } else {
@@ -735,6 +739,7 @@ impl Library {
                 tx.execute("DELETE FROM songs WHERE id = ?", [id])?;
             }
             tx.commit()?;
+            super::after_write();
             report.removed = gone.len();
         }
 
@@ -875,10 +880,12 @@ impl Library {
             .find(|(id, p)| !claimed.contains(id) && !present.contains(p) && !p.exists());
         if let Some((id, _)) = moved {
             move_row(&mut self.conn, *id, f)?;
+            super::after_write();
             claimed.insert(*id);
             rep.moved += 1;
         } else {
             copy_row(&mut self.conn, first.0, f)?;
+            super::after_write();
             rep.copied += 1;
         }
         Ok(true)
@@ -925,6 +932,7 @@ impl Library {
                 put_prediction(&tx, *id, m, out)?;
             }
             tx.commit()?;
+            super::after_write();
             rep.reclassified += ids.len();
             pb.inc(ids.len() as u64);
         }

@@ -132,6 +132,7 @@ pub fn migrate_to(conn: &mut Connection, path: &Path, target: i64) -> Result<(),
     if id != APPLICATION_ID {
         // New, or made by a tuneprint from before the id: marked as ours.
         conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+        super::after_write();
     }
     for v in found..target.min(VERSION) {
         let mut step = || -> rusqlite::Result<()> {
@@ -143,7 +144,11 @@ pub fn migrate_to(conn: &mut Connection, path: &Path, target: i64) -> Result<(),
             }
             tx.commit()
         };
-        step().map_err(|e| {
+        let done = step();
+        if done.is_ok() {
+            super::after_write();
+        }
+        done.map_err(|e| {
             if super::is_busy(&e) {
                 // Another process holds the database: the caller tries again.
                 LibraryError::Sqlite(e)

@@ -2,7 +2,7 @@
 # A real single-node Slurm cluster on this machine, for tests (Debian's slurm-wlm 22.05 and munge;
 # no systemd needed: the daemons are started by hand, as root).
 #   scripts/cluster/slurm-local.sh start    installs slurm-wlm and munge (apt-get) if missing,
-#       writes a one-node config (partition `debug`, one task per core, no cgroups, no accounting),
+#       writes a one-node config (partition `debug`, two one-core jobs per core, no cgroups, no accounting),
 #       starts munged, slurmctld and slurmd, and waits until the node is idle. The last line on
 #       stdout is `export SLURM_CONF=<dir>/slurm.conf`, for `eval "$(... start)"`. A no-op (but
 #       that line) when the cluster is up.
@@ -188,7 +188,8 @@ JobCompType=jobcomp/none
 MailProg=/bin/true
 ReturnToService=2
 SchedulerType=sched/backfill
-SchedulerParameters=bf_interval=1,sched_interval=2,sched_min_interval=100000
+# Schedule at once: on submission, when a job ends, and every second.
+SchedulerParameters=bf_interval=1,sched_interval=1,sched_min_interval=2,batch_sched_delay=0
 # A job whose dependency can never be satisfied (afterok on a failed job) is cancelled instead of
 # pending forever (sbatch --wait on it then exits 0: it never ran).
 DependencyParameters=kill_invalid_depend
@@ -208,7 +209,10 @@ SlurmdTimeout=120
 Waittime=0
 TmpFS=/tmp
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
-PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
+# Two jobs per core: the 4 one-core tasks of the tests and of scripts/cluster/bench.sh run at
+# once on a 2-core machine (the kernel shares the cores), as on a cluster with a core each,
+# instead of in two waves that leave a core idle while the larger shards finish.
+PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:2
 EOF
     mv "$conf.tmp" "$conf"
 }

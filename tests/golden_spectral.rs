@@ -20,6 +20,18 @@ const SYNTHETIC: [&str; 7] = [
 ];
 const REAL: &str = "blues.00000";
 
+/// Runs a golden comparison once per instruction set the CPU has, the portable code first,
+/// and says which ran.
+fn each_isa(name: &str, f: impl Fn() + Sync) {
+    use tuneprint::features::lanes;
+    let mut ran = Vec::new();
+    for isa in lanes::available_isas() {
+        lanes::with_isa(isa, &f);
+        ran.push(isa.name());
+    }
+    eprintln!("{name}: compared on {}", ran.join(", "));
+}
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/librosa-0.8.1")
 }
@@ -141,28 +153,30 @@ fn to_f64<T: Copy + Into<f64>>(a: &Array2<T>) -> Array2<f64> {
 
 #[test]
 fn stft_magnitude_matches_librosa() {
-    let why =
-        "the FFT runs in f64 like numpy's (only the FFT algorithm differs) and is rounded to f32";
-    for (name, dir, y) in cases() {
-        let mag = stft::magnitude(&stft::stft(&y, 2048, 512));
-        if name == REAL {
-            let reference = npy2(&dir, "stft_mag_frames_400_464");
-            let ours = to_f64(&mag.slice(ndarray::s![.., 400..464]).to_owned());
-            assert_close(&name, "stft_mag", &ours, &reference, 1e-5, 1e-7, why);
-            assert_eq!(mag.ncols(), npy2(&dir, "rms").ncols());
-        } else {
-            let reference = npy2(&dir, "stft_mag");
-            assert_close(
-                &name,
-                "stft_mag",
-                &to_f64(&mag),
-                &reference,
-                1e-5,
-                1e-7,
-                why,
-            );
+    each_isa("stft_magnitude_matches_librosa", || {
+        let why =
+            "the FFT runs in f64 like numpy's (only the FFT algorithm differs) and is rounded to f32";
+        for (name, dir, y) in cases() {
+            let mag = stft::magnitude(&stft::stft(&y, 2048, 512));
+            if name == REAL {
+                let reference = npy2(&dir, "stft_mag_frames_400_464");
+                let ours = to_f64(&mag.slice(ndarray::s![.., 400..464]).to_owned());
+                assert_close(&name, "stft_mag", &ours, &reference, 1e-5, 1e-7, why);
+                assert_eq!(mag.ncols(), npy2(&dir, "rms").ncols());
+            } else {
+                let reference = npy2(&dir, "stft_mag");
+                assert_close(
+                    &name,
+                    "stft_mag",
+                    &to_f64(&mag),
+                    &reference,
+                    1e-5,
+                    1e-7,
+                    why,
+                );
+            }
         }
-    }
+    });
 }
 
 fn row<T: Copy + Into<f64>>(v: &[T]) -> Array2<f64> {
@@ -171,135 +185,147 @@ fn row<T: Copy + Into<f64>>(v: &[T]) -> Array2<f64> {
 
 #[test]
 fn frame_features_match_librosa() {
-    use tuneprint::features::spectral;
-    let freqs = spectral::fft_frequencies(22050.0, 2048);
-    for (name, dir, y) in cases() {
-        let mag = stft::magnitude(&stft::stft(&y, 2048, 512));
-        let rms = spectral::rms(&y, 2048, 512);
-        assert_close(&name, "rms", &row(&rms), &npy2(&dir, "rms"), 1e-6, 0.0,
-            "RMS is computed in f32 with numpy's summation order, so it is bit-exact up to rare last-bit differences");
-        let zcr = spectral::zero_crossing_rate(&y, 2048, 512);
-        assert_close(
-            &name,
-            "zcr",
-            &row(&zcr),
-            &npy2(&dir, "zcr"),
-            0.0,
-            0.0,
-            "zero crossings are counts, exact",
-        );
-        let centroid = spectral::spectral_centroid(mag.view(), &freqs);
-        assert_close(
-            &name,
-            "centroid",
-            &row(&centroid),
-            &npy2(&dir, "centroid"),
-            1e-5,
-            1e-7,
-            "the f32 magnitudes may differ by 1 ulp from numpy's FFT, the rest is f64",
-        );
-        let bandwidth = spectral::spectral_bandwidth(mag.view(), &freqs, &centroid);
-        assert_close(
-            &name,
-            "bandwidth",
-            &row(&bandwidth),
-            &npy2(&dir, "bandwidth"),
-            1e-5,
-            1e-7,
-            "the f32 magnitudes may differ by 1 ulp from numpy's FFT, the rest is f64",
-        );
-        let rolloff = spectral::spectral_rolloff(mag.view(), &freqs, 0.85);
-        assert_close(
-            &name,
-            "rolloff",
-            &row(&rolloff),
-            &npy2(&dir, "rolloff"),
-            0.0,
-            0.0,
-            "the rolloff is a bin frequency picked by an f32 running sum done in numpy's order",
-        );
-    }
+    each_isa("frame_features_match_librosa", || {
+        use tuneprint::features::spectral;
+        let freqs = spectral::fft_frequencies(22050.0, 2048);
+        for (name, dir, y) in cases() {
+            let mag = stft::magnitude(&stft::stft(&y, 2048, 512));
+            let rms = spectral::rms(&y, 2048, 512);
+            assert_close(&name, "rms", &row(&rms), &npy2(&dir, "rms"), 1e-6, 0.0,
+                "RMS is computed in f32 with numpy's summation order, so it is bit-exact up to rare last-bit differences");
+            let zcr = spectral::zero_crossing_rate(&y, 2048, 512);
+            assert_close(
+                &name,
+                "zcr",
+                &row(&zcr),
+                &npy2(&dir, "zcr"),
+                0.0,
+                0.0,
+                "zero crossings are counts, exact",
+            );
+            let centroid = spectral::spectral_centroid(mag.view(), &freqs);
+            assert_close(
+                &name,
+                "centroid",
+                &row(&centroid),
+                &npy2(&dir, "centroid"),
+                1e-5,
+                1e-7,
+                "the f32 magnitudes may differ by 1 ulp from numpy's FFT, the rest is f64",
+            );
+            let bandwidth = spectral::spectral_bandwidth(mag.view(), &freqs, &centroid);
+            assert_close(
+                &name,
+                "bandwidth",
+                &row(&bandwidth),
+                &npy2(&dir, "bandwidth"),
+                1e-5,
+                1e-7,
+                "the f32 magnitudes may differ by 1 ulp from numpy's FFT, the rest is f64",
+            );
+            let rolloff = spectral::spectral_rolloff(mag.view(), &freqs, 0.85);
+            assert_close(
+                &name,
+                "rolloff",
+                &row(&rolloff),
+                &npy2(&dir, "rolloff"),
+                0.0,
+                0.0,
+                "the rolloff is a bin frequency picked by an f32 running sum done in numpy's order",
+            );
+        }
+    });
 }
 
 #[test]
 fn mel_filter_bank_is_librosas_bit_for_bit() {
-    let bank = tuneprint::features::mel::mel_filters(22050.0, 2048, 128);
-    let bytes: Vec<f32> = bank.iter().copied().collect();
-    // FNV-1a 64 of librosa.filters.mel(22050, 2048).astype('<f4').tobytes() (librosa 0.8.1).
-    assert_eq!(
-        format!("{:016x}", fnv1a64(&bytes)),
-        "9ff29591cf0dd586",
-        "mel filter bank differs from librosa's float32 bank"
-    );
+    each_isa("mel_filter_bank_is_librosas_bit_for_bit", || {
+        let bank = tuneprint::features::mel::mel_filters(22050.0, 2048, 128);
+        let bytes: Vec<f32> = bank.iter().copied().collect();
+        // FNV-1a 64 of librosa.filters.mel(22050, 2048).astype('<f4').tobytes() (librosa 0.8.1).
+        assert_eq!(
+            format!("{:016x}", fnv1a64(&bytes)),
+            "9ff29591cf0dd586",
+            "mel filter bank differs from librosa's float32 bank"
+        );
+    });
 }
 
 #[test]
 fn melspectrogram_db_matches_librosa() {
-    use tuneprint::features::mel;
-    for (name, dir, y) in cases() {
-        let power = stft::power(&stft::stft(&y, 2048, 512));
-        let mut db = mel::melspectrogram(power.view(), 22050.0, 128);
-        mel::power_to_db_inplace(&mut db);
-        let reference = npy2(&dir, "melspec_db");
-        assert_close(&name, "melspec_db", &to_f64(&db), &reference, 0.0, 1e-6,
-            "values are dB (an absolute scale): 1e-6 of the largest |dB| allows the f32 rounding of numpy's sgemm (which sums in f32) and of log10");
-    }
+    each_isa("melspectrogram_db_matches_librosa", || {
+        use tuneprint::features::mel;
+        for (name, dir, y) in cases() {
+            let power = stft::power(&stft::stft(&y, 2048, 512));
+            let mut db = mel::melspectrogram(power.view(), 22050.0, 128);
+            mel::power_to_db_inplace(&mut db);
+            let reference = npy2(&dir, "melspec_db");
+            assert_close(&name, "melspec_db", &to_f64(&db), &reference, 0.0, 1e-6,
+                "values are dB (an absolute scale): 1e-6 of the largest |dB| allows the f32 rounding of numpy's sgemm (which sums in f32) and of log10");
+        }
+    });
 }
 
 #[test]
 fn mfcc_matches_librosa() {
-    use tuneprint::features::{mel, mfcc};
-    for (name, dir, y) in cases() {
-        let power = stft::power(&stft::stft(&y, 2048, 512));
-        let mut db = mel::melspectrogram(power.view(), 22050.0, 128);
-        mel::power_to_db_inplace(&mut db);
-        let m = mfcc::mfcc(db.view(), 20);
-        let reference = npy2(&dir, "mfcc");
-        assert_close(&name, "mfcc", &to_f64(&m), &reference, 0.0, 1e-6,
-            "scipy's DCT of float32 runs in float32 (ours in f64, rounded once), so errors scale with the largest coefficient of the array");
-    }
+    each_isa("mfcc_matches_librosa", || {
+        use tuneprint::features::{mel, mfcc};
+        for (name, dir, y) in cases() {
+            let power = stft::power(&stft::stft(&y, 2048, 512));
+            let mut db = mel::melspectrogram(power.view(), 22050.0, 128);
+            mel::power_to_db_inplace(&mut db);
+            let m = mfcc::mfcc(db.view(), 20);
+            let reference = npy2(&dir, "mfcc");
+            assert_close(&name, "mfcc", &to_f64(&m), &reference, 0.0, 1e-6,
+                "scipy's DCT of float32 runs in float32 (ours in f64, rounded once), so errors scale with the largest coefficient of the array");
+        }
+    });
 }
 
 #[test]
 fn tuning_matches_librosa() {
-    use tuneprint::features::chroma;
-    for (name, dir, y) in cases() {
-        // The recipe's `tuning` is estimate_tuning(y=y): piptrack on the magnitude |S|.
-        let mag = stft::magnitude(&stft::stft(&y, 2048, 512));
-        let tuning = chroma::estimate_tuning(mag.view(), 22050.0, 2048, 12);
-        let reference = npy2(&dir, "tuning")[[0, 0]];
-        assert_eq!(
-            tuning, reference,
-            "{name}: tuning is a histogram bin edge, it must be exact"
-        );
-    }
+    each_isa("tuning_matches_librosa", || {
+        use tuneprint::features::chroma;
+        for (name, dir, y) in cases() {
+            // The recipe's `tuning` is estimate_tuning(y=y): piptrack on the magnitude |S|.
+            let mag = stft::magnitude(&stft::stft(&y, 2048, 512));
+            let tuning = chroma::estimate_tuning(mag.view(), 22050.0, 2048, 12);
+            let reference = npy2(&dir, "tuning")[[0, 0]];
+            assert_eq!(
+                tuning, reference,
+                "{name}: tuning is a histogram bin edge, it must be exact"
+            );
+        }
+    });
 }
 
 #[test]
 fn chroma_matches_librosa() {
-    use tuneprint::features::chroma;
-    for (name, dir, y) in cases() {
-        let power = stft::power(&stft::stft(&y, 2048, 512));
-        let (c, tuning) = chroma::chroma_stft(power.view(), 22050.0, 12);
-        // chroma_stft estimates the tuning from the power spectrogram it is given, not from |S|
-        // as the recipe's `tuning` output: librosa 0.8.1's values of
-        // estimate_tuning(S=np.abs(stft(y))**2, sr=22050, bins_per_octave=12).
-        let expected = match name.as_str() {
-            "chirp" => -0.02999999999999997,
-            "clicks120" => 0.20000000000000007,
-            "chord" => -0.08999999999999997,
-            "noise" => 0.050000000000000044,
-            "short" => -0.06,
-            "blues.00000" => -0.18,
-            _ => 0.0,
-        };
-        assert_eq!(
-            tuning, expected,
-            "{name}: chroma's tuning (a histogram bin edge) must be exact"
-        );
-        assert_close(&name, "chroma", &to_f64(&c), &npy2(&dir, "chroma"), 1e-5, 1e-6,
-            "chroma is in [0, 1]; numpy's sgemm sums in f32 (ours in f64), and each frame is divided by its maximum");
-    }
+    each_isa("chroma_matches_librosa", || {
+        use tuneprint::features::chroma;
+        for (name, dir, y) in cases() {
+            let power = stft::power(&stft::stft(&y, 2048, 512));
+            let (c, tuning) = chroma::chroma_stft(power.view(), 22050.0, 12);
+            // chroma_stft estimates the tuning from the power spectrogram it is given, not from |S|
+            // as the recipe's `tuning` output: librosa 0.8.1's values of
+            // estimate_tuning(S=np.abs(stft(y))**2, sr=22050, bins_per_octave=12).
+            let expected = match name.as_str() {
+                "chirp" => -0.02999999999999997,
+                "clicks120" => 0.20000000000000007,
+                "chord" => -0.08999999999999997,
+                "noise" => 0.050000000000000044,
+                "short" => -0.06,
+                "blues.00000" => -0.18,
+                _ => 0.0,
+            };
+            assert_eq!(
+                tuning, expected,
+                "{name}: chroma's tuning (a histogram bin edge) must be exact"
+            );
+            assert_close(&name, "chroma", &to_f64(&c), &npy2(&dir, "chroma"), 1e-5, 1e-6,
+                "chroma is in [0, 1]; numpy's sgemm sums in f32 (ours in f64), and each frame is divided by its maximum");
+        }
+    });
 }
 
 /// Population standard deviation of each feature column over the GTZAN table.
@@ -343,56 +369,66 @@ fn assert_row(name: &str, ours: &[f64], reference: &[f64], sigma: &[f64]) {
 
 #[test]
 fn compute_matches_the_reference_csv() {
-    let sigma = gtzan_sigma();
-    let reference = tuneprint::table::read_csv(&fixtures().join("synthetic/features.csv")).unwrap();
-    assert_eq!(reference.len(), SYNTHETIC.len());
-    for rec in &reference {
-        let name = tuneprint::table::stem(&rec.filename);
-        let dir = fixtures().join("synthetic").join(name);
-        let y = read_npy::<_, Array1<f32>>(dir.join("y.npy"))
-            .unwrap()
-            .to_vec();
-        assert_eq!(rec.length as usize, y.len());
-        let ours = tuneprint::features::compute(&y).unwrap();
-        assert_row(name, &ours, &rec.features, &sigma);
-    }
+    each_isa("compute_matches_the_reference_csv", || {
+        let sigma = gtzan_sigma();
+        let reference =
+            tuneprint::table::read_csv(&fixtures().join("synthetic/features.csv")).unwrap();
+        assert_eq!(reference.len(), SYNTHETIC.len());
+        for rec in &reference {
+            let name = tuneprint::table::stem(&rec.filename);
+            let dir = fixtures().join("synthetic").join(name);
+            let y = read_npy::<_, Array1<f32>>(dir.join("y.npy"))
+                .unwrap()
+                .to_vec();
+            assert_eq!(rec.length as usize, y.len());
+            let ours = tuneprint::features::compute(&y).unwrap();
+            assert_row(name, &ours, &rec.features, &sigma);
+        }
+    });
 }
 
 /// The real clip against its row of the GTZAN table itself (features_30_sec.csv).
 #[test]
 fn compute_matches_the_gtzan_table_on_a_real_clip() {
-    let sigma = gtzan_sigma();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("features/features_30_sec.csv");
-    let table = tuneprint::table::read_csv(&path).unwrap();
-    let rec = table
-        .iter()
-        .find(|r| tuneprint::table::stem(&r.filename) == REAL)
-        .expect("blues.00000 in the table");
-    let y = real_signal();
-    assert_eq!(rec.length as usize, y.len());
-    let ours = tuneprint::features::compute(&y).unwrap();
-    assert_row(REAL, &ours, &rec.features, &sigma);
+    each_isa("compute_matches_the_gtzan_table_on_a_real_clip", || {
+        let sigma = gtzan_sigma();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("features/features_30_sec.csv");
+        let table = tuneprint::table::read_csv(&path).unwrap();
+        let rec = table
+            .iter()
+            .find(|r| tuneprint::table::stem(&r.filename) == REAL)
+            .expect("blues.00000 in the table");
+        let y = real_signal();
+        assert_eq!(rec.length as usize, y.len());
+        let ours = tuneprint::features::compute(&y).unwrap();
+        assert_row(REAL, &ours, &rec.features, &sigma);
+    });
 }
 
 /// Signals far shorter than one frame (1, 2, 100, 500 samples): librosa pads them by repeated
 /// reflection and still returns one frame; so must we (tests/fixtures/librosa-0.8.1/tiny).
 #[test]
 fn compute_matches_librosa_on_signals_shorter_than_half_a_frame() {
-    let sigma = gtzan_sigma();
-    let dir = fixtures().join("tiny");
-    let reference = tuneprint::table::read_csv(&dir.join("features.csv")).unwrap();
-    assert_eq!(reference.len(), 4);
-    for rec in &reference {
-        let name = tuneprint::table::stem(&rec.filename);
-        let y = read_npy::<_, Array1<f32>>(dir.join(format!("{name}.npy")))
-            .unwrap()
-            .to_vec();
-        assert_eq!(rec.length as usize, y.len());
-        let ours = tuneprint::features::compute(&y).unwrap();
-        assert!(
-            ours.iter().all(|x| x.is_finite()),
-            "{name}: non-finite feature"
-        );
-        assert_row(name, &ours, &rec.features, &sigma);
-    }
+    each_isa(
+        "compute_matches_librosa_on_signals_shorter_than_half_a_frame",
+        || {
+            let sigma = gtzan_sigma();
+            let dir = fixtures().join("tiny");
+            let reference = tuneprint::table::read_csv(&dir.join("features.csv")).unwrap();
+            assert_eq!(reference.len(), 4);
+            for rec in &reference {
+                let name = tuneprint::table::stem(&rec.filename);
+                let y = read_npy::<_, Array1<f32>>(dir.join(format!("{name}.npy")))
+                    .unwrap()
+                    .to_vec();
+                assert_eq!(rec.length as usize, y.len());
+                let ours = tuneprint::features::compute(&y).unwrap();
+                assert!(
+                    ours.iter().all(|x| x.is_finite()),
+                    "{name}: non-finite feature"
+                );
+                assert_row(name, &ours, &rec.features, &sigma);
+            }
+        },
+    );
 }

@@ -1532,13 +1532,21 @@ mod tests {
     #[test]
     fn every_instruction_set_gives_the_same_bits() {
         let y = wav(&fixtures().join("synthetic/chord.wav"));
-        let fast = analyse(&y);
-        let portable = {
-            let _only = lanes::tests::portable_only();
+        let portable = lanes::with_isa(Isa::Portable, || {
             assert_eq!(lanes::active_isa(), Isa::Portable);
             analyse(&y)
-        };
-        assert_same("chord, portable kernels", &portable, &fast);
+        });
+        let mut ran = vec![];
+        for isa in lanes::available_isas() {
+            let a = lanes::with_isa(isa, || {
+                assert_eq!(lanes::active_isa(), isa);
+                analyse(&y)
+            });
+            assert_same(&format!("chord, {} kernels", isa.name()), &a, &portable);
+            ran.push(isa.name());
+        }
+        eprintln!("instruction sets compared: {}", ran.join(", "));
+        assert_eq!(analyse(&y), portable);
     }
 
     #[test]

@@ -43,14 +43,54 @@ pub fn has_avx2() -> bool {
     active_isa() != Isa::Portable
 }
 
-/// The instruction set the kernels use: [`best_isa`] (tests can force the portable code).
+thread_local! {
+    /// The instruction set the kernels on this thread may use at most ([`with_isa`]).
+    static CAP: std::cell::Cell<Option<Isa>> = const { std::cell::Cell::new(None) };
+}
+
+/// The instruction set the kernels use: [`best_isa`], or less inside [`with_isa`].
 #[inline]
 pub fn active_isa() -> Isa {
-    #[cfg(test)]
-    if tests::PORTABLE_ONLY.load(std::sync::atomic::Ordering::Relaxed) {
-        return Isa::Portable;
+    match CAP.with(|c| c.get()) {
+        Some(cap) => clamp(cap),
+        None => best_isa(),
     }
-    best_isa()
+}
+
+/// Runs `f` with every kernel it reaches limited to `isa` (or to the best the CPU has, when
+/// that is less): on a thread pool made for the call, each of whose threads carries the limit,
+/// so that nested parallel work keeps it and nothing else in the process is affected. Tests
+/// run one analysis per instruction set this way, side by side with other tests.
+pub fn with_isa<R: Send>(isa: Isa, f: impl FnOnce() -> R + Send) -> R {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(rayon::current_num_threads())
+        .start_handler(move |_| CAP.with(|c| c.set(Some(isa))))
+        .build()
+        .expect("a thread pool for with_isa");
+    pool.install(f)
+}
+
+/// The instruction sets the kernels can run on this CPU: the portable code first, then each
+/// SIMD set up to [`best_isa`].
+pub fn available_isas() -> Vec<Isa> {
+    let mut v = vec![Isa::Portable];
+    for isa in [Isa::Avx2, Isa::Avx512] {
+        if clamp(isa) == isa {
+            v.push(isa);
+        }
+    }
+    v
+}
+
+impl Isa {
+    /// Its name in test output: `portable`, `avx2`, `avx512`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Portable => "portable",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
 }
 
 /// Lines processed together.
@@ -412,44 +452,11 @@ fn transpose_impl(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
-    /// Forces every kernel onto the portable code (the results must not change, so tests
-    /// running meanwhile are unaffected).
-    pub(crate) static PORTABLE_ONLY: std::sync::atomic::AtomicBool =
-        std::sync::atomic::AtomicBool::new(false);
-
-    /// Held by every test that sets [`PORTABLE_ONLY`], for as long as it is set: two such tests
-    /// never overlap, so neither resets the flag under the other (which would make one compare
-    /// the fast path with itself, or fail at random).
-    pub(crate) fn portable_only() -> PortableOnly {
-        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        PORTABLE_ONLY.store(true, std::sync::atomic::Ordering::SeqCst);
-        PortableOnly { _guard: guard }
-    }
-
-    /// [`PORTABLE_ONLY`] set until dropped.
-    pub(crate) struct PortableOnly {
-        _guard: std::sync::MutexGuard<'static, ()>,
-    }
-
-    impl Drop for PortableOnly {
-        fn drop(&mut self) {
-            PORTABLE_ONLY.store(false, std::sync::atomic::Ordering::SeqCst);
-        }
-    }
-
     fn isas() -> Vec<Isa> {
-        let mut v = vec![Isa::Portable];
-        if clamp(Isa::Avx2) == Isa::Avx2 {
-            v.push(Isa::Avx2);
-        }
-        if clamp(Isa::Avx512) == Isa::Avx512 {
-            v.push(Isa::Avx512);
-        }
-        v
+        available_isas()
     }
 
     /// Median of each width-31 window of the line extended by 15 values on each side (the

@@ -233,6 +233,7 @@ fn recommend_a_library_song_and_an_audio_file() {
         }
     }
     let o = tuneprint(&["recommend", "jazz.00098", "-k", "3", "--model", model()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(
         text.lines()
@@ -252,6 +253,7 @@ fn unknown_library_song_is_a_clear_error() {
         "{err}"
     );
     let o = tuneprint(&["recommend", "no/such/song.mp3", "--model", model()]);
+    assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no/such/song.mp3: no such audio file"));
 }
 

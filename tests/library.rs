@@ -688,7 +688,9 @@ fn three_shards_merged_equal_one_scan() {
         write_clip(&m.join(format!("{g}/{k}.wav")), g, 3.0, k);
     }
     std::fs::write(m.join("bad.wav"), b"RIFF").unwrap();
-    let _ = tuneprint_in(t.path(), &["library", "scan", "music", "--db", "one.db"]);
+    // Exit 1: bad.wav is recorded as failed.
+    let o = tuneprint_in(t.path(), &["library", "scan", "music", "--db", "one.db"]);
+    assert_eq!(o.status.code(), Some(1));
     let shards: Vec<_> = (0..3)
         .map(|i| {
             Command::new(BIN)
@@ -1384,7 +1386,8 @@ fn another_programs_database_is_refused_untouched() {
 fn library_check_finds_each_broken_invariant() {
     let t = clips_in_m(&["jazz.00000.wav", "metal.00000.wav", "pop.00000.wav"]);
     std::fs::write(t.path().join("m/bad.wav"), b"RIFF").unwrap();
-    let _ = tuneprint_in(t.path(), &["library", "scan", "m", "--db", "lib.db"]);
+    let o = tuneprint_in(t.path(), &["library", "scan", "m", "--db", "lib.db"]);
+    assert_eq!(o.status.code(), Some(1), "bad.wav is recorded as failed");
     let o = ok(tuneprint_in(
         t.path(),
         &["library", "check", "--db", "lib.db"],

@@ -877,7 +877,10 @@ mod tests {
     #[test]
     fn decoder_panics_become_errors_and_the_flag_resets() {
         let r: std::thread::Result<u32> = quiet_catch_unwind(|| panic!("malformed frame"));
-        assert!(r.is_err());
+        assert_eq!(
+            r.unwrap_err().downcast_ref::<&str>(),
+            Some(&"malformed frame")
+        );
         assert!(!IN_DECODER.with(|d| d.get()));
         assert_eq!(quiet_catch_unwind(|| 7).unwrap(), 7);
     }

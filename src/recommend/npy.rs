@@ -98,7 +98,13 @@ mod tests {
         assert_eq!(from_bytes_f32(&b).unwrap(), (data.to_vec(), vec![2, 3]));
         let b1 = to_bytes_f32(&data, &[6]);
         assert_eq!(from_bytes_f32(&b1).unwrap().1, vec![6]);
-        assert!(from_bytes_f32(&b[..b.len() - 1]).is_err());
-        assert!(from_bytes_f32(b"hello world").is_err());
+        assert_eq!(
+            from_bytes_f32(&b[..b.len() - 1]).unwrap_err(),
+            "expected 24 data bytes for shape [2, 3], found 23"
+        );
+        assert_eq!(
+            from_bytes_f32(b"hello world").unwrap_err(),
+            "not a .npy file"
+        );
     }
 }

@@ -213,6 +213,9 @@ mod tests {
         assert!(e.contains("square"), "{e}");
         let e = Confusion::parse("genre,a\na,1\n").unwrap_err();
         assert!(e.contains("header"), "{e}");
-        assert!(Confusion::parse("").is_err());
+        assert_eq!(
+            Confusion::parse("").unwrap_err(),
+            "empty confusion matrix file (no header)"
+        );
     }
 }

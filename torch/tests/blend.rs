@@ -80,16 +80,23 @@ fn blend_selection_uses_no_test_data() {
         poisoned_run_selects_the_same(&d, &poisoned, &spec);
     }
     // The blend refuses the paper protocol (it would calibrate on the test set).
-    assert!(blend_train::evaluate_seed(
+    let refused = blend_train::evaluate_seed(
         &d,
         Protocol::Paper,
         0,
         &small_spec(),
         &cpu(),
         &mut |_| {},
-        &mut |_| {}
+        &mut |_| {},
     )
-    .is_err());
+    .err()
+    .expect("the paper protocol is refused")
+    .to_string();
+    assert_eq!(
+        refused,
+        "the blend is calibrated on validation songs only: use --protocol holdout or filtered \
+         (the paper protocol early-stops on the test set)"
+    );
 }
 
 fn poisoned_run_selects_the_same(d: &Dataset, poisoned: &Dataset, spec: &BlendSpec) {

@@ -192,7 +192,8 @@ impl Weights {
             path: path.to_path_buf(),
             reason,
         };
-        let st = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("{e:?}")))?;
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
         let mut tensors = BTreeMap::new();
         for (name, view) in st.tensors() {
             let raw = view.data();
@@ -351,7 +352,12 @@ mod tests {
         back.finish().unwrap();
         let e = back.take("a.weight", &[2, 3]).unwrap_err().to_string();
         assert!(e.contains("tensor `a.weight` missing"), "{e}");
-        assert!(Weights::from_bytes(b"garbage", Path::new("x")).is_err());
+        assert_eq!(
+            Weights::from_bytes(b"garbage", Path::new("x"))
+                .unwrap_err()
+                .to_string(),
+            "x: cannot read: not a safetensors file (HeaderTooSmall)"
+        );
     }
 
     #[test]

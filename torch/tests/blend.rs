@@ -267,3 +267,72 @@ fn default_train_writes_a_blend_that_classify_loads() {
         .to_string();
     assert!(err.contains("without its `blend` record"), "{err}");
 }
+
+/// The blend's native outputs (what `tuneprint` classifies and embeds with, without libtorch)
+/// equal libtorch's forward pass of the same weights within 1e-5: the LDA's and each MLP
+/// member's probabilities averaged and tempered, and the members' last hidden layers, on 200
+/// songs, for a blend of two members trained a few epochs.
+#[test]
+fn blend_native_outputs_match_libtorch() {
+    use tch::{Kind, Tensor};
+    use tuneprint::model::blend::{standardised, Dense};
+    let d = Dataset::load_for(&root().join(TABLE), &[], Protocol::Holdout, None).unwrap();
+    let s = split(&d, Protocol::Holdout, 0);
+    let dev = DevData::new(&d, &s.train, &s.val);
+    let fitted = blend_train::fit(&dev, 0, &options_spec(), &cpu(), false, &mut |_| {}).unwrap();
+    let net = &fitted.net;
+    assert_eq!(net.mlp.len(), 2);
+    let rows = &d.features[..200];
+    let x: Vec<f32> = rows
+        .iter()
+        .flat_map(|r| standardised(net, &fitted.scaler, r))
+        .collect();
+    let x = Tensor::from_slice(&x).view([rows.len() as i64, 57]);
+    let linear = |h: &Tensor, l: &Dense| {
+        let w = Tensor::from_slice(&l.weight).view([l.out as i64, l.inp as i64]);
+        h.linear(&w, Some(&Tensor::from_slice(&l.bias)))
+    };
+    let p_lda = linear(&x, &net.lda)
+        .to_kind(Kind::Double)
+        .softmax(-1, Kind::Double);
+    let mut p_mlp = Tensor::zeros_like(&p_lda);
+    let mut hidden = Vec::new();
+    for member in &net.mlp {
+        let (out, layers) = member.split_last().unwrap();
+        let mut h = x.shallow_clone();
+        for l in layers {
+            h = linear(&h, l).relu();
+        }
+        let p = linear(&h, out)
+            .to_kind(Kind::Double)
+            .softmax(-1, Kind::Double);
+        p_mlp += p / net.mlp.len() as f64;
+        hidden.push(h);
+    }
+    let p = (p_lda + p_mlp) / 2.0;
+    let tempered = (p.clamp_min(1e-12).log() / net.temperature)
+        .softmax(-1, Kind::Double)
+        .to_kind(Kind::Float);
+    let hidden = Tensor::cat(&hidden, 1);
+    let to_rows = |t: &Tensor| -> Vec<Vec<f32>> { Vec::<Vec<f32>>::try_from(t).unwrap() };
+    for (name, native, torch) in [
+        ("probabilities", fitted.proba(rows), to_rows(&tempered)),
+        ("hidden layers", fitted.hidden(rows), to_rows(&hidden)),
+    ] {
+        assert_eq!(
+            (native.len(), native[0].len()),
+            (torch.len(), torch[0].len()),
+            "{name}"
+        );
+        let diff = native
+            .iter()
+            .flatten()
+            .zip(torch.iter().flatten())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        let scale = torch.iter().flatten().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(diff <= 1e-5, "{name}: max |native − libtorch| = {diff:e}");
+        assert!(scale > 0.0, "{name}: all zero");
+    }
+    assert_eq!(fitted.hidden(rows)[0].len(), 2 * 32);
+}

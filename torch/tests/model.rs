@@ -756,3 +756,75 @@ fn native_inference_matches_libtorch() {
         82,
     );
 }
+
+/// `recommend --evaluate` end to end (one seed, k = 5): every embedding of the paper CNN, the
+/// strong ensemble and the blend is scored by validation and test queries; the raw features'
+/// precision involves no training, so its hit counts are exact: 912 of the 300 × 5 holdout
+/// test neighbours and 577 of the 290 × 5 artist-filtered ones share the query's genre.
+#[test]
+fn recommend_evaluate_scores_every_embedding() {
+    let r = tuneprint(&[
+        "recommend",
+        "--evaluate",
+        "--seeds",
+        "1",
+        "-k",
+        "5",
+        "--json",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(
+        (v["k"].as_u64(), v["protocol"].as_str()),
+        (Some(5), Some("holdout"))
+    );
+    let names = |key: &str| -> Vec<String> {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["embedding"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names("results"),
+        [
+            "raw features (standardized)",
+            "CNN flatten layer",
+            "CNN dense layer",
+            "CNN probabilities",
+            "CNN combined",
+            "strong ensemble hidden layers",
+            "strong ensemble probabilities",
+            "strong ensemble combined"
+        ]
+    );
+    assert_eq!(
+        names("filtered"),
+        [
+            "raw features (standardized)",
+            "blend probabilities",
+            "blend MLP hidden layer",
+            "blend combined"
+        ]
+    );
+    // Hits among the test queries' neighbours: whole numbers, and the raw features' exact.
+    let hits = |e: &serde_json::Value, neighbours: f64| {
+        let x = e["mean"].as_f64().unwrap() * neighbours;
+        assert!((x - x.round()).abs() < 1e-6, "{e}");
+        assert_eq!(e["precision"].as_array().unwrap().len(), 1);
+        assert_eq!(e["validation_precision"].as_array().unwrap().len(), 1);
+        x.round() as u64
+    };
+    assert_eq!(hits(&v["results"][0], 300.0 * 5.0), 912);
+    assert_eq!(hits(&v["filtered"][0], 290.0 * 5.0), 577);
+    // The trained embeddings: far above the 1-in-10 chance of a genre.
+    for e in v["results"].as_array().unwrap().iter().skip(1) {
+        let n = hits(e, 1500.0);
+        assert!((450..=1350).contains(&n), "{e}");
+    }
+    for e in v["filtered"].as_array().unwrap().iter().skip(1) {
+        let n = hits(e, 1450.0);
+        assert!((435..=1305).contains(&n), "{e}");
+    }
+}

@@ -27,6 +27,13 @@ sox -D "$tmp/excerpt.wav" --comment "" -e u-law "$out/excerpt_ulaw.au"
 oggenc --quiet -q 4 --serial 1 -o "$out/excerpt.ogg" "$tmp/excerpt.wav"
 sox -D "$tmp/excerpt.wav" -b 16 "$tmp/excerpt_44k_stereo.wav" rate -v 44100 channels 2
 lame --quiet --noreplaygain --resample 44.1 -b 128 "$tmp/excerpt_44k_stereo.wav" "$out/excerpt_44k_stereo.mp3"
+{
+    echo "made by scripts/make_audio_fixtures.sh from audio/blues.00000.wav"
+    echo "sox $(sox --version | sed 's/.*SoX v//')"
+    lame --version | head -n 1
+    flac --version
+    oggenc --version
+} >"$out/VERSIONS.txt"
 ls -l "$out"
 
 # librosa 0.8.1's view of each fixture (when the reference stack is installed): samples, FNV-1a 64
@@ -51,7 +58,7 @@ def bits_checksum(y):
 
 rows = []
 for name in sorted(os.listdir(out)):
-    if name.endswith((".csv", ".npy")):
+    if name.endswith((".csv", ".npy", ".txt")):
         continue
     y, _ = librosa.load(os.path.join(out, name), sr=22050)
     rows.append([name, len(y), f"{bits_checksum(y):016x}"])
@@ -62,6 +69,8 @@ with open(os.path.join(out, "librosa.csv"), "w", newline="") as f:
     w.writerow(["file", "samples", "fnv1a64_f32le"])
     w.writerows(rows)
 print("librosa", librosa.__version__, "checksums written")
+with open(os.path.join(out, "VERSIONS.txt"), "a") as f:
+    f.write(f"librosa.csv and *.y_20000.npy: librosa {librosa.__version__}, numpy {np.__version__}\n")
 PY
 else
     echo "note: $py not found; librosa.csv and the .npy slices were not remade" >&2

@@ -12,12 +12,15 @@ Writes, under OUT:
                              (stft_mag, harmonic, percussive) as slices, see SLICES below
   real/checksums.csv         for every shared clip (.wav and .au): sample count and a checksum of the
                              exact float32 bits of librosa.load's output (see bits_checksum)
+  literals.json              single values the tests compare with: the mel bank's checksum,
+                             chroma's tuning of each signal, tempos of short onset envelopes, one
+                             correlation of the reference table (--literals-only remakes just it)
   VERSIONS.txt               the versions of librosa, numpy and scipy that made them
   tiny/<name>.npy, tiny/features.csv
                              signals far shorter than one frame (1, 2, 100 and 500 samples) and
                              their 57 features (--tiny-only remakes just these)
 """
-import argparse, csv, importlib.util, os, sys
+import argparse, csv, importlib.util, json, os, sys
 import numpy as np
 import soundfile as sf
 import librosa, scipy
@@ -88,6 +91,47 @@ def bits_checksum(y):
     return h
 
 
+def literals(a):
+    """The single values the golden tests compare with, into literals.json (read by the tests)."""
+    out = {}
+    # librosa.filters.mel(22050, 2048) (128 bands) as float32, C order.
+    out["mel_filter_bank_fnv1a64"] = f"{bits_checksum(librosa.filters.mel(SR, 2048)):016x}"
+    # The tuning chroma_stft estimates from the power spectrogram it is given, for the committed
+    # synthetic signals and the real clip.
+    signals = {}
+    syn = os.path.join(a.out, "synthetic")
+    for name in sorted(os.listdir(syn)):
+        p = os.path.join(syn, name, "y.npy")
+        if os.path.exists(p):
+            signals[name] = np.load(p)
+    signals[a.real], _ = librosa.load(os.path.join(a.shared, "data", "gtzan", "clips", a.real + ".wav"))
+    out["chroma_tuning"] = {
+        name: float(librosa.estimate_tuning(S=np.abs(librosa.stft(y)) ** 2, sr=SR, bins_per_octave=12))
+        for name, y in signals.items()
+    }
+    # librosa.beat.tempo of short and sparse onset envelopes (float32, as tuneprint's).
+    impulse = np.zeros(31, dtype=np.float32)
+    impulse[10] = 2.0
+    train = np.zeros(630, dtype=np.float32)
+    train[::21] = 1.0
+    envelopes = {"one": [1.0], "late": [0.0, 0.0, 0.0, 5.0], "two": [3.0, 1.0],
+                 "impulse": impulse, "train": train}
+    out["tempo_of_envelopes"] = {
+        k: float(librosa.beat.tempo(onset_envelope=np.asarray(e, dtype=np.float32), sr=SR)[0])
+        for k, e in envelopes.items()
+    }
+    # numpy's correlation of two columns of the reference table (the report's strongest pair).
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "features", "features_30_sec.csv")) as f:
+        rows = list(csv.DictReader(f))
+    col = lambda c: np.array([float(r[c]) for r in rows])
+    out["correlation_spectral_centroid_rolloff"] = float(
+        np.corrcoef(col("spectral_centroid_mean"), col("rolloff_mean"))[0, 1])
+    with open(os.path.join(a.out, "literals.json"), "w") as f:
+        json.dump(out, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     here = os.path.dirname(os.path.abspath(__file__))
@@ -95,7 +139,11 @@ def main():
     ap.add_argument("--out", default=os.path.join(here, "..", "tests", "fixtures", "librosa-0.8.1"))
     ap.add_argument("--real", default="blues.00000")
     ap.add_argument("--tiny-only", action="store_true", help="only (re)make tiny/")
+    ap.add_argument("--literals-only", action="store_true", help="only (re)make literals.json")
     a = ap.parse_args()
+    if a.literals_only:
+        literals(a)
+        return
     spec = importlib.util.spec_from_file_location(
         "librosa_features", os.path.join(a.shared, "reference", "librosa_features.py"))
     ref = importlib.util.module_from_spec(spec)
@@ -147,9 +195,12 @@ def main():
             y, _ = librosa.load(os.path.join(clips, fn))
             w.writerow([fn, len(y), f"{bits_checksum(y):016x}"])
 
+    literals(a)
     with open(os.path.join(a.out, "VERSIONS.txt"), "w") as f:
         f.write(f"librosa {librosa.__version__}\nnumpy {np.__version__}\nscipy {scipy.__version__}\n"
-                f"python {sys.version.split()[0]}\nmade by scripts/make_fixtures.py\n")
+                f"python {sys.version.split()[0]}\nmade by scripts/make_fixtures.py\n"
+                "literals.json: scripts/make_fixtures.py --literals-only (librosa, numpy and python "
+                "as above)\n")
 
 
 if __name__ == "__main__":

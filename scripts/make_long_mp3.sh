@@ -8,8 +8,13 @@ out=tests/fixtures/long
 mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-sox audio/blues.00000.wav audio/classical.00000.wav audio/country.00000.wav \
+sox -D audio/blues.00000.wav audio/classical.00000.wav audio/country.00000.wav \
     audio/hiphop.00000.wav audio/jazz.00000.wav audio/metal.00000.wav \
     -r 44100 -c 2 "$tmp/long.wav" trim 0 180
 lame --quiet --resample 44.1 -b 32 -m j "$tmp/long.wav" "$out/three_minutes_44k_stereo.mp3"
+{
+    echo "made by scripts/make_long_mp3.sh from six committed clips (sox without dither: reproducible)"
+    echo "sox $(sox --version | sed 's/.*SoX v//')"
+    lame --version | head -n 1
+} >"$out/VERSIONS.txt"
 ls -l "$out/three_minutes_44k_stereo.mp3"

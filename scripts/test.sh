@@ -16,23 +16,27 @@ TUNEPRINT_SKIP_LOG=$(mktemp)
 slurm_out=$(mktemp)
 cleanup() {
     bash scripts/cluster/slurm-local.sh stop >/dev/null 2>&1 || true
-    rm -f "$log" "$TUNEPRINT_SKIP_LOG" "$slurm_out"
+    rm -f "$log" "$TUNEPRINT_SKIP_LOG" "$slurm_out" "$slurm_out.failed"
 }
 trap cleanup EXIT
-# While the tests compile: Chromium (for the browser test) installs, and a single-node Slurm
-# cluster (for tests/cluster.rs) is installed and started on this machine.
-bash scripts/setup.sh --browser &
-browser_pid=$!
-bash scripts/cluster/slurm-local.sh start >"$slurm_out" 2>&1 &
-slurm_pid=$!
+# While the tests compile: Chromium (for the browser test) is installed, then a single-node
+# Slurm cluster (for tests/cluster.rs) is installed and started on this machine; one after the
+# other, as both may need apt-get.
+(
+    rc=0
+    bash scripts/setup.sh --browser || rc=$?
+    bash scripts/cluster/slurm-local.sh start >"$slurm_out" 2>&1 || touch "$slurm_out.failed"
+    exit "$rc"
+) &
+background=$!
 cargo test --release --workspace --all-targets --no-run --quiet
-wait "$browser_pid"
-if wait "$slurm_pid"; then
-    eval "$(tail -n 1 "$slurm_out")"
-else
+wait "$background"
+if [ -e "$slurm_out.failed" ]; then
     # tests/cluster.rs then fails under CI=true (skipped, and counted, elsewhere).
     echo "warning: no Slurm cluster for tests/cluster.rs:" >&2
     tail -n 20 "$slurm_out" >&2
+else
+    eval "$(tail -n 1 "$slurm_out")"
 fi
 cargo test --release --workspace --all-targets 2>&1 | tee "$log"
 cargo fmt --all --check

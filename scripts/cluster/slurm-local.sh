@@ -111,13 +111,13 @@ install_slurm() {
         made_policy=1
     fi
     local pkgs=(slurm-wlm munge) rc=0
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}" >&2 ||
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${pkgs[@]}" >&2 ||
         rc=$?
     if [ "$rc" != 0 ]; then
         log "apt-get install failed; running apt-get update and trying again"
         rc=0
         apt-get update >&2 &&
-            DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+            DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends \
                 "${pkgs[@]}" >&2 || rc=$?
     fi
     if [ "$made_policy" = 1 ]; then rm -f "$policy"; fi

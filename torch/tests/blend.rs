@@ -89,8 +89,7 @@ fn blend_selection_uses_no_test_data() {
         &mut |_| {},
         &mut |_| {},
     )
-    .err()
-    .expect("the paper protocol is refused")
+    .expect_err("the paper protocol is refused")
     .to_string();
     assert_eq!(
         refused,

@@ -2,6 +2,8 @@
 //! 0.8.1 fixtures (`tests/fixtures/librosa-0.8.1`, made by `scripts/make_fixtures.py`) and the
 //! reference table `features/features_30_sec.csv`.
 
+mod common;
+use common::each_isa;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -19,18 +21,6 @@ const SYNTHETIC: [&str; 7] = [
     "dc",
     "short",
 ];
-
-/// Runs a golden comparison once per instruction set the CPU has, the portable code first,
-/// and says which ran.
-fn each_isa(name: &str, f: impl Fn() + Sync) {
-    use tuneprint::features::lanes;
-    let mut ran = Vec::new();
-    for isa in lanes::available_isas() {
-        lanes::with_isa(isa, &f);
-        ran.push(isa.name());
-    }
-    eprintln!("{name}: compared on {}", ran.join(", "));
-}
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/librosa-0.8.1")

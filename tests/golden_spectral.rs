@@ -4,6 +4,8 @@
 //! (decoded here from `audio/blues.00000.wav`, checked against the checksum of librosa.load's
 //! output first). Each comparison states its tolerance and why.
 
+mod common;
+use common::each_isa;
 use ndarray::{Array1, Array2, ArrayD, Ix1, Ix2};
 use ndarray_npy::read_npy;
 use std::path::{Path, PathBuf};
@@ -19,18 +21,6 @@ const SYNTHETIC: [&str; 7] = [
     "short",
 ];
 const REAL: &str = "blues.00000";
-
-/// Runs a golden comparison once per instruction set the CPU has, the portable code first,
-/// and says which ran.
-fn each_isa(name: &str, f: impl Fn() + Sync) {
-    use tuneprint::features::lanes;
-    let mut ran = Vec::new();
-    for isa in lanes::available_isas() {
-        lanes::with_isa(isa, &f);
-        ran.push(isa.name());
-    }
-    eprintln!("{name}: compared on {}", ran.join(", "));
-}
 
 /// The single values scripts/make_fixtures.py computed with librosa 0.8.1 (literals.json).
 fn literals() -> serde_json::Value {

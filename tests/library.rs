@@ -741,6 +741,23 @@ fn three_shards_merged_equal_one_scan() {
     assert_eq!(one, all);
 }
 
+/// `dir/other-model`: the built-in model with one more byte in its description, so another
+/// model id with the same predictions.
+fn other_model(dir: &Path) -> PathBuf {
+    let other = dir.join("other-model");
+    std::fs::create_dir_all(&other).unwrap();
+    let builtin = root().join("src/model/builtin");
+    let mut text = std::fs::read(builtin.join("model.json")).unwrap();
+    text.push(b'\n');
+    std::fs::write(other.join("model.json"), text).unwrap();
+    std::fs::copy(
+        builtin.join("model.safetensors"),
+        other.join("model.safetensors"),
+    )
+    .unwrap();
+    other
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -855,18 +872,7 @@ fn merge_refuses_mixed_inputs_and_reports_duplicates() {
         dir,
         &["library", "scan", "music", "--db", "b.db"],
     ));
-    // The built-in model with one more byte in its description: another model id.
-    let other = dir.join("other-model");
-    std::fs::create_dir_all(&other).unwrap();
-    let builtin = root().join("src/model/builtin");
-    let mut json_text = std::fs::read(builtin.join("model.json")).unwrap();
-    json_text.push(b'\n');
-    std::fs::write(other.join("model.json"), json_text).unwrap();
-    std::fs::copy(
-        builtin.join("model.safetensors"),
-        other.join("model.safetensors"),
-    )
-    .unwrap();
+    other_model(dir);
     ok(tuneprint_in(
         dir,
         &[
@@ -1536,18 +1542,7 @@ fn killed_after_any_write_the_next_run_ends_as_an_uninterrupted_one() {
     }
     std::fs::copy(m.join("jazz.wav"), m.join("jazz copy.wav")).unwrap();
     std::fs::write(m.join("notes.mp3"), b"not audio").unwrap();
-    // Another model: the built-in one with one more byte in its description.
-    let other = dir.join("other-model");
-    std::fs::create_dir_all(&other).unwrap();
-    let builtin = root().join("src/model/builtin");
-    let mut text = std::fs::read(builtin.join("model.json")).unwrap();
-    text.push(b'\n');
-    std::fs::write(other.join("model.json"), text).unwrap();
-    std::fs::copy(
-        builtin.join("model.safetensors"),
-        other.join("model.safetensors"),
-    )
-    .unwrap();
+    other_model(dir);
 
     let run = |args: &[&str], abort_after: Option<usize>| -> Output {
         let mut c = Command::new(BIN);

@@ -640,20 +640,16 @@ fn browser(addr: &str, jazz: i64, file: &[u8]) {
     }
 }
 
-/// Clients that never finish a request are disconnected after `--header-timeout`: 200 that send
-/// half a request header and one that sends nothing are all closed by the server, and it goes on
-/// answering.
-#[test]
-fn half_open_connections_are_closed_after_the_header_timeout() {
-    let tmp = tempfile::tempdir().unwrap();
-    let music = tmp.path().join("m");
+/// A library of one committed clip (`jazz.00000.wav`) in `dir`; returns the database.
+fn one_song_library(dir: &Path) -> PathBuf {
+    let music = dir.join("m");
     std::fs::create_dir(&music).unwrap();
     std::fs::copy(
         root().join("audio/jazz.00000.wav"),
         music.join("jazz.00000.wav"),
     )
     .unwrap();
-    let db = tmp.path().join("lib.db");
+    let db = dir.join("lib.db");
     run_ok(&[
         "library",
         "scan",
@@ -661,6 +657,16 @@ fn half_open_connections_are_closed_after_the_header_timeout() {
         "--db",
         db.to_str().unwrap(),
     ]);
+    db
+}
+
+/// Clients that never finish a request are disconnected after `--header-timeout`: 200 that send
+/// half a request header and one that sends nothing are all closed by the server, and it goes on
+/// answering.
+#[test]
+fn half_open_connections_are_closed_after_the_header_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = one_song_library(tmp.path());
     let (_server, addr) = serve(&["--header-timeout", "1", "--db", db.to_str().unwrap()]);
 
     let started = Instant::now();
@@ -704,21 +710,7 @@ fn half_open_connections_are_closed_after_the_header_timeout() {
 #[test]
 fn connection_limit_and_request_timeout() {
     let tmp = tempfile::tempdir().unwrap();
-    let music = tmp.path().join("m");
-    std::fs::create_dir(&music).unwrap();
-    std::fs::copy(
-        root().join("audio/jazz.00000.wav"),
-        music.join("jazz.00000.wav"),
-    )
-    .unwrap();
-    let db = tmp.path().join("lib.db");
-    run_ok(&[
-        "library",
-        "scan",
-        music.to_str().unwrap(),
-        "--db",
-        db.to_str().unwrap(),
-    ]);
+    let db = one_song_library(tmp.path());
     let (_server, addr) = serve(&[
         "--max-connections",
         "3",

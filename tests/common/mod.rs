@@ -104,3 +104,15 @@ pub fn library_dump(db: &Path) -> Vec<String> {
     out.extend(rows.map(Result::unwrap));
     out
 }
+
+/// Runs a golden comparison once per instruction set the CPU has, the portable code first,
+/// and says which ran.
+pub fn each_isa(name: &str, f: impl Fn() + Sync) {
+    use tuneprint::features::lanes;
+    let mut ran = Vec::new();
+    for isa in lanes::available_isas() {
+        lanes::with_isa(isa, &f);
+        ran.push(isa.name());
+    }
+    eprintln!("{name}: compared on {}", ran.join(", "));
+}

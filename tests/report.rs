@@ -280,6 +280,36 @@ fn full_report_writes_every_figure() {
         let p = out.join(name);
         assert!(written.files.contains(&p), "{name} not listed");
         assert_eq!(png_dims(&p), size, "{name}");
+        // What each figure draws, in pixels: ink (not white), colours, and saturated reddish and
+        // bluish pixels. The bounds sit about half-way below the drawn figures' counts
+        // (2026-12-03), far above a blank figure or one with a series missing.
+        let px = png_rgb(&p);
+        let ink = px.iter().filter(|c| **c != [255, 255, 255]).count() as f64 / px.len() as f64;
+        let colours = px.iter().collect::<std::collections::HashSet<_>>().len();
+        let red = px
+            .iter()
+            .filter(|[r, _, b]| *r as i32 - *b as i32 > 80)
+            .count();
+        let blue = px
+            .iter()
+            .filter(|[r, _, b]| *b as i32 - *r as i32 > 80)
+            .count();
+        let ok = match name {
+            // The spectrogram fills its frame with a warm colour map.
+            n if n.starts_with("mel_") => ink > 0.4 && colours >= 300 && red >= 50_000,
+            // Positive (red) and negative (blue) correlations both drawn.
+            "correlation.png" => red >= 80_000 && blue >= 20_000 && colours >= 300,
+            // The cells in shades of blue.
+            "confusion.png" => blue >= 25_000 && colours >= 300,
+            // Bars: checked below.
+            "baselines.png" => ink > 0.2,
+            // Two curves (training and validation: one reddish, one bluish), thin lines on white.
+            _ => red >= 1_500 && blue >= 1_500 && ink < 0.2,
+        };
+        assert!(
+            ok,
+            "{name}: ink {ink:.3}, {colours} colours, {red} red and {blue} blue pixels"
+        );
     }
     assert!(written.files.contains(&out.join("report.md")));
     assert!(written.files.contains(&out.join("report.html")));

@@ -455,10 +455,6 @@ fn transpose_impl(
 mod tests {
     use super::*;
 
-    fn isas() -> Vec<Isa> {
-        available_isas()
-    }
-
     /// Median of each width-31 window of the line extended by 15 values on each side (the
     /// caller's extension), by sorting.
     fn naive(ext: &[f32]) -> Vec<f32> {
@@ -516,7 +512,7 @@ mod tests {
                 out: (t * LANES) as u32,
             });
         }
-        for isa in isas() {
+        for isa in available_isas() {
             let mut dst = vec![0.0f32; (len + 1) * LANES];
             let mut w = Window::default();
             median_run(isa, &mut w, &src, &mut dst, &steps, 0);

@@ -19,7 +19,7 @@ pub struct MergeReport {
     pub inputs: usize,
     /// Rows (analysed songs and failed files) in the output.
     pub songs: usize,
-    /// Rows left out because an earlier input had the same path.
+    /// Rows left out because an earlier input had the same path (`duplicate_paths.len()`).
     pub duplicates: usize,
     /// Each of them: the path, the input it was kept from and the one it was left out of.
     pub duplicate_paths: Vec<Duplicate>,
@@ -133,7 +133,6 @@ pub fn merge(inputs: &[PathBuf], output: &Path) -> Result<MergeReport, LibraryEr
         }
     }
     let tmp = super::temp_beside(output, ".merge-")?;
-    let mut total_in = 0usize;
     let mut duplicate_paths = Vec::new();
     // The highest song id in the output after each input.
     let mut last_ids: Vec<i64> = Vec::with_capacity(inputs.len());
@@ -146,12 +145,6 @@ pub fn merge(inputs: &[PathBuf], output: &Path) -> Result<MergeReport, LibraryEr
                 &format!("ATTACH DATABASE ?1 AS {alias}"),
                 [read_only_uri(input)],
             )?;
-            let n: i64 =
-                out.conn
-                    .query_row(&format!("SELECT COUNT(*) FROM {alias}.songs"), [], |r| {
-                        r.get(0)
-                    })?;
-            total_in += n as usize;
             let tx = out.conn.unchecked_transaction()?;
             let before: i64 =
                 tx.query_row("SELECT COALESCE(MAX(id), 0) FROM songs", [], |r| r.get(0))?;
@@ -218,7 +211,7 @@ pub fn merge(inputs: &[PathBuf], output: &Path) -> Result<MergeReport, LibraryEr
             output: output.to_path_buf(),
             inputs: inputs.len(),
             songs: songs as usize,
-            duplicates: total_in - songs as usize,
+            duplicates: duplicate_paths.len(),
             duplicate_paths,
         };
         // Fold the WAL into the file before it is renamed.

@@ -40,7 +40,6 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Errors of the library layer.
 impl From<rusqlite::Error> for LibraryError {
     fn from(e: rusqlite::Error) -> LibraryError {
         LibraryError::Sqlite(e)
@@ -88,6 +87,7 @@ pub(crate) fn after_write() {
     }
 }
 
+/// Errors of the library layer.
 #[derive(Debug, thiserror::Error)]
 pub enum LibraryError {
     #[error("{path}: cannot open the library: {reason}")]

@@ -101,19 +101,6 @@ pub struct Limits {
     pub max_connections: usize,
 }
 
-impl Default for Limits {
-    fn default() -> Limits {
-        use crate::config::{
-            SERVE_HEADER_TIMEOUT_SECS, SERVE_MAX_CONNECTIONS, SERVE_REQUEST_TIMEOUT_SECS,
-        };
-        Limits {
-            header_timeout: std::time::Duration::from_secs(SERVE_HEADER_TIMEOUT_SECS),
-            request_timeout: std::time::Duration::from_secs(SERVE_REQUEST_TIMEOUT_SECS),
-            max_connections: SERVE_MAX_CONNECTIONS,
-        }
-    }
-}
-
 /// Answers 408 when the rest of the application takes longer than `limit` to start an answer.
 async fn time_limit(
     limit: std::time::Duration,

@@ -3,7 +3,7 @@
 //! reference table `features/features_30_sec.csv`.
 
 mod common;
-use common::each_isa;
+use common::{each_isa, CLIP_GENRES};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -338,17 +338,7 @@ fn tempo_of_all_real_clips_matches_reference_csv() {
     each_isa("tempo_of_all_real_clips_matches_reference_csv", || {
         // The full chain from samples: STFT → power → mel (128) → dB → onset envelope → tempo.
         let reference = csv_column(&root().join("features/features_30_sec.csv"), "tempo");
-        let stems = [
-            "blues",
-            "classical",
-            "country",
-            "hiphop",
-            "jazz",
-            "metal",
-            "pop",
-            "rock",
-        ];
-        for genre in stems {
+        for genre in CLIP_GENRES {
             let stem = format!("{genre}.00000");
             let y = load_wav(&root().join(format!("audio/{stem}.wav")));
             let s = stft::stft(&y, N_FFT, HOP_LENGTH);

@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 mod common;
-use common::library_dump as dump;
+use common::{library_dump as dump, CLIP_GENRES};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tuneprint");
 const SR: usize = 22050;
@@ -54,26 +54,17 @@ fn json(o: &Output) -> serde_json::Value {
 fn clip(genre: &str) -> Vec<i16> {
     static CLIPS: OnceLock<std::collections::HashMap<String, Vec<i16>>> = OnceLock::new();
     CLIPS.get_or_init(|| {
-        [
-            "blues",
-            "classical",
-            "country",
-            "hiphop",
-            "jazz",
-            "metal",
-            "pop",
-            "rock",
-        ]
-        .iter()
-        .map(|g| {
-            let mut r =
-                hound::WavReader::open(root().join(format!("audio/{g}.00000.wav"))).unwrap();
-            (
-                g.to_string(),
-                r.samples::<i16>().map(|s| s.unwrap()).collect(),
-            )
-        })
-        .collect()
+        CLIP_GENRES
+            .iter()
+            .map(|g| {
+                let mut r =
+                    hound::WavReader::open(root().join(format!("audio/{g}.00000.wav"))).unwrap();
+                (
+                    g.to_string(),
+                    r.samples::<i16>().map(|s| s.unwrap()).collect(),
+                )
+            })
+            .collect()
     })[genre]
         .clone()
 }
@@ -161,16 +152,7 @@ fn scan_json(dir: &Path, args: &[&str]) -> serde_json::Value {
 fn scan_killed_with_sigkill_resumes_to_the_same_database() {
     let t = tempfile::tempdir().unwrap();
     let m = t.path().join("music");
-    let genres = [
-        "blues",
-        "classical",
-        "country",
-        "hiphop",
-        "jazz",
-        "metal",
-        "pop",
-        "rock",
-    ];
+    let genres = CLIP_GENRES;
     for (k, g) in genres.iter().enumerate() {
         write_clip(&m.join(format!("{g}/{k} {g}.wav")), g, 10.0, 0);
         write_clip(&m.join(format!("{g}/{k} {g} b.wav")), g, 10.0, 5);
@@ -349,13 +331,7 @@ fn incremental_scans_changes_moves_copies_and_removals() {
 
     // A copy is recognised too (its analysis copied); a touched file only gets its new mtime.
     std::fs::copy(m.join("blues.00000.wav"), m.join("copy.wav")).unwrap();
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(m.join("rock/anthem.wav"))
-        .unwrap();
-    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
-        .unwrap();
-    drop(f);
+    touch(&m.join("rock/anthem.wav"));
     let r = scan_json(t.path(), &["music", db[0], db[1]]);
     assert_eq!(
         (
@@ -674,16 +650,7 @@ fn export_of_the_committed_clips_passes_check() {
 fn three_shards_merged_equal_one_scan() {
     let t = tempfile::tempdir().unwrap();
     let m = t.path().join("music");
-    let genres = [
-        "blues",
-        "classical",
-        "country",
-        "hiphop",
-        "jazz",
-        "metal",
-        "pop",
-        "rock",
-    ];
+    let genres = CLIP_GENRES;
     for (k, g) in genres.iter().enumerate() {
         write_clip(&m.join(format!("{g}/{k}.wav")), g, 3.0, k);
     }
@@ -756,6 +723,13 @@ fn other_model(dir: &Path) -> PathBuf {
     )
     .unwrap();
     other
+}
+
+/// Gives a file a modification time a minute ahead, its content unchanged.
+fn touch(path: &Path) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+        .unwrap();
 }
 
 fn stderr(o: &Output) -> String {
@@ -1619,13 +1593,7 @@ fn killed_after_any_write_the_next_run_ends_as_an_uninterrupted_one() {
     std::fs::rename(m.join("blues.wav"), m.join("blues moved.wav")).unwrap();
     write_clip(&m.join("pop.wav"), "pop", 3.0, 7);
     std::fs::remove_file(m.join("rock.wav")).unwrap();
-    let jazz = std::fs::File::options()
-        .write(true)
-        .open(m.join("jazz.wav"))
-        .unwrap();
-    jazz.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
-        .unwrap();
-    drop(jazz);
+    touch(&m.join("jazz.wav"));
     std::fs::copy(m.join("jazz copy.wav"), m.join("jazz again.wav")).unwrap();
     let writes = every_write("rescan", Some(&scanned), &scan, "work.db");
     // touched, moved, copied, removed, pop stored again

@@ -6,6 +6,18 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The genres of the eight committed clips (`audio/<genre>.00000.wav`).
+pub const CLIP_GENRES: [&str; 8] = [
+    "blues",
+    "classical",
+    "country",
+    "hiphop",
+    "jazz",
+    "metal",
+    "pop",
+    "rock",
+];
+
 /// The crate root (committed clips, fixtures).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Errors of batch extraction; each names the file.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,9 @@ pub enum ExtractError {
     Walk { path: PathBuf, reason: String },
     #[error("cannot start {jobs} worker threads: {reason}")]
     Threads { jobs: usize, reason: String },
+    /// The batch was stopped from outside ([`Control::cancel`]).
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// Whether a path has one of the audio extensions that folder walks pick up.
@@ -270,11 +274,30 @@ pub fn progress_bar(len: usize, what: &str) -> ProgressBar {
     pb
 }
 
-/// Runs `f` over `items` on `jobs` threads (0 = all cores), ticking `pb`; results in input order.
+/// How a batch reports its progress and is stopped from outside (the command line draws a bar
+/// with `tick`; the Python package stops on Ctrl-C with `cancel`).
+#[derive(Clone, Copy, Default)]
+pub struct Control<'a> {
+    /// Called once with the number of items, before the first.
+    pub begin: Option<&'a (dyn Fn(usize) + Sync)>,
+    /// Called after each item.
+    pub tick: Option<&'a (dyn Fn() + Sync)>,
+    /// Checked before each item: once set, the items not yet started are left out and the batch
+    /// ends with [`ExtractError::Cancelled`].
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+impl Control<'_> {
+    fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+}
+
+/// Runs `f` over `items` on `jobs` threads (0 = all cores); results in input order.
 pub fn par_map<T: Sync, R: Send>(
     items: &[T],
     jobs: usize,
-    pb: &ProgressBar,
+    ctl: Control<'_>,
     f: impl Fn(&T) -> R + Sync + Send,
 ) -> Result<Vec<R>, ExtractError> {
     let pool = rayon::ThreadPoolBuilder::new()
@@ -284,16 +307,28 @@ pub fn par_map<T: Sync, R: Send>(
             jobs,
             reason: e.to_string(),
         })?;
-    Ok(pool.install(|| {
+    if let Some(begin) = ctl.begin {
+        begin(items.len());
+    }
+    let out: Vec<Option<R>> = pool.install(|| {
         items
             .par_iter()
             .map(|it| {
+                if ctl.cancelled() {
+                    return None;
+                }
                 let r = f(it);
-                pb.inc(1);
-                r
+                if let Some(tick) = ctl.tick {
+                    tick();
+                }
+                Some(r)
             })
             .collect()
-    }))
+    });
+    if ctl.cancelled() {
+        return Err(ExtractError::Cancelled);
+    }
+    Ok(out.into_iter().flatten().collect())
 }
 
 /// Extracts every file on `jobs` threads; per-file results in the order of `files`.
@@ -301,9 +336,70 @@ pub fn extract_all(
     files: &[PathBuf],
     opts: &Options,
     jobs: usize,
-    pb: &ProgressBar,
+    ctl: Control<'_>,
 ) -> Result<Vec<Result<Vec<Record>, ExtractError>>, ExtractError> {
-    par_map(files, jobs, pb, |p| extract_file(p, opts))
+    par_map(files, jobs, ctl, |p| extract_file(p, opts))
+}
+
+/// What [`extract_paths`] and [`extract_named`] made of their inputs.
+#[derive(Debug, Default)]
+pub struct Extracted {
+    /// The files found (sorted), each once.
+    pub files: Vec<PathBuf>,
+    /// The rows of every file that worked, in file order, named as in the table.
+    pub rows: Vec<Record>,
+    /// The files that failed, each with its error.
+    pub failed: Vec<(PathBuf, ExtractError)>,
+    /// Paths that could not be walked.
+    pub walk_errors: Vec<ExtractError>,
+}
+
+/// The rows of a table of `paths` (files and folders), as `tuneprint extract` writes them:
+/// [`collect_inputs`], names by [`table_names`], then [`extract_named`].
+pub fn extract_paths(
+    paths: &[PathBuf],
+    opts: &Options,
+    jobs: usize,
+    ctl: Control<'_>,
+) -> Result<Extracted, ExtractError> {
+    let (files, walk_errors) = collect_inputs(paths);
+    let names = table_names(paths, &files);
+    let mut out = extract_named(&files, &names, opts, jobs, ctl)?;
+    out.walk_errors = walk_errors;
+    Ok(out)
+}
+
+/// The rows of `files`, the rows of each named `names[i]` (see [`rename_rows`]), extracted on
+/// `jobs` threads; a file that fails is listed with its error and the others carry on.
+pub fn extract_named(
+    files: &[PathBuf],
+    names: &[String],
+    opts: &Options,
+    jobs: usize,
+    ctl: Control<'_>,
+) -> Result<Extracted, ExtractError> {
+    let results = extract_all(files, opts, jobs, ctl)?;
+    let mut out = Extracted {
+        files: files.to_vec(),
+        ..Extracted::default()
+    };
+    for ((path, name), r) in files.iter().zip(names).zip(results) {
+        match r {
+            Ok(mut recs) => {
+                rename_rows(&mut recs, name);
+                out.rows.append(&mut recs);
+            }
+            Err(e) => out.failed.push((path.clone(), e)),
+        }
+    }
+    Ok(out)
+}
+
+/// The row `extract` writes for a whole file named `name` whose samples (mono, at
+/// [`SAMPLE_RATE`]) are `y`; its label comes from the name as [`label_for`] reads it.
+pub fn record_of(name: &str, y: &[f32]) -> Result<Record, ExtractError> {
+    let path = Path::new(name);
+    song_record(path, &file_name(path), &label_for(path), y)
 }
 
 /// A path with `/` between its parts, whatever the platform.

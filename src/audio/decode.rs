@@ -13,7 +13,7 @@
 //! * Symphonia runs under `catch_unwind`: a decoder panic on garbage becomes
 //!   [`AudioError::Corrupt`].
 
-use super::{au, resample, AudioError, Decoded};
+use super::{au, resample, AudioError, Decoded, LoadOptions, Loaded};
 use crate::config::SAMPLE_RATE;
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -107,18 +107,28 @@ pub fn numpy_stereo_mean(l: f32, r: f32) -> f32 {
     (0.0f32 + ((0.0f32 + l) + r)) / 2.0
 }
 
-/// Collects decoded audio as mono `f32` (channel mean per frame), without per-sample allocation.
+/// Collects decoded audio as mono `f32` (channel mean per frame), or with `keep_channels` as
+/// the frames themselves (interleaved), without per-sample allocation.
 #[derive(Debug, Default)]
 pub(crate) struct MonoMixer {
     pub(crate) out: Vec<f32>,
     frame: Vec<f32>,
+    keep_channels: bool,
 }
 
 impl MonoMixer {
     pub(crate) fn with_capacity(frames: usize) -> Self {
         Self {
             out: Vec::with_capacity(frames),
-            frame: Vec::new(),
+            ..Self::default()
+        }
+    }
+
+    /// A mixer that keeps every channel: `out` holds interleaved frames.
+    pub(crate) fn keeping_channels(keep_channels: bool, frames: usize) -> Self {
+        Self {
+            keep_channels,
+            ..Self::with_capacity(frames)
         }
     }
 
@@ -131,6 +141,11 @@ impl MonoMixer {
         conv: impl Fn([u8; N]) -> f32,
     ) {
         let sample = |b: &[u8]| conv(b.try_into().expect("chunks of N bytes"));
+        if self.keep_channels && channels > 1 {
+            let whole = data.len() / (N * channels) * (N * channels);
+            self.out.extend(data[..whole].chunks_exact(N).map(sample));
+            return;
+        }
         if channels == 1 {
             self.out.extend(data.chunks_exact(N).map(sample));
             return;
@@ -157,6 +172,13 @@ impl MonoMixer {
         let planes = buf.planes();
         let planes = planes.planes();
         let frames = buf.frames();
+        if self.keep_channels && planes.len() > 1 {
+            self.out.reserve(frames * planes.len());
+            for i in 0..frames {
+                self.out.extend(planes.iter().map(|plane| conv(plane[i])));
+            }
+            return;
+        }
         match planes.len() {
             0 => {}
             1 => self
@@ -250,7 +272,7 @@ impl Container {
 }
 
 /// Reads the whole file, with typed errors for a missing path, a directory and an empty file.
-fn read_file(path: &Path) -> Result<Vec<u8>, AudioError> {
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, AudioError> {
     let open_err = |e: std::io::Error| AudioError::Open {
         path: path.to_path_buf(),
         reason: match e.kind() {
@@ -350,7 +372,7 @@ fn mp3_vbri_samples(b: &[u8]) -> usize {
 /// the header and finds the samples, and they are scaled and mixed exactly as the symphonia
 /// path scales and mixes them (the same bits, tested), without its packets and planar buffers.
 /// `None` for every other WAV (symphonia reads those).
-fn wav_pcm16(bytes: &[u8]) -> Option<Raw> {
+fn wav_pcm16(bytes: &[u8], keep: bool) -> Option<Raw> {
     let reader = hound::WavReader::new(Cursor::new(bytes)).ok()?;
     let spec = reader.spec();
     if spec.sample_format != hound::SampleFormat::Int
@@ -368,10 +390,10 @@ fn wav_pcm16(bytes: &[u8]) -> Option<Raw> {
     }
     let data = bytes.get(start..start.checked_add(2 * samples)?)?;
     let channels = usize::from(spec.channels);
-    let mut mixer = MonoMixer::with_capacity(samples / channels);
+    let mut mixer = MonoMixer::keeping_channels(keep, samples / channels);
     mixer.push_interleaved::<2>(data, channels, |b| f32::from(i16::from_le_bytes(b)) * S16);
     Some(Raw {
-        mono: mixer.out,
+        samples: mixer.out,
         rate: spec.sample_rate,
         channels,
     })
@@ -379,7 +401,8 @@ fn wav_pcm16(bytes: &[u8]) -> Option<Raw> {
 
 /// What a decoder produced before mixing and resampling.
 struct Raw {
-    mono: Vec<f32>,
+    /// Mono samples, or interleaved frames where the channels were kept.
+    samples: Vec<f32>,
     rate: u32,
     channels: usize,
 }
@@ -444,7 +467,12 @@ fn new_decoder(params: &CodecParameters) -> Result<Box<dyn Decoder>, SymError> {
 }
 
 /// Decodes a WAV/AIFF/FLAC/Ogg/MP3 image with symphonia.
-fn decode_symphonia(path: &Path, bytes: Vec<u8>, container: Container) -> Result<Raw, AudioError> {
+fn decode_symphonia(
+    path: &Path,
+    bytes: Vec<u8>,
+    container: Container,
+    keep: bool,
+) -> Result<Raw, AudioError> {
     let (mut reader, track_id, params) = open_track(path, bytes, container)?;
     let mut decoder =
         new_decoder(&params).map_err(|e| symphonia_error(path, e, "opening the decoder"))?;
@@ -457,7 +485,8 @@ fn decode_symphonia(path: &Path, bytes: Vec<u8>, container: Container) -> Result
         let (packets, read_error) = read_packets(reader.as_mut(), track_id);
         let parts = (packets.len() / PART_MIN_PACKETS).min(threads);
         if parts > 1 && read_error.is_none() {
-            if let Some(run) = decode_in_parts(&params, &packets, parts, WARM_UP_PACKETS, capacity)
+            if let Some(run) =
+                decode_in_parts(&params, &packets, parts, WARM_UP_PACKETS, capacity, keep)
             {
                 return raw_of(path, &params, run);
             }
@@ -469,7 +498,7 @@ fn decode_symphonia(path: &Path, bytes: Vec<u8>, container: Container) -> Result
         Some(read) => read,
         None => &mut as_read,
     };
-    let mut run = Run::new(capacity);
+    let mut run = Run::new(capacity, keep);
     for packet in packets {
         let packet = packet.map_err(|e| symphonia_error(path, e, "reading packets"))?;
         if !run
@@ -503,7 +532,7 @@ fn raw_of(path: &Path, params: &CodecParameters, run: Run) -> Result<Raw, AudioE
         .filter(|&r| r > 0)
         .ok_or_else(|| corrupt("the sample rate is unknown or 0".into()))?;
     Ok(Raw {
-        mono: run.mixer.out,
+        samples: run.mixer.out,
         rate,
         channels: params
             .channels
@@ -554,9 +583,9 @@ struct Run {
 }
 
 impl Run {
-    fn new(capacity: usize) -> Self {
+    fn new(capacity: usize, keep: bool) -> Self {
         Run {
-            mixer: MonoMixer::with_capacity(capacity),
+            mixer: MonoMixer::keeping_channels(keep, capacity),
             good: 0,
             bad: 0,
             first_bad: None,
@@ -621,6 +650,7 @@ fn decode_in_parts(
     parts: usize,
     warm_up: usize,
     capacity: usize,
+    keep: bool,
 ) -> Option<Run> {
     use rayon::prelude::*;
     let n = packets.len();
@@ -639,7 +669,7 @@ fn decode_in_parts(
                 for p in &packets[warm..checked] {
                     let _ = decoder.decode(p);
                 }
-                let mut check = Run::new(0);
+                let mut check = Run::new(0, keep);
                 for p in &packets[checked..s] {
                     if !check.decode(decoder, p).ok()? || check.bad > 0 {
                         return None;
@@ -647,7 +677,7 @@ fn decode_in_parts(
                 }
                 // The first part holds every part's samples in the end.
                 let share = if j == 0 { n } else { e - s };
-                let mut run = Run::new(capacity * share / n);
+                let mut run = Run::new(capacity * share / n, keep);
                 let mut tail = 0;
                 for (i, p) in packets[s..e].iter().enumerate() {
                     if s + i + CHECK_PACKETS == e {
@@ -691,17 +721,17 @@ fn decode_in_parts(
 }
 
 /// Decodes an in-memory file image (`path` names it in errors) to mono at its own rate.
-fn decode_raw(path: &Path, mut bytes: Vec<u8>) -> Result<(Raw, Container), AudioError> {
+fn decode_raw(path: &Path, mut bytes: Vec<u8>, keep: bool) -> Result<(Raw, Container), AudioError> {
     let container = Container::sniff(&bytes).ok_or_else(|| AudioError::Unsupported {
         path: path.to_path_buf(),
         reason: "no WAV, AIFF, FLAC, Ogg, MP3 or Sun .au header at the start of the file".into(),
     })?;
     let raw = match container {
         Container::Au => {
-            let mut mixer = MonoMixer::default();
+            let mut mixer = MonoMixer::keeping_channels(keep, 0);
             let h = au::decode_into(path, &bytes, &mut mixer)?;
             Raw {
-                mono: mixer.out,
+                samples: mixer.out,
                 rate: h.sample_rate,
                 channels: h.channels,
             }
@@ -709,7 +739,7 @@ fn decode_raw(path: &Path, mut bytes: Vec<u8>) -> Result<(Raw, Container), Audio
         _ => {
             let pcm16 = if container == Container::Wav {
                 fix_wav_sizes(&mut bytes);
-                wav_pcm16(&bytes)
+                wav_pcm16(&bytes, keep)
             } else {
                 None
             };
@@ -721,21 +751,26 @@ fn decode_raw(path: &Path, mut bytes: Vec<u8>) -> Result<(Raw, Container), Audio
                 } else {
                     0
                 };
-                let mut raw = quiet_catch_unwind(|| decode_symphonia(path, bytes, container))
+                let mut raw = quiet_catch_unwind(|| decode_symphonia(path, bytes, container, keep))
                     .unwrap_or_else(|_| {
                         Err(AudioError::Corrupt {
                             path: path.to_path_buf(),
                             reason: "the decoder failed on malformed data".into(),
                         })
                     })?;
-                if silent_lead > 0 && !raw.mono.is_empty() {
-                    raw.mono.splice(0..0, std::iter::repeat_n(0.0, silent_lead));
+                if silent_lead > 0 && !raw.samples.is_empty() {
+                    let lead = if keep {
+                        silent_lead * raw.channels
+                    } else {
+                        silent_lead
+                    };
+                    raw.samples.splice(0..0, std::iter::repeat_n(0.0, lead));
                 }
                 raw
             }
         }
     };
-    if raw.mono.is_empty() {
+    if raw.samples.is_empty() {
         return Err(AudioError::NoAudio {
             path: path.to_path_buf(),
             reason: "the stream holds no samples".into(),
@@ -752,11 +787,11 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Decoded, AudioError> {
             reason: "the file is empty".into(),
         });
     }
-    let (raw, container) = decode_raw(path, bytes)?;
+    let (raw, container) = decode_raw(path, bytes, false)?;
     let samples = if raw.rate == SAMPLE_RATE {
-        raw.mono
+        raw.samples
     } else {
-        resample::resample(path, &raw.mono, raw.rate, SAMPLE_RATE)?
+        resample::resample(path, &raw.samples, raw.rate, SAMPLE_RATE)?
     };
     Ok(Decoded {
         samples,
@@ -766,13 +801,73 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Decoded, AudioError> {
     })
 }
 
+/// Decodes an in-memory file image with `librosa.load`'s options (see [`LoadOptions`]): the
+/// frames from `offset` seconds on (`int(offset * rate)` frames skipped, as soundfile seeks) for
+/// `duration` seconds (`int(duration * rate)` frames), mixed to mono or each channel kept, then
+/// resampled to `sr`. `path` only names the file in errors.
+pub fn load_with(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loaded, AudioError> {
+    if bytes.is_empty() {
+        return Err(AudioError::NoAudio {
+            path: path.to_path_buf(),
+            reason: "the file is empty".into(),
+        });
+    }
+    let (raw, container) = decode_raw(path, bytes, !opts.mono)?;
+    let c = if opts.mono { 1 } else { raw.channels.max(1) };
+    let frames = raw.samples.len() / c;
+    let rate = f64::from(raw.rate);
+    let start = if opts.offset > 0.0 {
+        (opts.offset * rate) as usize
+    } else {
+        0
+    };
+    if start > frames {
+        return Err(AudioError::NoAudio {
+            path: path.to_path_buf(),
+            reason: format!(
+                "the offset {} s is past the end ({} s)",
+                opts.offset,
+                frames as f64 / rate
+            ),
+        });
+    }
+    let end = match opts.duration {
+        Some(d) => start
+            .saturating_add((d.max(0.0) * rate) as usize)
+            .min(frames),
+        None => frames,
+    };
+    let to = opts.sr.unwrap_or(raw.rate);
+    let channels = (0..c)
+        .map(|ch| {
+            let x: Vec<f32> = raw.samples[start * c..end * c]
+                .iter()
+                .skip(ch)
+                .step_by(c)
+                .copied()
+                .collect();
+            if to == raw.rate || x.is_empty() {
+                Ok(x)
+            } else {
+                resample::resample(path, &x, raw.rate, to)
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Loaded {
+        channels,
+        rate: to,
+        format: container.name().to_string(),
+        source_rate: raw.rate,
+    })
+}
+
 /// Decodes `path` to mono `f32` at the file's own rate (`source_rate`), as
 /// `librosa.load(path, sr=None)` does: [`load`] without the resampling (benchmarks time the two
 /// steps apart with it).
 pub fn load_native(path: &Path) -> Result<Decoded, AudioError> {
-    let (raw, container) = decode_raw(path, read_file(path)?)?;
+    let (raw, container) = decode_raw(path, read_file(path)?, false)?;
     Ok(Decoded {
-        samples: raw.mono,
+        samples: raw.samples,
         format: container.name().to_string(),
         source_rate: raw.rate,
         channels: raw.channels,
@@ -820,13 +915,13 @@ mod tests {
         for f in &files {
             let (params, packets) = packets_of(f);
             let mut decoder = new_decoder(&params).unwrap();
-            let mut one = Run::new(0);
+            let mut one = Run::new(0, false);
             for p in &packets {
                 assert!(one.decode(decoder.as_mut(), p).unwrap());
             }
             assert!(one.good >= 16 && one.bad == 0, "{}", f.display());
             for parts in [2, 3, 4] {
-                let many = decode_in_parts(&params, &packets, parts, WARM_UP_PACKETS, 0)
+                let many = decode_in_parts(&params, &packets, parts, WARM_UP_PACKETS, 0, false)
                     .unwrap_or_else(|| panic!("{}: {parts} parts not verified", f.display()));
                 assert_eq!(
                     bits(&many.mixer.out),
@@ -851,9 +946,9 @@ mod tests {
                 .build()
                 .unwrap();
             let raw = pool
-                .install(|| decode_symphonia(&path, bytes.clone(), Container::Mp3))
+                .install(|| decode_symphonia(&path, bytes.clone(), Container::Mp3, false))
                 .unwrap();
-            (bits(&raw.mono), raw.rate, raw.channels)
+            (bits(&raw.samples), raw.rate, raw.channels)
         };
         let one = on(1);
         assert!(one.0.len() > 180 * 44_100);
@@ -870,8 +965,8 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/long/three_minutes_44k_stereo.mp3");
         let (params, packets) = packets_of(&path);
-        assert!(decode_in_parts(&params, &packets, 3, WARM_UP_PACKETS, 0).is_some());
-        assert!(decode_in_parts(&params, &packets, 3, CHECK_PACKETS, 0).is_none());
+        assert!(decode_in_parts(&params, &packets, 3, WARM_UP_PACKETS, 0, false).is_some());
+        assert!(decode_in_parts(&params, &packets, 3, CHECK_PACKETS, 0, false).is_none());
     }
 
     #[test]
@@ -989,8 +1084,8 @@ mod tests {
                     let mut b = wav16(channels, &samples, junk, size);
                     fix_wav_sizes(&mut b);
                     let what = format!("{channels} ch, junk {junk:?}, size {size:?}");
-                    let slow = decode_symphonia(p, b.clone(), Container::Wav).unwrap();
-                    let Some(fast) = wav_pcm16(&b) else {
+                    let slow = decode_symphonia(p, b.clone(), Container::Wav, false).unwrap();
+                    let Some(fast) = wav_pcm16(&b, false) else {
                         // hound stops at an odd-sized chunk (it skips no pad byte) and refuses a
                         // data size of partial frames: symphonia reads those. Every other file
                         // takes the fast path.
@@ -1005,11 +1100,11 @@ mod tests {
                         (slow.rate, slow.channels),
                         "{what}"
                     );
-                    assert_eq!(fast.mono.len(), slow.mono.len(), "{what}");
+                    assert_eq!(fast.samples.len(), slow.samples.len(), "{what}");
                     assert!(
-                        fast.mono
+                        fast.samples
                             .iter()
-                            .zip(&slow.mono)
+                            .zip(&slow.samples)
                             .all(|(a, b)| a.to_bits() == b.to_bits()),
                         "{what}"
                     );
@@ -1019,7 +1114,7 @@ mod tests {
         // 8-bit PCM is not this path's.
         let mut b = wav16(1, &samples, None, None);
         b[34] = 8;
-        assert!(wav_pcm16(&b).is_none());
+        assert!(wav_pcm16(&b, false).is_none());
     }
 
     #[test]

@@ -22,6 +22,43 @@ pub struct Decoded {
     pub channels: usize,
 }
 
+/// What to load and how, as the arguments of `librosa.load` (0.8.1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadOptions {
+    /// The rate to resample to (`kaiser_best`); `None` keeps the file's rate.
+    pub sr: Option<u32>,
+    /// Average the channels (`numpy.mean` over them in `f32`), else keep each.
+    pub mono: bool,
+    /// Seconds skipped at the start (`int(offset * rate)` frames of the file).
+    pub offset: f64,
+    /// Seconds kept (`int(duration * rate)` frames of the file); `None` for the rest.
+    pub duration: Option<f64>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            sr: Some(crate::config::SAMPLE_RATE),
+            mono: true,
+            offset: 0.0,
+            duration: None,
+        }
+    }
+}
+
+/// Samples as [`load_with`] returns them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// One signal per channel (one in all when mixed to mono), all of one length.
+    pub channels: Vec<Vec<f32>>,
+    /// Their rate (Hz).
+    pub rate: u32,
+    /// Container/codec name, e.g. `"wav"`, `"mp3"`.
+    pub format: String,
+    /// Sample rate of the file (Hz).
+    pub source_rate: u32,
+}
+
 /// Errors of the audio layer; each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
@@ -43,6 +80,11 @@ pub enum AudioError {
     /// Resampling failed.
     #[error("{path}: resampling failed: {reason}")]
     Resample { path: PathBuf, reason: String },
+}
+
+/// Decodes a file as `librosa.load(path, sr, mono, offset, duration)` does (see [`LoadOptions`]).
+pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<Loaded, AudioError> {
+    decode::load_with(path, decode::read_file(path)?, opts)
 }
 
 /// Decodes a file to mono `f32` at [`crate::config::SAMPLE_RATE`], like `librosa.load(path)`.

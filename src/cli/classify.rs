@@ -1,14 +1,12 @@
 //! `tuneprint classify`: genres of songs from raw audio, with the model `train` saved or the built-in one.
 
 use super::CliError;
-use crate::extract::{self, Options};
-use serde::Serialize;
+use crate::extract;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Seconds of audio the model saw per song; longer songs are cut into windows of this length.
-pub const WINDOW_SECONDS: f64 = 30.0;
+pub use crate::model::predict::{average, Prediction, WINDOW_SECONDS};
 
 /// Arguments of `tuneprint classify`.
 #[derive(Debug, clap::Args)]
@@ -35,44 +33,6 @@ pub struct Args {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-}
-
-/// The verdict on one song.
-#[derive(Debug, Clone, Serialize)]
-pub struct Prediction {
-    pub file: String,
-    pub genre: String,
-    /// Probability of every genre, averaged over the song's windows.
-    pub probabilities: BTreeMap<String, f64>,
-    /// Number of 30 s windows the song was cut into (1 for songs of up to 30 s).
-    pub windows: usize,
-}
-
-/// Averages window probabilities into one prediction of a song of `windows` windows.
-pub fn average(
-    file: String,
-    genres: &[String],
-    window_probs: &[Vec<f32>],
-    windows: usize,
-) -> Prediction {
-    let mut mean = vec![0.0f64; genres.len()];
-    for p in window_probs {
-        for (m, &v) in mean.iter_mut().zip(p) {
-            *m += v as f64;
-        }
-    }
-    let n = window_probs.len().max(1) as f64;
-    mean.iter_mut().for_each(|m| *m /= n);
-    let best = mean
-        .iter()
-        .enumerate()
-        .fold(0, |b, (i, &v)| if v > mean[b] { i } else { b });
-    Prediction {
-        file,
-        genre: genres[best].clone(),
-        probabilities: genres.iter().cloned().zip(mean).collect(),
-        windows,
-    }
 }
 
 /// `classify --db`: predictions from the library's stored window features (a library song) or
@@ -136,7 +96,6 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         return print(args, &predictions, failed);
     }
     let clf = super::load_model(args.model.as_deref())?;
-    let genres: Vec<String> = clf.genres().to_vec();
     let (files, walk_errors) = extract::collect_inputs(&args.paths);
     for e in &walk_errors {
         eprintln!("error: {e}");
@@ -144,27 +103,20 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     if files.is_empty() {
         return Err(CliError::Failed("no audio files to classify".into()));
     }
-    let opts = Options {
-        window_seconds: Some(WINDOW_SECONDS),
-    };
     let pb = extract::progress_bar(files.len(), "classifying");
-    let results = extract::extract_all(&files, &opts, args.jobs, &pb)?;
+    let tick = || pb.inc(1);
+    let ctl = extract::Control {
+        tick: Some(&tick),
+        ..Default::default()
+    };
+    let results = crate::model::predict::classify_files(&clf, &files, args.jobs, ctl)?;
     pb.finish_and_clear();
 
     let mut predictions = Vec::new();
     let mut failed = walk_errors.len();
-    for (path, r) in files.iter().zip(results) {
+    for r in results {
         match r {
-            Ok(rows) => {
-                let feats: Vec<_> = rows.iter().map(|r| r.features).collect();
-                let probs = clf.predict_proba(&feats);
-                predictions.push(average(
-                    path.display().to_string(),
-                    &genres,
-                    &probs,
-                    probs.len(),
-                ));
-            }
+            Ok(p) => predictions.push(p),
             Err(e) => {
                 eprintln!("error: {e}");
                 failed += 1;
@@ -225,24 +177,4 @@ fn print(args: &Args, predictions: &[Prediction], failed: usize) -> Result<ExitC
         );
     }
     Ok(super::batch_status(failed))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn averages_windows() {
-        let genres: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
-        let p = average(
-            "x.wav".into(),
-            &genres,
-            &[vec![0.6, 0.3, 0.1], vec![0.0, 0.9, 0.1]],
-            2,
-        );
-        assert_eq!(p.genre, "b");
-        assert_eq!(p.windows, 2);
-        assert!((p.probabilities["a"] - 0.3).abs() < 1e-7);
-        assert!((p.probabilities["b"] - 0.6).abs() < 1e-7);
-    }
 }

@@ -2,7 +2,7 @@
 
 use super::CliError;
 use crate::extract::{self, Options};
-use crate::table::{self, Record};
+use crate::table;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,11 +38,27 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
 
 /// Runs `tuneprint extract`.
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
-    let (files, walk_errors) = extract::collect_inputs(&args.paths);
-    for e in &walk_errors {
+    let opts = Options {
+        window_seconds: args.window,
+    };
+    let pb = extract::progress_bar(0, "extracting");
+    let begin = |n: usize| pb.set_length(n as u64);
+    let tick = || pb.inc(1);
+    let started = std::time::Instant::now();
+    let ctl = extract::Control {
+        begin: Some(&begin),
+        tick: Some(&tick),
+        cancel: None,
+    };
+    // Songs are told apart by path: a file name shared by several files becomes the path
+    // relative to the scanned folder.
+    let done = extract::extract_paths(&args.paths, &opts, args.jobs, ctl)?;
+    pb.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    for e in &done.walk_errors {
         eprintln!("error: {e}");
     }
-    if files.is_empty() {
+    if done.files.is_empty() {
         return Err(CliError::Failed(format!(
             "no audio files found in {}",
             args.paths
@@ -52,32 +68,12 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
                 .join(", ")
         )));
     }
-    let opts = Options {
-        window_seconds: args.window,
-    };
-    let pb = extract::progress_bar(files.len(), "extracting");
-    let started = std::time::Instant::now();
-    let results = extract::extract_all(&files, &opts, args.jobs, &pb)?;
-    pb.finish_and_clear();
-    let seconds = started.elapsed().as_secs_f64();
-
-    let mut rows: Vec<Record> = Vec::new();
     let mut failures = Vec::new();
-    // Songs are told apart by path: a file name shared by several files becomes the path
-    // relative to the scanned folder.
-    let names = extract::table_names(&args.paths, &files);
-    for ((path, name), r) in files.iter().zip(&names).zip(results) {
-        match r {
-            Ok(mut recs) => {
-                extract::rename_rows(&mut recs, name);
-                rows.append(&mut recs);
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                failures.push((path.display().to_string(), e.to_string()));
-            }
-        }
+    for (path, e) in &done.failed {
+        eprintln!("error: {e}");
+        failures.push((path.display().to_string(), e.to_string()));
     }
+    let (files, rows, walk_errors) = (done.files, done.rows, done.walk_errors);
     let n_failed = failures.len() + walk_errors.len();
     let ok_files = files.len() - failures.len();
     if !rows.is_empty() {

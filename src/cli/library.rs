@@ -213,6 +213,7 @@ fn scan(a: &ScanArgs) -> Result<ExitCode, CliError> {
         jobs: a.jobs,
         shard,
         progress: true,
+        cancel: None,
     };
     let rep = lib.scan(&a.paths, &opts, Some(&model))?;
     for e in &rep.walk_errors {

@@ -89,13 +89,7 @@ pub enum CliError {
     Io(#[from] std::io::Error),
 }
 
-/// The model a command uses: `--model DIR` when given, else [`crate::config::default_model`]
-/// (the one `train` saved, else the built-in one).
-pub fn model_dir(explicit: Option<&std::path::Path>) -> std::path::PathBuf {
-    explicit
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_else(crate::config::default_model)
-}
+pub use crate::model::predict::model_dir;
 
 /// The folder `train` and `baselines` write: `-o DIR` when given, else
 /// [`crate::config::default_model_dir`].
@@ -105,23 +99,11 @@ pub fn output_dir(explicit: Option<&std::path::Path>) -> std::path::PathBuf {
         .unwrap_or_else(crate::config::default_model_dir)
 }
 
-/// Loads the model of [`model_dir`]; a folder without `model.json` is a one-line error that
-/// says how to make one.
+/// Loads the model of [`model_dir`] (see [`crate::model::predict::load_model`]).
 pub fn load_model(
     explicit: Option<&std::path::Path>,
 ) -> Result<crate::model::Classifier, CliError> {
-    let dir = model_dir(explicit);
-    if !crate::config::is_file(&dir.join("model.json")) {
-        let train = match explicit {
-            Some(d) => format!("tuneprint train -o {}", d.display()),
-            None => "tuneprint train".to_string(),
-        };
-        return Err(CliError::Failed(format!(
-            "no model at {}: run `{train}` first",
-            dir.display()
-        )));
-    }
-    Ok(crate::model::Classifier::load(&dir)?)
+    Ok(crate::model::predict::load_model(explicit)?)
 }
 
 /// The one-line message of an error: its own text, then each cause in turn that the line does

@@ -90,6 +90,10 @@ pub(crate) fn after_write() {
 /// Errors of the library layer.
 #[derive(Debug, thiserror::Error)]
 pub enum LibraryError {
+    /// A scan stopped from outside ([`scan::ScanOptions::cancel`]); the songs it finished are
+    /// stored.
+    #[error("the scan was cancelled; the songs it finished are stored")]
+    Cancelled,
     #[error("{path}: cannot open the library: {reason}")]
     Open { path: PathBuf, reason: String },
     #[error("{path}: the library's schema version {found} is newer than this tuneprint supports ({supported}); use a newer tuneprint or another --db")]

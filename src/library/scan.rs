@@ -181,6 +181,10 @@ pub struct ScanOptions {
     pub shard: Option<Shard>,
     /// Draw progress bars on stderr.
     pub progress: bool,
+    /// Checked before each file is analysed: once set, the files not yet started are left for
+    /// the next scan (the songs finished so far are stored) and the scan ends with
+    /// [`LibraryError::Cancelled`].
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// A file that could not be analysed in this scan.
@@ -749,11 +753,19 @@ impl Library {
         }
         let pb = bar(todo.len(), "analysing", opts.progress);
         let (tx, rx) = std::sync::mpsc::sync_channel::<Outcome>(pool.current_num_threads() * 2);
+        let cancelled = || {
+            opts.cancel
+                .as_ref()
+                .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        };
         std::thread::scope(|s| {
             let todo = &todo;
             s.spawn(move || {
                 pool.install(|| {
                     todo.par_iter().for_each_with(tx, |tx, (f, hash, changed)| {
+                        if cancelled() {
+                            return;
+                        }
                         let o = Outcome {
                             found: f.clone(),
                             hash: hash.clone(),
@@ -779,6 +791,9 @@ impl Library {
             }
         });
         pb.finish_and_clear();
+        if cancelled() {
+            return Err(LibraryError::Cancelled);
+        }
 
         // (6) Predictions of another model (or none): from the stored features.
         if let Some(m) = model {

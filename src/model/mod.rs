@@ -32,6 +32,7 @@ pub mod dataset;
 pub mod evaluation;
 pub mod layer;
 pub mod native;
+pub mod predict;
 
 use crate::config::GENRES;
 use crate::features::FEATURE_COLUMNS;
@@ -99,6 +100,9 @@ pub enum ModelError {
     Data(String),
     #[error("baseline {model}: {reason}")]
     Baseline { model: String, reason: String },
+    /// No model in the folder; `train` is the command that makes one.
+    #[error("no model at {}: run `{train}` first", dir.display())]
+    Missing { dir: PathBuf, train: String },
 }
 
 impl ModelError {

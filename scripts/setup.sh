@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Idempotent set-up on a fresh machine (Rust toolchain and python3 present): creates .venv with
-# torch 2.13.0 (what tch 0.26 links against) and builds the workspace in release mode once:
-# `tuneprint` (no libtorch; built while torch downloads) and `tuneprint-torch` (torch/: the
-# commands that train, the only crate that links libtorch; `tuneprint` starts it for them).
+# torch 2.13.0 (what tch 0.26 links against) and what the Python package needs
+# (python/requirements-dev.txt), builds the workspace in release mode once: `tuneprint` (no
+# libtorch; built while torch downloads) and `tuneprint-torch` (torch/: the commands that
+# train, the only crate that links libtorch; `tuneprint` starts it for them), then the Python
+# package's abi3 wheel (maturin, into target/wheels) and installs it into .venv.
 # `--browser` instead installs only Debian's chromium, for the browser test of `tuneprint serve`.
 #
 # Which torch: without an NVIDIA GPU (no working `nvidia-smi`), the CPU-sized set: the exact
@@ -73,13 +75,21 @@ PY
     fi
     echo "$kind" > .venv/torch-kind
 }
+# The Python package's build and test requirements, installed after torch (one pip at a time in
+# .venv); skipped when the requirements file has not changed since they were installed.
+py_reqs=python/requirements-dev.txt
+py_reqs_installed() { cmp -s "$py_reqs" .venv/python-requirements.txt; }
+install_python_reqs() {
+    echo "setup: installing the Python package's requirements into .venv ($py_reqs)" >&2
+    pip_q -r "$py_reqs" && cp "$py_reqs" .venv/python-requirements.txt
+}
 # The download of torch and the build of the workspace run side by side: everything but the
 # crates that link libtorch compiles meanwhile (`--keep-going`; its log is shown only if the
 # final build fails), then one more build finishes those. Both builds select the same packages,
 # so cargo resolves the same features and nothing is compiled twice.
 if [ "$(installed_version)" != "$TORCH_VERSION" ] || [ "$(cat .venv/torch-kind 2>/dev/null)" != "$kind" ]; then
     rm -f .venv/torch-kind
-    install_torch &
+    (install_torch && { py_reqs_installed || install_python_reqs; }) &
     torch_pid=$!
     echo "setup: building tuneprint and tuneprint-torch (release) while torch installs" >&2
     early_log=$(mktemp)
@@ -87,6 +97,7 @@ if [ "$(installed_version)" != "$TORCH_VERSION" ] || [ "$(cat .venv/torch-kind 2
     wait "$torch_pid" || { echo "setup: installing torch into .venv failed (see above)" >&2; exit 1; }
 fi
 echo "setup: torch $TORCH_VERSION ($kind set) in .venv: $(du -sh .venv | cut -f1)" >&2
+py_reqs_installed || install_python_reqs
 source scripts/env.sh
 echo "setup: building tuneprint and tuneprint-torch (release, one build of the workspace)" >&2
 if ! cargo build --release --quiet --workspace; then
@@ -94,4 +105,17 @@ if ! cargo build --release --quiet --workspace; then
     exit 1
 fi
 rm -f "${early_log:-/nonexistent}"
-echo "setup: ready: target/release/tuneprint (and tuneprint-torch, which it starts for training)" >&2
+# The Python package: maturin builds the wheel from the same target folder (only the module
+# itself and pyo3 are compiled again), pip installs it into .venv.
+echo "setup: building the Python package (python/, an abi3 wheel) and installing it into .venv" >&2
+rm -f target/wheels/tuneprint-*.whl
+maturin_log=$(mktemp)
+if ! maturin build --release -m python/Cargo.toml -o target/wheels >"$maturin_log" 2>&1; then
+    cat "$maturin_log" >&2
+    exit 1
+fi
+rm -f "$maturin_log"
+wheel=(target/wheels/tuneprint-*-abi3-*.whl)
+[ -f "${wheel[0]}" ] || { echo "setup: maturin built no abi3 wheel" >&2; exit 1; }
+pip_q --force-reinstall --no-deps "${wheel[0]}"
+echo "setup: ready: target/release/tuneprint (and tuneprint-torch, which it starts for training), the Python package tuneprint in .venv (${wheel[0]})" >&2

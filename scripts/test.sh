@@ -3,7 +3,9 @@
 # in one run (unit, integration, and the criterion benches once each in test mode; the
 # library's and `tuneprint`'s, and those of `tuneprint-torch`, the only crate that links
 # libtorch), with a single-node Slurm cluster started on this machine for tests/cluster.rs and
-# stopped at the end; then rustfmt and clippy over the workspace.
+# stopped at the end; then the Python package's tests (pytest, against the wheel setup.sh
+# installed into .venv; a run that collects no test fails); then rustfmt and clippy over the
+# workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -14,9 +16,10 @@ log=$(mktemp)
 export TUNEPRINT_SKIP_LOG
 TUNEPRINT_SKIP_LOG=$(mktemp)
 slurm_out=$(mktemp)
+pylog=$(mktemp)
 cleanup() {
     bash scripts/cluster/slurm-local.sh stop >/dev/null 2>&1 || true
-    rm -f "$log" "$TUNEPRINT_SKIP_LOG" "$slurm_out" "$slurm_out.failed"
+    rm -f "$log" "$pylog" "$TUNEPRINT_SKIP_LOG" "$slurm_out" "$slurm_out.failed"
 }
 trap cleanup EXIT
 # While the tests compile: Chromium (for the browser test) is installed, then a single-node
@@ -39,10 +42,14 @@ else
     eval "$(tail -n 1 "$slurm_out")"
 fi
 cargo test --release --workspace --all-targets 2>&1 | tee "$log"
+# pytest exits 5 when it collects no test: that fails this script too.
+TUNEPRINT_BIN="$PWD/target/release/tuneprint" python -m pytest -p no:cacheprovider python/tests 2>&1 | tee "$pylog"
 cargo fmt --all --check
 cargo clippy --release --workspace --all-targets --quiet -- -D warnings
 # One closing line over every test binary: a test that skipped for a missing precondition is
 # counted as skipped (and named), not as passed.
 missing=$(wc -l <"$TUNEPRINT_SKIP_LOG")
-awk -v m="$missing" '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped (%d ignored, %d missing a precondition)\n", p - m, f, i + m, i, m }' "$log"
+# pytest's last line: "== 29 passed, 1 skipped in 10.9s ==".
+read -r py_p py_f py_s < <(tail -n 1 "$pylog" | awk '{ for (k = 2; k <= NF; k++) { if ($k ~ /^passed/) p = $(k-1); if ($k ~ /^failed/) f = $(k-1); if ($k ~ /^skipped/) s = $(k-1) } } END { print p + 0, f + 0, s + 0 }')
+awk -v m="$missing" -v pp="$py_p" -v pf="$py_f" -v ps="$py_s" '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped (%d ignored, %d missing a precondition; Rust %d passed, Python %d passed)\n", p - m + pp, f + pf, i + m + ps, i + ps, m, p - m, pp }' "$log"
 sed 's/^/  skipped: /' "$TUNEPRINT_SKIP_LOG"

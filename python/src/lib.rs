@@ -206,9 +206,10 @@ fn features_of<'py>(
         let y = if sr == tuneprint::config::SAMPLE_RATE {
             y
         } else {
-            audio::resample::resample(name, &y, sr, tuneprint::config::SAMPLE_RATE)?
+            audio::resample::resample(name, &y, sr, tuneprint::config::SAMPLE_RATE)
+                .map_err(ExtractError::from)?
         };
-        Ok::<_, ExtractError>(extract::record_of("<samples>", &y)?)
+        extract::record_of("<samples>", &y)
     })?
     .map_err(error)?;
     Ok((record.length, record.features.to_vec().into_pyarray(py)))
@@ -285,6 +286,9 @@ impl Library {
     }
 }
 
+/// Song ids and their embeddings, one row each.
+type Embeddings<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray2<f32>>);
+
 fn json<T: serde::Serialize>(v: &T) -> PyResult<String> {
     serde_json::to_string(v).map_err(error)
 }
@@ -321,10 +325,7 @@ impl Library {
     }
 
     /// Song ids and their embeddings (one row each), from the library's model.
-    fn embeddings<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray2<f32>>)> {
+    fn embeddings<'py>(&self, py: Python<'py>) -> PyResult<Embeddings<'py>> {
         let idx = self.with(|lib| lib.embeddings()).map_err(error)?;
         let (n, dim) = (idx.len(), idx.dim());
         let ids: Vec<i64> = (0..n).map(|r| idx.id(r)).collect();
@@ -374,7 +375,11 @@ impl Library {
 /// The native module.
 #[pymodule]
 fn _tuneprint(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("TuneprintError", m.py().get_type::<TuneprintError>())?;
+    // Raised as `tuneprint.TuneprintError` (its public home), which is also where pickle finds
+    // it: a Dask worker's error arrives on the client as this class.
+    let err = m.py().get_type::<TuneprintError>();
+    err.setattr("__module__", "tuneprint")?;
+    m.add("TuneprintError", err)?;
     m.add("SAMPLE_RATE", tuneprint::config::SAMPLE_RATE)?;
     m.add("VERSION", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(feature_columns, m)?)?;

@@ -94,10 +94,14 @@ def _finish(df: pd.DataFrame, failed: List[Dict[str, str]], errors: str) -> pd.D
 def _table(columns: Tuple[List[str], np.ndarray, np.ndarray, List[str]]) -> pd.DataFrame:
     """A feature table (the CSV's columns and values) from the native module's columns."""
     names, lengths, matrix, labels = columns
-    data: Dict[str, Any] = {"filename": names, "length": lengths.astype(np.int64)}
+    # Strings as pandas' own string type (also when empty, as in a Dask meta).
+    data: Dict[str, Any] = {
+        "filename": pd.Series(names, dtype=str),
+        "length": lengths.astype(np.int64),
+    }
     for i, column in enumerate(FEATURE_COLUMNS):
         data[column] = matrix[:, i]
-    data["label"] = labels
+    data["label"] = pd.Series(labels, dtype=str)
     return pd.DataFrame(data, columns=COLUMNS)
 
 

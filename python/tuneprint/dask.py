@@ -26,7 +26,7 @@ __all__ = ["features"]
 
 def _meta() -> pd.DataFrame:
     """An empty feature table with the dtypes of a real one."""
-    columns = (
+    columns: Tuple[List[str], np.ndarray, np.ndarray, List[str]] = (
         [],
         np.zeros(0, dtype=np.uint64),
         np.zeros((0, len(FEATURE_COLUMNS)), dtype=np.float64),
@@ -84,7 +84,11 @@ def features(
     ]
     meta = _meta()
     if not parts:
-        return dd.from_pandas(meta, npartitions=1)
+        empty: "dask.dataframe.DataFrame" = dd.from_pandas(meta, npartitions=1)  # type: ignore[no-untyped-call]
+        return empty
     kwargs: Any = {"window": window, "errors": errors, "jobs": threads}
-    return dd.from_map(_partition, parts, meta=meta, label="tuneprint-features", **kwargs)
+    ddf: "dask.dataframe.DataFrame" = dd.from_map(  # type: ignore[no-untyped-call]
+        _partition, parts, meta=meta, label="tuneprint-features", **kwargs
+    )
+    return ddf
 

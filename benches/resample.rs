@@ -32,7 +32,7 @@ fn main() {
         let t_resample = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let (_, stages) =
-            tuneprint::features::summary::compute_timed(&y).unwrap_or_else(|e| panic!("{f}: {e}"));
+            tuneprint::features::engine::compute_timed(&y).unwrap_or_else(|e| panic!("{f}: {e}"));
         let t_features = t.elapsed().as_secs_f64();
         println!(
             "{f}: {} Hz, {} ch, {:.1} s: decode {t_decode:.4} s, resample {t_resample:.4} s ({} samples), features {t_features:.4} s",

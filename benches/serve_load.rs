@@ -32,7 +32,9 @@ fn env_or(name: &str, default: usize) -> usize {
 /// Writes `n` synthetic songs with random unit embeddings and probabilities.
 fn synthetic_library(path: &std::path::Path, n: usize) {
     let mut lib = Library::open(path).expect("open the library");
-    let conn = lib.connection();
+    // Rows written straight into the database file (the library's own API writes only what a
+    // scan finds).
+    let conn = rusqlite::Connection::open(path).expect("open the database");
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     conn.execute_batch("BEGIN").unwrap();
     conn.execute(

@@ -7,7 +7,7 @@
 //! * group `stage`: `decode` times `audio::load` (and reading the samples with `hound`, the
 //!   floor of any WAV decoder); every other entry is the time one stage takes *inside*
 //!   `features::compute` (the stages are fused block by block, so each is measured by the
-//!   extractor's own stage clock, `summary::compute_timed`, summed over its blocks); `compute`
+//!   extractor's own stage clock, `engine::compute_timed`, summed over its blocks); `compute`
 //!   is the whole call.
 //! * group `bound`: the bare kernels a stage cannot avoid: the real FFTs of its frames (planned
 //!   once, no framing or conversion), plain f64 multiply-adds for the filter banks and the DCT,
@@ -29,7 +29,7 @@ use std::time::Duration;
 use tuneprint::config::{HOP_LENGTH, N_CHROMA, N_FFT, N_MELS, N_MFCC};
 use tuneprint::features::engine::StageTimes;
 use tuneprint::features::lanes::{self, Step, Window, LANES};
-use tuneprint::features::{stft, summary, tempo};
+use tuneprint::features::{engine, stft, tempo};
 
 const CLIP: &str = "audio/blues.00000.wav";
 
@@ -194,7 +194,7 @@ fn stages(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let (_, t) = summary::compute_timed(black_box(&y)).expect("features");
+                    let (_, t) = engine::compute_timed(black_box(&y)).expect("features");
                     total += field(&t);
                 }
                 total

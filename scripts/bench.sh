@@ -2,10 +2,11 @@
 # Extraction speed and memory, side by side with the reference (librosa 0.8.1), on the same files.
 #   scripts/bench.sh [--clips N] [--runs R] [--no-reference] [--no-scaling] [--no-song] [--no-bliss]
 #                    [--criterion]
-# Times `tuneprint extract --jobs 1`, `--jobs 2` and the reference script (one process), best of R
-# runs each, over N clips (the committed clips repeated, N >= 32 by default); prints seconds per
+# Times `tuneprint extract --jobs 1`, `--jobs 2`, the Python package's
+# `tuneprint.features(jobs=2)` and the reference script (one process), best of R runs each, over N clips (the committed clips repeated, N >= 32 by default); prints seconds per
 # clip, throughput ratios and peak RSS (/usr/bin/time -v), and checks the --jobs 2 table against
-# the reference table. Then the scaling check: files of 30 s, 5 min and 20 min (concatenated
+# the reference table. Then the Python package on Dask (a LocalCluster of 2 worker processes over
+# 2N clips) against `tuneprint.features(jobs=2)`. Then the scaling check: files of 30 s, 5 min and 20 min (concatenated
 # clips), seconds per audio second and peak RSS; and a batch of 4N clips, whose peak RSS should
 # match the N-clip batch. The RSS of `tuneprint --help` is printed too: it is what loading the
 # binary costs before any extraction (no libtorch: only `tuneprint-torch`, which trains, loads it),
@@ -72,6 +73,9 @@ echo "bench: $CLIPS clips, best of $RUNS" >&2
 base=$(best_of help "$T" --help)
 j1=$(best_of jobs1 "$T" extract --jobs 1 "$work/clips" -o "$work/j1.csv")
 j2=$(best_of jobs2 "$T" extract --jobs 2 "$work/clips" -o "$work/j2.csv")
+# The Python package (the wheel setup.sh installed into .venv): tuneprint.features(jobs=2),
+# the interpreter's start and the imports of numpy and pandas included.
+py2=$(best_of python2 .venv/bin/python -c 'import sys, tuneprint; tuneprint.features(sys.argv[1], jobs=2)' "$work/clips")
 if "$T" check "$work/j2.csv" --reference features/features_30_sec.csv >"$work/check.txt"; then
     chk="pass ($(tail -n 1 "$work/check.txt" | cut -d' ' -f1-3) columns)"
 else
@@ -83,16 +87,51 @@ if [ "$REF" = 1 ]; then
 fi
 field() { echo "$1" | cut -d' ' -f"$2"; }
 printf '\n%-30s %10s %12s %10s %12s\n' "extractor ($CLIPS clips)" "wall s" "s per clip" "peak MB" "vs librosa"
-for line in "$j1" "$j2" "$ref"; do
+for line in "$j1" "$j2" "$py2" "$ref"; do
     [ -n "$line" ] || continue
     set -- $line
     per=$(awk "BEGIN{printf \"%.4f\", $2 / $CLIPS}")
     ratio=-
     [ -n "$ref" ] && ratio=$(awk "BEGIN{printf \"%.1fx\", $(field "$ref" 2) / $2}")
-    case $1 in jobs1) n="tuneprint --jobs 1" ;; jobs2) n="tuneprint --jobs 2" ;; *) n="librosa 0.8.1 (1 process)" ;; esac
+    case $1 in
+        jobs1) n="tuneprint --jobs 1" ;;
+        jobs2) n="tuneprint --jobs 2" ;;
+        python2) n="tuneprint.features(jobs=2)" ;;
+        *) n="librosa 0.8.1 (1 process)" ;;
+    esac
     printf '%-30s %10s %12s %10s %12s\n' "$n" "$2" "$per" "$3" "$ratio"
 done
 printf '%-30s %10s %12s %10s\n' "tuneprint --help (no work)" "$(field "$base" 2)" "-" "$(field "$base" 3)"
+# Dask: tuneprint.dask.features over twice the clips (64 by default) on a LocalCluster of 2
+# worker processes of 1 thread, partitions of 8 files, against tuneprint.features(jobs=2) on the
+# same files in the same process (best of RUNS each; the cluster's start not counted); the two
+# tables must be equal bit for bit.
+cp -r "$work/clips" "$work/clips2"
+.venv/bin/python - "$work/clips" "$work/clips2" "$RUNS" <<'PY'
+import sys, time
+import numpy as np
+import distributed
+import tuneprint, tuneprint.dask
+
+paths, runs = sys.argv[1:3], int(sys.argv[3])
+def best(f):
+    times, out = [], None
+    for _ in range(runs):
+        t = time.perf_counter(); out = f(); times.append(time.perf_counter() - t)
+    return min(times), out
+with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                              dashboard_address=None) as cluster, distributed.Client(cluster):
+    t_dask, d = best(lambda: tuneprint.dask.features(paths, partition_size=8).compute())
+t_one, p = best(lambda: tuneprint.features(paths, jobs=2))
+cols = tuneprint.FEATURE_COLUMNS
+same = (d["filename"].tolist() == p["filename"].tolist() and
+        np.array_equal(d[cols].to_numpy().view(np.uint64), p[cols].to_numpy().view(np.uint64)))
+print(f"\n{'Dask (' + str(len(p)) + ' clips)':<30} {'wall s':>10} {'vs features':>12}")
+print(f"{'tuneprint.features(jobs=2)':<30} {t_one:>10.3f} {'1.00x':>12}")
+print(f"{'dask LocalCluster 2x1':<30} {t_dask:>10.3f} {t_dask / t_one:>11.2f}x  same values: {same}")
+if not same:
+    sys.exit("bench: the Dask table differs from tuneprint.features")
+PY
 # Start-up included: `tuneprint extract` of a 1 s file (the first second of a committed clip),
 # best of 20 wall times measured by bash itself (/usr/bin/time rounds to 10 ms).
 python3 - "$work/one_second.wav" "${clips[0]}" <<'PY'

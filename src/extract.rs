@@ -5,7 +5,6 @@
 use crate::config::{AUDIO_EXTENSIONS, GENRES, SAMPLE_RATE};
 use crate::features;
 use crate::table::Record;
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -262,26 +261,27 @@ pub fn analyse_file(path: &Path, window_seconds: f64) -> Result<Analysis, Extrac
     })
 }
 
-/// A progress bar on stderr (drawn only when stderr is a terminal).
-pub fn progress_bar(len: usize, what: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len as u64);
-    pb.set_style(
-        ProgressStyle::with_template(&format!(
-            "{{spinner}} {what} [{{bar:30}}] {{pos}}/{{len}} ({{per_sec}}, eta {{eta}}) {{msg}}"
-        ))
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    pb
+/// What long work reports as it goes: the command line draws it on stderr (the lower layers
+/// never print). Every method does nothing unless implemented.
+pub trait Progress: Sync {
+    /// A stage of `total` items begins, e.g. `("analysing", 120)`.
+    fn begin(&self, _what: &str, _total: usize) {}
+    /// `n` more items of the stage are done.
+    fn advance(&self, _n: usize) {}
+    /// The stage is over.
+    fn end(&self) {}
+    /// A line for the person waiting (e.g. that another scan holds the library).
+    fn note(&self, _line: &str) {}
 }
 
-/// How a batch reports its progress and is stopped from outside (the command line draws a bar
-/// with `tick`; the Python package stops on Ctrl-C with `cancel`).
+/// How a batch reports its progress and is stopped from outside (the Python package stops on
+/// Ctrl-C with `cancel`).
 #[derive(Clone, Copy, Default)]
 pub struct Control<'a> {
-    /// Called once with the number of items, before the first.
-    pub begin: Option<&'a (dyn Fn(usize) + Sync)>,
-    /// Called after each item.
-    pub tick: Option<&'a (dyn Fn() + Sync)>,
+    /// Where the batch reports, under the name `stage`.
+    pub progress: Option<&'a dyn Progress>,
+    /// The name of the batch's stage, e.g. `"extracting"`.
+    pub stage: &'a str,
     /// Checked before each item: once set, the items not yet started are left out and the batch
     /// ends with [`ExtractError::Cancelled`].
     pub cancel: Option<&'a AtomicBool>,
@@ -307,8 +307,8 @@ pub fn par_map<T: Sync, R: Send>(
             jobs,
             reason: e.to_string(),
         })?;
-    if let Some(begin) = ctl.begin {
-        begin(items.len());
+    if let Some(p) = ctl.progress {
+        p.begin(ctl.stage, items.len());
     }
     let out: Vec<Option<R>> = pool.install(|| {
         items
@@ -318,13 +318,16 @@ pub fn par_map<T: Sync, R: Send>(
                     return None;
                 }
                 let r = f(it);
-                if let Some(tick) = ctl.tick {
-                    tick();
+                if let Some(p) = ctl.progress {
+                    p.advance(1);
                 }
                 Some(r)
             })
             .collect()
     });
+    if let Some(p) = ctl.progress {
+        p.end();
+    }
     if ctl.cancelled() {
         return Err(ExtractError::Cancelled);
     }

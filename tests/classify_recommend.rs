@@ -285,7 +285,7 @@ fn embed_writes_npy_and_index() {
     let v = stdout_json(&o);
     assert_eq!(v["songs"], 1000);
     assert_eq!(v["dimension"], 3328);
-    let lib = tuneprint::recommend::Library::load(&out).unwrap();
+    let lib = tuneprint::recommend::Embeddings::load(&out).unwrap();
     assert_eq!(lib.len(), 1000);
     assert_eq!(lib.filenames[0], "blues.00000.au");
     assert_eq!(lib.labels[999], "rock");
@@ -293,7 +293,7 @@ fn embed_writes_npy_and_index() {
 }
 
 /// `embed --layer LAYER` of the whole library with the shared model, checked for its width.
-fn embed_layer(layer: &str, dimension: usize) -> tuneprint::recommend::Library {
+fn embed_layer(layer: &str, dimension: usize) -> tuneprint::recommend::Embeddings {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("e.npy");
     let o = tuneprint(&[
@@ -308,7 +308,7 @@ fn embed_layer(layer: &str, dimension: usize) -> tuneprint::recommend::Library {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(stdout_json(&o)["dimension"], dimension);
-    tuneprint::recommend::Library::load(&out).unwrap()
+    tuneprint::recommend::Embeddings::load(&out).unwrap()
 }
 
 #[test]

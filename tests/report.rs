@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use tuneprint::config::GENRES;
 use tuneprint::features::{FEATURE_COLUMNS, N_FEATURES};
-use tuneprint::recommend::Library;
+use tuneprint::recommend::Embeddings;
 use tuneprint::report::bars::BARS_SIZE;
 use tuneprint::report::confusion::{draw_confusion, Confusion, CONFUSION_SIZE};
 use tuneprint::report::curves::{read_history, CURVE_SIZE};
@@ -167,7 +167,7 @@ fn write_model_dir(dir: &Path) {
     }
     std::fs::write(dir.join("confusion.csv"), confusion_csv(&total)).unwrap();
     // Embeddings: song i of genre g points mostly along axis g.
-    let mut lib = Library {
+    let mut lib = Embeddings {
         filenames: Vec::new(),
         labels: Vec::new(),
         vectors: Vec::new(),
@@ -242,7 +242,7 @@ fn full_report_writes_every_figure() {
     let model = ModelDir::load(&model_dir).unwrap();
     assert!(model.notes.is_empty(), "{:?}", model.notes);
     assert_eq!(model.runs.len(), 3);
-    let lib = Library::load(&model_dir.join("embeddings.npy")).unwrap();
+    let lib = Embeddings::load(&model_dir.join("embeddings.npy")).unwrap();
     let hits = lib.recommend_for("blues.00000", 5).unwrap();
     let inputs = ReportInputs {
         out_dir: out.clone(),
@@ -625,7 +625,7 @@ fn spectrogram_pipeline_matches_librosa_melspec_db() {
     let dir = Path::new(FIXTURES).join("synthetic/chirp");
     let y: ndarray::Array1<f32> = read_npy(dir.join("y.npy")).unwrap();
     let reference: Array2<f32> = read_npy(dir.join("melspec_db.npy")).unwrap();
-    let db = tuneprint::cli::spectrogram::mel_db_of_samples(y.as_slice().unwrap());
+    let db = tuneprint::features::mel::melspectrogram_db(y.as_slice().unwrap());
     assert_eq!(db.dim(), reference.dim());
     let scale = reference.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     let worst = db

@@ -11,7 +11,7 @@
 //! (doubles rounded to `f32`), µ-law and A-law go through the G.711 16-bit expansion and are
 //! divided by 32768.
 
-use super::decode::MonoMixer;
+use super::mix::{MonoMixer, S16, S24, S32, S8};
 use super::AudioError;
 use std::path::Path;
 
@@ -206,10 +206,6 @@ pub(crate) fn decode_into(
     let h = parse_header(path, bytes)?;
     let data = &bytes[h.data_offset..h.data_offset + h.data_len];
     let c = h.channels;
-    const S8: f32 = 1.0 / 128.0;
-    const S16: f32 = 1.0 / 32_768.0;
-    const S24: f32 = 1.0 / 8_388_608.0;
-    const S32: f32 = 1.0 / 2_147_483_648.0;
     macro_rules! run {
         ($n:literal, $conv:expr) => {
             mixer.push_interleaved::<$n>(data, c, $conv)

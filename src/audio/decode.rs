@@ -13,19 +13,18 @@
 //! * Symphonia runs under `catch_unwind`: a decoder panic on garbage becomes
 //!   [`AudioError::Corrupt`].
 
+use super::mix::{MonoMixer, S16};
 use super::{au, resample, AudioError, Decoded, LoadOptions, Loaded};
 use crate::config::SAMPLE_RATE;
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use symphonia::core::audio::{AudioBuffer, AudioBufferRef, Signal};
 use symphonia::core::codecs::{CodecParameters, Decoder, DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader, Packet};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
-use symphonia::core::sample::Sample;
 
 thread_local! {
     /// Set while this thread runs the symphonia decoder under `catch_unwind`.
@@ -54,174 +53,6 @@ fn quiet_catch_unwind<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
 /// Runs `f` under the same quiet panic guard as the decoder: `None` when it panicked.
 pub(crate) fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
     quiet_catch_unwind(f).ok()
-}
-
-const S8: f32 = 1.0 / 128.0;
-const S16: f32 = 1.0 / 32_768.0;
-const S24: f32 = 1.0 / 8_388_608.0;
-const S32: f32 = 1.0 / 2_147_483_648.0;
-
-/// numpy's pairwise summation of `f32` values (`pairwise_sum` in numpy's `loops_utils`), the
-/// order `numpy.add.reduce` uses on a contiguous run.
-pub fn numpy_pairwise_sum(a: &[f32]) -> f32 {
-    let n = a.len();
-    if n < 8 {
-        let mut res = 0.0f32;
-        for &v in a {
-            res += v;
-        }
-        res
-    } else if n <= 128 {
-        let mut r = [0.0f32; 8];
-        r.copy_from_slice(&a[..8]);
-        let mut i = 8;
-        while i + 8 <= n {
-            for j in 0..8 {
-                r[j] += a[i + j];
-            }
-            i += 8;
-        }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        while i < n {
-            res += a[i];
-            i += 1;
-        }
-        res
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        numpy_pairwise_sum(&a[..n2]) + numpy_pairwise_sum(&a[n2..])
-    }
-}
-
-/// The mean of one frame's channels as `numpy.mean(y, axis=0)` computes it for `float32`.
-#[inline]
-pub fn numpy_channel_mean(frame: &[f32]) -> f32 {
-    (0.0f32 + numpy_pairwise_sum(frame)) / frame.len() as f32
-}
-
-/// [`numpy_channel_mean`] of a two-channel frame, written out (the same operations in the
-/// same order, so the same bits, signed zeros included) so that it vectorises.
-#[inline]
-pub fn numpy_stereo_mean(l: f32, r: f32) -> f32 {
-    (0.0f32 + ((0.0f32 + l) + r)) / 2.0
-}
-
-/// Collects decoded audio as mono `f32` (channel mean per frame), or with `keep_channels` as
-/// the frames themselves (interleaved), without per-sample allocation.
-#[derive(Debug, Default)]
-pub(crate) struct MonoMixer {
-    pub(crate) out: Vec<f32>,
-    frame: Vec<f32>,
-    keep_channels: bool,
-}
-
-impl MonoMixer {
-    pub(crate) fn with_capacity(frames: usize) -> Self {
-        Self {
-            out: Vec::with_capacity(frames),
-            ..Self::default()
-        }
-    }
-
-    /// A mixer that keeps every channel: `out` holds interleaved frames.
-    pub(crate) fn keeping_channels(keep_channels: bool, frames: usize) -> Self {
-        Self {
-            keep_channels,
-            ..Self::with_capacity(frames)
-        }
-    }
-
-    /// Appends interleaved frames of `channels` samples of `N` bytes each; `conv` turns one
-    /// sample's bytes into its scaled value. Trailing bytes short of a frame are ignored.
-    pub(crate) fn push_interleaved<const N: usize>(
-        &mut self,
-        data: &[u8],
-        channels: usize,
-        conv: impl Fn([u8; N]) -> f32,
-    ) {
-        let sample = |b: &[u8]| conv(b.try_into().expect("chunks of N bytes"));
-        if self.keep_channels && channels > 1 {
-            let whole = data.len() / (N * channels) * (N * channels);
-            self.out.extend(data[..whole].chunks_exact(N).map(sample));
-            return;
-        }
-        if channels == 1 {
-            self.out.extend(data.chunks_exact(N).map(sample));
-            return;
-        }
-        if channels == 2 {
-            self.out.extend(
-                data.chunks_exact(2 * N)
-                    .map(|f| numpy_stereo_mean(sample(&f[..N]), sample(&f[N..]))),
-            );
-            return;
-        }
-        self.frame.resize(channels, 0.0);
-        self.out.reserve(data.len() / (N * channels));
-        for f in data.chunks_exact(N * channels) {
-            for (dst, b) in self.frame.iter_mut().zip(f.chunks_exact(N)) {
-                *dst = sample(b);
-            }
-            self.out.push(numpy_channel_mean(&self.frame));
-        }
-    }
-
-    /// Appends the frames of a planar symphonia buffer; `conv` scales one sample.
-    fn push_planar<S: Sample>(&mut self, buf: &AudioBuffer<S>, conv: impl Fn(S) -> f32) {
-        let planes = buf.planes();
-        let planes = planes.planes();
-        let frames = buf.frames();
-        if self.keep_channels && planes.len() > 1 {
-            self.out.reserve(frames * planes.len());
-            for i in 0..frames {
-                self.out.extend(planes.iter().map(|plane| conv(plane[i])));
-            }
-            return;
-        }
-        match planes.len() {
-            0 => {}
-            1 => self
-                .out
-                .extend(planes[0][..frames].iter().map(|&s| conv(s))),
-            2 => self.out.extend(
-                planes[0][..frames]
-                    .iter()
-                    .zip(&planes[1][..frames])
-                    .map(|(&l, &r)| numpy_stereo_mean(conv(l), conv(r))),
-            ),
-            c => {
-                self.frame.resize(c, 0.0);
-                self.out.reserve(frames);
-                for i in 0..frames {
-                    for (dst, plane) in self.frame.iter_mut().zip(planes) {
-                        *dst = conv(plane[i]);
-                    }
-                    self.out.push(numpy_channel_mean(&self.frame));
-                }
-            }
-        }
-    }
-
-    /// Appends a decoded symphonia buffer of any sample type, scaled as libsndfile scales it.
-    fn push_buffer(&mut self, buf: &AudioBufferRef<'_>) {
-        match buf {
-            AudioBufferRef::U8(b) => self.push_planar(b, |s| (i32::from(s) - 128) as f32 * S8),
-            AudioBufferRef::S8(b) => self.push_planar(b, |s| f32::from(s) * S8),
-            AudioBufferRef::U16(b) => self.push_planar(b, |s| (i32::from(s) - 32_768) as f32 * S16),
-            AudioBufferRef::S16(b) => self.push_planar(b, |s| f32::from(s) * S16),
-            AudioBufferRef::U24(b) => {
-                self.push_planar(b, |s| (s.inner() as i32 - 8_388_608) as f32 * S24)
-            }
-            AudioBufferRef::S24(b) => self.push_planar(b, |s| s.inner() as f32 * S24),
-            AudioBufferRef::U32(b) => {
-                self.push_planar(b, |s| (s ^ 0x8000_0000) as i32 as f32 * S32)
-            }
-            AudioBufferRef::S32(b) => self.push_planar(b, |s| s as f32 * S32),
-            AudioBufferRef::F32(b) => self.push_planar(b, |s| s),
-            AudioBufferRef::F64(b) => self.push_planar(b, |s| s as f32),
-        }
-    }
 }
 
 /// Containers recognised by their first bytes.
@@ -978,49 +809,6 @@ mod tests {
         );
         assert!(!IN_DECODER.with(|d| d.get()));
         assert_eq!(quiet_catch_unwind(|| 7).unwrap(), 7);
-    }
-
-    #[test]
-    fn channel_mean_follows_numpy_order() {
-        // Values chosen so that summation order changes the f32 result.
-        let big = 1.0e8f32;
-        assert_eq!(
-            numpy_channel_mean(&[big, 1.0, -big]),
-            (((big + 1.0) - big) / 3.0)
-        );
-        assert_eq!(
-            numpy_channel_mean(&[-0.0, -0.0]).to_bits(),
-            0.0f32.to_bits()
-        );
-        let v: Vec<f32> = (0..9).map(|i| if i == 0 { big } else { 1.0 }).collect();
-        // 8 accumulators, combined pairwise, then the ninth value.
-        let want = ((((big + 1.0) + (1.0 + 1.0)) + ((1.0 + 1.0) + (1.0 + 1.0))) + 1.0) / 9.0;
-        assert_eq!(numpy_channel_mean(&v), want);
-        // The stereo shortcut gives the general mean's bits, signed zeros and odd values included.
-        let vals = [
-            0.0f32,
-            -0.0,
-            1.0,
-            -1.0,
-            big,
-            -big,
-            f32::MIN_POSITIVE,
-            -f32::MIN_POSITIVE / 4.0,
-            0.1,
-            -0.3,
-            f32::MAX,
-            f32::INFINITY,
-            f32::NAN,
-        ];
-        for &l in &vals {
-            for &r in &vals {
-                assert_eq!(
-                    numpy_stereo_mean(l, r).to_bits(),
-                    numpy_channel_mean(&[l, r]).to_bits(),
-                    "{l} {r}"
-                );
-            }
-        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod au;
 pub mod decode;
+pub mod mix;
 pub mod resample;
 pub mod tags;
 

@@ -38,13 +38,13 @@ pub struct Args {
 /// `classify --db`: predictions from the library's stored window features (a library song) or
 /// from a new analysis (a file not in the library), with the chosen model.
 fn predict_db(args: &Args, db: &std::path::Path) -> Result<(Vec<Prediction>, usize), CliError> {
-    use super::from_db::{self, Query};
-    let lib = from_db::open(Some(db))?;
+    use crate::library::{Library, LibraryError, Query};
+    let lib = Library::open_existing(Some(db))?;
     let dir = super::model_dir(args.model.as_deref());
     super::load_model(Some(&dir))?; // a clear message when there is no model
     let model = crate::library::Model::load(&dir)?;
     let genres = model.genres().to_vec();
-    let queries: Vec<(String, Result<Query, CliError>)> = if args.paths.is_empty() {
+    let queries: Vec<(String, Result<Query, LibraryError>)> = if args.paths.is_empty() {
         lib.list(&crate::library::ListQuery::default())?
             .items
             .into_iter()
@@ -55,7 +55,7 @@ fn predict_db(args: &Args, db: &std::path::Path) -> Result<(Vec<Prediction>, usi
             .iter()
             .map(|p| {
                 let name = p.display().to_string();
-                let q = from_db::resolve(&lib, &name);
+                let q = lib.resolve(&name);
                 (name, q)
             })
             .collect()
@@ -68,7 +68,7 @@ fn predict_db(args: &Args, db: &std::path::Path) -> Result<(Vec<Prediction>, usi
                 Query::Song(id) => lib.audio_path(*id)?.display().to_string(),
                 Query::File(_) => name.clone(),
             };
-            let windows = from_db::windows(&lib, &q)?;
+            let windows = lib.query_windows(&q)?;
             let out = model.outputs(std::slice::from_ref(&windows));
             let probs = out.into_iter().next().map(|o| o.probabilities);
             Ok(average(
@@ -103,14 +103,13 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     if files.is_empty() {
         return Err(CliError::Failed("no audio files to classify".into()));
     }
-    let pb = extract::progress_bar(files.len(), "classifying");
-    let tick = || pb.inc(1);
+    let bars = super::Bars::default();
     let ctl = extract::Control {
-        tick: Some(&tick),
-        ..Default::default()
+        progress: Some(&bars),
+        stage: "classifying",
+        cancel: None,
     };
     let results = crate::model::predict::classify_files(&clf, &files, args.jobs, ctl)?;
-    pb.finish_and_clear();
 
     let mut predictions = Vec::new();
     let mut failed = walk_errors.len();

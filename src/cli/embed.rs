@@ -4,16 +4,16 @@ pub use crate::model::layer::combined;
 
 use super::CliError;
 use crate::model::{Classifier, Layer};
-use crate::recommend::{index_path, Library};
+use crate::recommend::{index_path, Embeddings};
 use crate::table::{self, Record};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Embeddings of table rows with a trained classifier.
-pub fn embed_records(clf: &Classifier, layer: Layer, rows: &[Record]) -> Library {
+pub fn embed_records(clf: &Classifier, layer: Layer, rows: &[Record]) -> Embeddings {
     let feats: Vec<_> = rows.iter().map(|r| r.features).collect();
     let vectors = clf.embed_layer(&feats, layer);
-    Library {
+    Embeddings {
         filenames: rows.iter().map(|r| r.filename.clone()).collect(),
         labels: rows.iter().map(|r| r.label.clone()).collect(),
         vectors,
@@ -54,7 +54,7 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let clf = super::load_model(args.model.as_deref())?;
     let rows = match &args.db {
-        Some(db) => super::from_db::open(Some(db))?.records(false)?,
+        Some(db) => crate::library::Library::open_existing(Some(db))?.records(false)?,
         None => table::read_csv(&args.features)?,
     };
     let layer = args.layer.unwrap_or_else(|| clf.default_layer());

@@ -41,19 +41,16 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     let opts = Options {
         window_seconds: args.window,
     };
-    let pb = extract::progress_bar(0, "extracting");
-    let begin = |n: usize| pb.set_length(n as u64);
-    let tick = || pb.inc(1);
+    let bars = super::Bars::default();
     let started = std::time::Instant::now();
     let ctl = extract::Control {
-        begin: Some(&begin),
-        tick: Some(&tick),
+        progress: Some(&bars),
+        stage: "extracting",
         cancel: None,
     };
     // Songs are told apart by path: a file name shared by several files becomes the path
     // relative to the scanned folder.
     let done = extract::extract_paths(&args.paths, &opts, args.jobs, ctl)?;
-    pb.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     for e in &done.walk_errors {
         eprintln!("error: {e}");

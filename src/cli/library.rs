@@ -212,7 +212,7 @@ fn scan(a: &ScanArgs) -> Result<ExitCode, CliError> {
     let opts = ScanOptions {
         jobs: a.jobs,
         shard,
-        progress: true,
+        progress: Some(std::sync::Arc::new(super::Bars::default())),
         cancel: None,
     };
     let rep = lib.scan(&a.paths, &opts, Some(&model))?;

@@ -9,7 +9,6 @@ pub mod classify;
 pub mod decode;
 pub mod embed;
 pub mod extract;
-pub mod from_db;
 pub mod library;
 pub mod playlist;
 pub mod recommend;
@@ -17,8 +16,10 @@ pub mod report;
 pub mod serve;
 pub mod spectrogram;
 pub mod train_args;
+pub mod values;
 
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 use std::process::ExitCode;
 
 /// tuneprint: songs to GTZAN features, genre predictions and "more like this".
@@ -202,5 +203,54 @@ pub fn delegate_to_torch() -> Result<ExitCode, CliError> {
         Ok(ExitCode::from(
             status.code().unwrap_or(2).clamp(0, 255) as u8
         ))
+    }
+}
+
+/// A progress bar on stderr (drawn only when stderr is a terminal).
+pub fn progress_bar(len: usize, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len as u64);
+    pb.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} [{{bar:30}}] {{pos}}/{{len}} ({{per_sec}}, eta {{eta}}) {{msg}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+/// The command line's [`crate::extract::Progress`]: one progress bar per stage on stderr
+/// (drawn only when stderr is a terminal); notes printed above it.
+#[derive(Default)]
+pub struct Bars {
+    bar: std::sync::Mutex<Option<ProgressBar>>,
+}
+
+impl Bars {
+    fn bar(&self) -> std::sync::MutexGuard<'_, Option<ProgressBar>> {
+        self.bar.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl crate::extract::Progress for Bars {
+    fn begin(&self, what: &str, total: usize) {
+        if let Some(old) = self.bar().replace(progress_bar(total, what)) {
+            old.finish_and_clear();
+        }
+    }
+    fn advance(&self, n: usize) {
+        if let Some(b) = self.bar().as_ref() {
+            b.inc(n as u64);
+        }
+    }
+    fn end(&self) {
+        if let Some(b) = self.bar().take() {
+            b.finish_and_clear();
+        }
+    }
+    fn note(&self, line: &str) {
+        match self.bar().as_ref() {
+            Some(b) => b.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
     }
 }

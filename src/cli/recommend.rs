@@ -77,9 +77,9 @@ fn title_artist(path: &Path) -> (Option<String>, Option<String>) {
 /// `recommend --db`: a library song's neighbours from the stored embeddings, or a new file's
 /// (analysed and embedded with the model that made the library's embeddings).
 fn run_db(args: &Args, db: &Path, query: &str) -> Result<ExitCode, CliError> {
-    use super::from_db::{self, Query};
-    let lib = from_db::open(Some(db))?;
-    let hits = match from_db::resolve(&lib, query)? {
+    use crate::library::{Library, Query};
+    let lib = Library::open_existing(Some(db))?;
+    let hits = match lib.resolve(query)? {
         Query::Song(id) => lib.nearest_to_song(id, args.k)?,
         q @ Query::File(_) => {
             let index = lib.embeddings()?;
@@ -94,7 +94,7 @@ fn run_db(args: &Args, db: &Path, query: &str) -> Result<ExitCode, CliError> {
                     dir.display()
                 )));
             }
-            let windows = from_db::windows(&lib, &q)?;
+            let windows = lib.query_windows(&q)?;
             let out = model.outputs(&[windows]);
             let emb = out
                 .into_iter()

@@ -3,11 +3,12 @@
 //! Inputs given explicitly must exist; default inputs that are missing are skipped with a note
 //! in the report (and on stderr), so a partial project still gets a report.
 
-use super::spectrogram::mel_db_of_file;
 use super::CliError;
-use crate::recommend::Library;
+use crate::recommend::Embeddings;
 use crate::report::inputs::ModelDir;
-use crate::report::page::{write_report, FeatureTable, Recommendations, Recommended, ReportInputs};
+use crate::report::page::{
+    write_report, FeatureTable, MelInput, Recommendations, Recommended, ReportInputs,
+};
 use crate::report::ReportError;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -77,10 +78,10 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     };
 
     let mel = match &args.clip {
-        Some(p) => Some(mel_db_of_file(p)?),
+        Some(p) => Some(MelInput::of_file(p)?),
         None => {
             let p = PathBuf::from(DEFAULT_CLIP);
-            match mel_db_of_file(&p) {
+            match MelInput::of_file(&p) {
                 Ok(m) => Some(m),
                 Err(e) => {
                     notes.push(format!("mel spectrogram left out: {e}"));
@@ -151,7 +152,7 @@ fn recommendations(path: &Path, queries: &[String]) -> Result<Vec<Recommendation
         path: path.to_path_buf(),
         reason,
     };
-    let lib = Library::load(path).map_err(|e| ReportError::Read {
+    let lib = Embeddings::load(path).map_err(|e| ReportError::Read {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;

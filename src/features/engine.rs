@@ -41,8 +41,9 @@ use super::chroma::{self, Peak, PitchTracker};
 use super::hpss::reflect;
 use super::lanes::simd_fn;
 use super::lanes::{self, Isa, Step, Window, LANES};
+use super::numpy::{mean_var, mean_var_f32, pairwise_sum_f32};
 use super::rfft::{Irfft, Rfft};
-use super::summary::pairwise_sum_f32;
+use super::summary::{FeatureVector, FEATURE_COLUMNS, N_FEATURES};
 use super::{mel, mfcc, spectral, stft, tempo};
 use crate::config::{
     HOP_LENGTH, HPSS_KERNEL, N_CHROMA, N_FFT, N_MELS, N_MFCC, ROLL_PERCENT, SAMPLE_RATE,
@@ -126,7 +127,7 @@ pub struct StageTimes {
     pub mfcc: Duration,
     /// Onset envelope and tempo.
     pub onset_tempo: Duration,
-    /// Means and variances (set by [`super::summary::compute_timed`]).
+    /// Means and variances (set by [`compute_timed`]).
     pub summary: Duration,
 }
 
@@ -1304,6 +1305,92 @@ simd_fn! {
     }
 }
 
+/// Errors of the feature layer.
+#[derive(Debug, thiserror::Error)]
+pub enum FeatureError {
+    /// The signal has no samples at all.
+    #[error("signal is empty (0 samples)")]
+    Empty,
+    /// The signal holds NaN or infinite samples.
+    #[error("signal holds non-finite samples")]
+    NonFinite,
+}
+
+/// Computes the 57 features of a mono signal at [`crate::config::SAMPLE_RATE`], as the reference
+/// recipe (`librosa_features.py`) does with librosa 0.8.1.
+///
+/// The STFT is computed once, streamed block by block through every stage by
+/// [`analyse`] (results identical to the stage functions of the sibling modules):
+/// its magnitude feeds the centroid, bandwidth and rolloff, its power the chroma (with its own
+/// tuning estimate) and the mel spectrogram in dB, which is shared by the MFCCs and the onset
+/// envelope behind the tempo; the complex STFT feeds the harmonic/percussive separation. RMS and
+/// zero-crossing rate frame the signal themselves. Means and variances are numpy's: float32
+/// arrays (chroma over all bins and frames, RMS, harmonic, percussive, each MFCC over its frames)
+/// in f32 via [`mean_var_f32`], float64 ones (centroid, bandwidth, rolloff, ZCR) via
+/// [`mean_var`].
+///
+/// Short signals (even one sample) work as in librosa: a single frame or more, from the
+/// reflect-padded signal. Silence gives zeros everywhere except the MFCCs of the -100 dB floor
+/// (`mfcc1_mean` = -100·√128), as librosa. Errors: an empty signal, or one with NaN/∞ samples.
+pub fn compute(y: &[f32]) -> Result<FeatureVector, FeatureError> {
+    check_signal(y)?;
+    Ok(analyse_then(y, None, summarise))
+}
+
+/// [`compute`], also returning the time spent in each stage (the summary statistics counted in
+/// [`StageTimes::summary`]).
+pub fn compute_timed(y: &[f32]) -> Result<(FeatureVector, StageTimes), FeatureError> {
+    check_signal(y)?;
+    let mut times = StageTimes::default();
+    let f = analyse_then(y, Some(&mut times), |a| {
+        let start = std::time::Instant::now();
+        let f = summarise(a);
+        (f, start.elapsed())
+    });
+    times.summary = f.1;
+    Ok((f.0, times))
+}
+
+fn check_signal(y: &[f32]) -> Result<(), FeatureError> {
+    if y.is_empty() {
+        return Err(FeatureError::Empty);
+    }
+    if y.iter().any(|x| !x.is_finite()) {
+        return Err(FeatureError::NonFinite);
+    }
+    Ok(())
+}
+
+/// The 57 means, variances and the tempo of an analysis.
+pub fn summarise(a: &Analysis) -> FeatureVector {
+    let mut out = [0.0f64; N_FEATURES];
+    let mut put = |name: &str, (mean, var): (f64, f64)| {
+        let i = FEATURE_COLUMNS
+            .iter()
+            .position(|c| *c == format!("{name}_mean"))
+            .expect("known column");
+        out[i] = mean;
+        out[i + 1] = var;
+    };
+    put("chroma_stft", mean_var_f32(&a.chroma));
+    put("rms", mean_var_f32(&a.rms));
+    put("spectral_centroid", mean_var(a.centroid.iter().copied()));
+    put("spectral_bandwidth", mean_var(a.bandwidth.iter().copied()));
+    put("rolloff", mean_var(a.rolloff.iter().copied()));
+    put("zero_crossing_rate", mean_var(a.zcr.iter().copied()));
+    put("harmony", mean_var_f32(&a.harmonic));
+    put("perceptr", mean_var_f32(&a.percussive));
+    for (k, row) in a.mfcc.chunks_exact(a.n_frames).enumerate() {
+        put(&format!("mfcc{}", k + 1), mean_var_f32(row));
+    }
+    let tempo_idx = FEATURE_COLUMNS
+        .iter()
+        .position(|c| *c == "tempo")
+        .expect("known column");
+    out[tempo_idx] = a.tempo;
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1564,5 +1651,18 @@ mod tests {
         let (a, t) = analyse_timed(&y);
         assert_eq!(a, analyse(&y));
         assert!(t.total() > Duration::ZERO);
+    }
+
+    #[test]
+    fn compute_rejects_bad_input() {
+        assert!(matches!(compute(&[]), Err(FeatureError::Empty)));
+        assert!(matches!(
+            compute(&[0.0, f32::NAN]),
+            Err(FeatureError::NonFinite)
+        ));
+        assert!(matches!(
+            compute(&[f32::INFINITY]),
+            Err(FeatureError::NonFinite)
+        ));
     }
 }

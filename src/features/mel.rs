@@ -149,6 +149,18 @@ pub fn power_to_db_inplace(s: &mut Array2<f32>) {
     }
 }
 
+/// The mel spectrogram in dB of samples at [`crate::config::SAMPLE_RATE`] (mel bands × frames):
+/// STFT (`N_FFT`, `HOP_LENGTH`) → power → `N_MELS` Slaney mel bands → [`power_to_db_inplace`],
+/// as `librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr))` in librosa 0.8.1.
+pub fn melspectrogram_db(y: &[f32]) -> Array2<f32> {
+    use crate::config::{HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE};
+    let spec = super::stft::stft(y, N_FFT, HOP_LENGTH);
+    let power = super::stft::power(&spec);
+    let mut db = melspectrogram(power.view(), SAMPLE_RATE as f64, N_MELS);
+    power_to_db_inplace(&mut db);
+    db
+}
+
 /// `librosa.power_to_db(S)` with librosa's defaults (see [`power_to_db_inplace`]).
 pub fn power_to_db(s: &Array2<f32>) -> Array2<f32> {
     let mut out = s.clone();

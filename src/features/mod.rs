@@ -10,21 +10,12 @@ pub mod hpss;
 pub mod lanes;
 pub mod mel;
 pub mod mfcc;
+pub mod numpy;
 pub mod rfft;
 pub mod spectral;
 pub mod stft;
 pub mod summary;
 pub mod tempo;
 
-pub use summary::{compute, FeatureVector, FEATURE_COLUMNS, N_FEATURES};
-
-/// Errors of the feature layer.
-#[derive(Debug, thiserror::Error)]
-pub enum FeatureError {
-    /// The signal has no samples at all.
-    #[error("signal is empty (0 samples)")]
-    Empty,
-    /// The signal holds NaN or infinite samples.
-    #[error("signal holds non-finite samples")]
-    NonFinite,
-}
+pub use engine::{compute, FeatureError};
+pub use summary::{FeatureVector, FEATURE_COLUMNS, N_FEATURES};

@@ -7,8 +7,8 @@
 //! are float32, f64 where numpy promotes), so the results agree with librosa to the last bits
 //! in most elements.
 
+use super::numpy::pairwise_sum;
 use super::stft::{n_frames, pad_reflect};
-use super::summary::pairwise_sum;
 use ndarray::ArrayView2;
 
 /// `librosa.fft_frequencies(sr, n_fft)`: the centre frequency of each FFT bin,
@@ -201,7 +201,7 @@ super::lanes::simd_fn! {
         for (b, &x) in norm.iter_mut().zip(col) {
             *b = f64::from(x);
         }
-        let mut length = super::summary::pairwise_sum_f64(norm);
+        let mut length = super::numpy::pairwise_sum_f64(norm);
         if length < f64::from(f32::MIN_POSITIVE) {
             length = 1.0;
         }
@@ -209,12 +209,12 @@ super::lanes::simd_fn! {
             *b = f64::from((*b / length) as f32);
             *p = f * *b;
         }
-        let centroid = super::summary::pairwise_sum_f64(prod);
+        let centroid = super::numpy::pairwise_sum_f64(prod);
         for ((p, &f), &x) in prod.iter_mut().zip(freqs).zip(norm.iter()) {
             let d = (f - centroid).abs();
             *p = x * (d * d);
         }
-        (centroid, super::summary::pairwise_sum_f64(prod).sqrt())
+        (centroid, super::numpy::pairwise_sum_f64(prod).sqrt())
     }
 }
 

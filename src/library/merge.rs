@@ -97,18 +97,9 @@ fn check_input(input: &Path) -> Result<Vec<String>, LibraryError> {
     Ok(models)
 }
 
-/// Merges library databases into `output` (replaced atomically when it exists).
-pub fn merge(inputs: &[PathBuf], output: &Path) -> Result<MergeReport, LibraryError> {
-    if inputs.is_empty() {
-        return Err(LibraryError::Invalid(
-            "nothing to merge: give shard databases".into(),
-        ));
-    }
-    let io = |e: &dyn std::fmt::Display| LibraryError::Io {
-        path: output.to_path_buf(),
-        reason: e.to_string(),
-    };
-    // Check every input before writing anything.
+/// Checks every input (see [`check_input`]) and that all their songs were predicted by the
+/// same model.
+fn check_inputs(inputs: &[PathBuf]) -> Result<(), LibraryError> {
     let mut first_models: Option<(&PathBuf, Vec<String>)> = None;
     for input in inputs {
         let models = check_input(input)?;
@@ -132,77 +123,105 @@ pub fn merge(inputs: &[PathBuf], output: &Path) -> Result<MergeReport, LibraryEr
             Some(_) => {}
         }
     }
+    Ok(())
+}
+
+/// Copies input `k` into `out` in one transaction (read-only ATTACH), noting the paths an
+/// earlier input already gave and the highest song id after it.
+fn copy_input(
+    out: &Library,
+    k: usize,
+    inputs: &[PathBuf],
+    last_ids: &mut Vec<i64>,
+    duplicate_paths: &mut Vec<Duplicate>,
+) -> Result<(), LibraryError> {
+    let input = &inputs[k];
+    let alias = format!("in{k}");
+    // Read-only: a merge never writes into its inputs.
+    out.conn.execute(
+        &format!("ATTACH DATABASE ?1 AS {alias}"),
+        [read_only_uri(input)],
+    )?;
+    let tx = out.conn.unchecked_transaction()?;
+    let before: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) FROM songs", [], |r| r.get(0))?;
+    // Paths an earlier input already gave.
+    let mut dups = tx.prepare(&format!(
+        "SELECT s.path, m.id FROM {alias}.songs s JOIN songs m ON m.path = s.path
+         ORDER BY s.path"
+    ))?;
+    let found = dups
+        .query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    drop(dups);
+    for (path, id) in found {
+        // The input whose ids the kept row is among.
+        let source = last_ids.iter().position(|&last| id <= last).unwrap_or(0);
+        duplicate_paths.push(Duplicate {
+            path: bytes_path(path),
+            kept_from: inputs[source].clone(),
+            left_out_of: input.clone(),
+        });
+    }
+    tx.execute(
+        &format!(
+            "INSERT INTO models SELECT * FROM {alias}.models WHERE true
+             ON CONFLICT(id) DO NOTHING"
+        ),
+        [],
+    )?;
+    tx.execute(
+        &format!(
+            "INSERT INTO songs ({SONG_COLUMNS}) SELECT {SONG_COLUMNS} FROM {alias}.songs
+             WHERE true ORDER BY path ON CONFLICT(path) DO NOTHING"
+        ),
+        [],
+    )?;
+    tx.execute(
+        &format!(
+            "INSERT INTO windows (song_id, idx, start, samples, features)
+             SELECT m.id, w.idx, w.start, w.samples, w.features
+             FROM {alias}.windows w JOIN {alias}.songs s ON s.id = w.song_id
+             JOIN songs m ON m.path = s.path WHERE m.id > ?1"
+        ),
+        params![before],
+    )?;
+    tx.execute(
+        &format!(
+            "INSERT INTO predictions (song_id, model_id, genre, probabilities, embedding, dim)
+             SELECT m.id, p.model_id, p.genre, p.probabilities, p.embedding, p.dim
+             FROM {alias}.predictions p JOIN {alias}.songs s ON s.id = p.song_id
+             JOIN songs m ON m.path = s.path WHERE m.id > ?1"
+        ),
+        params![before],
+    )?;
+    last_ids.push(tx.query_row("SELECT COALESCE(MAX(id), 0) FROM songs", [], |r| r.get(0))?);
+    tx.commit()?;
+    super::after_write();
+    out.conn.execute(&format!("DETACH DATABASE {alias}"), [])?;
+    Ok(())
+}
+
+/// Merges library databases into `output` (replaced atomically when it exists).
+pub fn merge(inputs: &[PathBuf], output: &Path) -> Result<MergeReport, LibraryError> {
+    if inputs.is_empty() {
+        return Err(LibraryError::Invalid(
+            "nothing to merge: give shard databases".into(),
+        ));
+    }
+    let io = |e: &dyn std::fmt::Display| LibraryError::Io {
+        path: output.to_path_buf(),
+        reason: e.to_string(),
+    };
+    // Check every input before writing anything.
+    check_inputs(inputs)?;
     let tmp = super::temp_beside(output, ".merge-")?;
     let mut duplicate_paths = Vec::new();
     // The highest song id in the output after each input.
     let mut last_ids: Vec<i64> = Vec::with_capacity(inputs.len());
     {
         let out = Library::open(&tmp)?;
-        for (k, input) in inputs.iter().enumerate() {
-            let alias = format!("in{k}");
-            // Read-only: a merge never writes into its inputs.
-            out.conn.execute(
-                &format!("ATTACH DATABASE ?1 AS {alias}"),
-                [read_only_uri(input)],
-            )?;
-            let tx = out.conn.unchecked_transaction()?;
-            let before: i64 =
-                tx.query_row("SELECT COALESCE(MAX(id), 0) FROM songs", [], |r| r.get(0))?;
-            // Paths an earlier input already gave.
-            let mut dups = tx.prepare(&format!(
-                "SELECT s.path, m.id FROM {alias}.songs s JOIN songs m ON m.path = s.path
-                 ORDER BY s.path"
-            ))?;
-            let found = dups
-                .query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            drop(dups);
-            for (path, id) in found {
-                // The input whose ids the kept row is among.
-                let source = last_ids.iter().position(|&last| id <= last).unwrap_or(0);
-                duplicate_paths.push(Duplicate {
-                    path: bytes_path(path),
-                    kept_from: inputs[source].clone(),
-                    left_out_of: input.clone(),
-                });
-            }
-            tx.execute(
-                &format!(
-                    "INSERT INTO models SELECT * FROM {alias}.models WHERE true
-                     ON CONFLICT(id) DO NOTHING"
-                ),
-                [],
-            )?;
-            tx.execute(
-                &format!(
-                    "INSERT INTO songs ({SONG_COLUMNS}) SELECT {SONG_COLUMNS} FROM {alias}.songs
-                     WHERE true ORDER BY path ON CONFLICT(path) DO NOTHING"
-                ),
-                [],
-            )?;
-            tx.execute(
-                &format!(
-                    "INSERT INTO windows (song_id, idx, start, samples, features)
-                     SELECT m.id, w.idx, w.start, w.samples, w.features
-                     FROM {alias}.windows w JOIN {alias}.songs s ON s.id = w.song_id
-                     JOIN songs m ON m.path = s.path WHERE m.id > ?1"
-                ),
-                params![before],
-            )?;
-            tx.execute(
-                &format!(
-                    "INSERT INTO predictions (song_id, model_id, genre, probabilities, embedding, dim)
-                     SELECT m.id, p.model_id, p.genre, p.probabilities, p.embedding, p.dim
-                     FROM {alias}.predictions p JOIN {alias}.songs s ON s.id = p.song_id
-                     JOIN songs m ON m.path = s.path WHERE m.id > ?1"
-                ),
-                params![before],
-            )?;
-            last_ids
-                .push(tx.query_row("SELECT COALESCE(MAX(id), 0) FROM songs", [], |r| r.get(0))?);
-            tx.commit()?;
-            super::after_write();
-            out.conn.execute(&format!("DETACH DATABASE {alias}"), [])?;
+        for k in 0..inputs.len() {
+            copy_input(&out, k, inputs, &mut last_ids, &mut duplicate_paths)?;
         }
         let songs: i64 = out
             .conn

@@ -23,6 +23,7 @@ pub mod check;
 pub mod index;
 pub mod merge;
 pub mod model;
+pub mod query;
 pub mod scan;
 pub mod schema;
 
@@ -30,6 +31,7 @@ pub use check::CheckReport;
 pub use index::{EmbeddingIndex, Neighbour};
 pub use merge::{merge, MergeReport};
 pub use model::Model;
+pub use query::Query;
 pub use scan::{shard_db_path, ScanOptions, ScanReport, Shard, ShardSpec};
 
 use crate::features::{FeatureVector, N_FEATURES};
@@ -253,7 +255,7 @@ pub struct SongDetail {
 }
 
 /// Order of [`Library::list`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Sort {
     #[default]
@@ -574,11 +576,6 @@ impl Library {
         let size = std::fs::metadata(&tmp).map_err(|e| io(&e))?.len();
         tmp.persist(dest).map_err(|e| io(&e.error))?;
         Ok(size)
-    }
-
-    /// The underlying connection (for tests and tools; the schema is in [`schema`]).
-    pub fn connection(&self) -> &Connection {
-        &self.conn
     }
 
     /// The schema version of the open database.

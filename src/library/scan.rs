@@ -16,9 +16,8 @@ use super::model::{Model, Outputs};
 use super::{bytes_path, f32_blob, features_blob, path_bytes, Library, LibraryError};
 use crate::audio::tags::{self, Tags};
 use crate::config::{ANALYSIS_VERSION, LIBRARY_WINDOW_SECONDS, RECLASSIFY_BATCH};
-use crate::extract::{self, Analysis};
+use crate::extract::{self, Analysis, Progress};
 use crate::features::FeatureVector;
-use indicatif::ProgressBar;
 use rayon::prelude::*;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -173,14 +172,15 @@ pub fn shard_db_path(db: &Path, shard: Option<Shard>) -> Result<PathBuf, Library
 }
 
 /// How to scan.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ScanOptions {
     /// Worker threads (0 = one per core).
     pub jobs: usize,
     /// Analyse only this part of the files.
     pub shard: Option<Shard>,
-    /// Draw progress bars on stderr.
-    pub progress: bool,
+    /// Where the scan reports its stages (hashing, analysing, classifying) and that it waits
+    /// for another scan; none: silent.
+    pub progress: Option<std::sync::Arc<dyn Progress + Send>>,
     /// Checked before each file is analysed: once set, the files not yet started are left for
     /// the next scan (the songs finished so far are stored) and the scan ends with
     /// [`LibraryError::Cancelled`].
@@ -327,11 +327,92 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn bar(len: usize, what: &str, show: bool) -> ProgressBar {
-    if show {
-        extract::progress_bar(len, what)
-    } else {
-        ProgressBar::hidden()
+/// One stage of a scan as the observer sees it (nothing when there is none, or when the stage
+/// is not worth showing).
+struct Stage<'a>(Option<&'a dyn Progress>);
+
+impl<'a> Stage<'a> {
+    fn begin(p: Option<&'a dyn Progress>, what: &str, total: usize, show: bool) -> Stage<'a> {
+        let p = p.filter(|_| show);
+        if let Some(p) = p {
+            p.begin(what, total);
+        }
+        Stage(p)
+    }
+    fn inc(&self, n: u64) {
+        if let Some(p) = self.0 {
+            p.advance(n as usize);
+        }
+    }
+    fn finish_and_clear(&self) {
+        if let Some(p) = self.0 {
+            p.end();
+        }
+    }
+}
+
+/// What the walk of a scan found.
+struct Walked {
+    /// Every file under the roots, sorted, each once, with whether it is in this shard.
+    found: Vec<(Found, bool)>,
+    /// Their paths.
+    present: HashSet<PathBuf>,
+    /// The roots, canonical.
+    roots: Vec<PathBuf>,
+    /// Folders that could not be read (their rows are kept).
+    bad: Vec<PathBuf>,
+}
+
+/// (1) Walks the roots (folders or files).
+fn walk_roots(roots: &[PathBuf], shard: Option<Shard>, report: &mut ScanReport) -> Walked {
+    let mut found: Vec<(Found, bool)> = Vec::new(); // (file, in this shard)
+    let mut bad: Vec<PathBuf> = Vec::new();
+    let mut roots_abs: Vec<PathBuf> = Vec::new();
+    for root in roots {
+        let abs = match std::fs::canonicalize(root) {
+            Ok(a) => a,
+            Err(e) => {
+                report
+                    .walk_errors
+                    .push(format!("{}: cannot read: {e}", root.display()));
+                continue;
+            }
+        };
+        let mut files = Vec::new();
+        if abs.is_dir() {
+            walk(&abs, &mut files, &mut report.walk_errors, &mut bad);
+        } else {
+            match std::fs::metadata(&abs) {
+                Ok(m) => files.push(Found {
+                    path: abs.clone(),
+                    size: m.len(),
+                    mtime_ns: mtime_ns(&m),
+                }),
+                Err(e) => report
+                    .walk_errors
+                    .push(format!("{}: cannot stat: {e}", abs.display())),
+            }
+        }
+        for f in files {
+            let rel = if abs.is_dir() {
+                f.path.strip_prefix(&abs).unwrap_or(&f.path).to_path_buf()
+            } else {
+                PathBuf::from(f.path.file_name().unwrap_or_default())
+            };
+            let mine = shard.is_none_or(|s| s.contains(&rel));
+            found.push((f, mine));
+        }
+        roots_abs.push(abs);
+    }
+    found.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+    found.dedup_by(|a, b| a.0.path == b.0.path);
+    let present: HashSet<PathBuf> = found.iter().map(|(f, _)| f.path.clone()).collect();
+
+    Walked {
+        found,
+        present,
+        roots: roots_abs,
+        bad,
     }
 }
 
@@ -571,97 +652,15 @@ impl Library {
         model: Option<&Model>,
     ) -> Result<ScanReport, LibraryError> {
         let started = std::time::Instant::now();
-        let _one_scan_at_a_time = self.scan_lock(opts.progress)?;
+        let progress: Option<&dyn Progress> = opts.progress.as_deref().map(|p| p as &dyn Progress);
+        let _one_scan_at_a_time = self.scan_lock(progress)?;
         let mut report = ScanReport {
             model_id: model.map(|m| m.id().to_string()),
             ..ScanReport::default()
         };
 
-        // (1) Walk.
-        let mut found: Vec<(Found, bool)> = Vec::new(); // (file, in this shard)
-        let mut bad: Vec<PathBuf> = Vec::new();
-        let mut roots_abs: Vec<PathBuf> = Vec::new();
-        for root in roots {
-            let abs = match std::fs::canonicalize(root) {
-                Ok(a) => a,
-                Err(e) => {
-                    report
-                        .walk_errors
-                        .push(format!("{}: cannot read: {e}", root.display()));
-                    continue;
-                }
-            };
-            let mut files = Vec::new();
-            if abs.is_dir() {
-                walk(&abs, &mut files, &mut report.walk_errors, &mut bad);
-            } else {
-                match std::fs::metadata(&abs) {
-                    Ok(m) => files.push(Found {
-                        path: abs.clone(),
-                        size: m.len(),
-                        mtime_ns: mtime_ns(&m),
-                    }),
-                    Err(e) => report
-                        .walk_errors
-                        .push(format!("{}: cannot stat: {e}", abs.display())),
-                }
-            }
-            for f in files {
-                let rel = if abs.is_dir() {
-                    f.path.strip_prefix(&abs).unwrap_or(&f.path).to_path_buf()
-                } else {
-                    PathBuf::from(f.path.file_name().unwrap_or_default())
-                };
-                let mine = opts.shard.is_none_or(|s| s.contains(&rel));
-                found.push((f, mine));
-            }
-            roots_abs.push(abs);
-        }
-        found.sort_by(|a, b| a.0.path.cmp(&b.0.path));
-        found.dedup_by(|a, b| a.0.path == b.0.path);
-        let present: HashSet<PathBuf> = found.iter().map(|(f, _)| f.path.clone()).collect();
-
-        // (2) Compare with the rows.
-        let mut candidates: Vec<(Found, Option<Existing>)> = Vec::new();
-        {
-            let mut st = self.conn.prepare_cached(
-                "SELECT id, size, mtime_ns, hash, error IS NOT NULL, analysis_version
-                 FROM songs WHERE path = ?",
-            )?;
-            for (f, mine) in found {
-                if !mine {
-                    continue;
-                }
-                report.files += 1;
-                let ex = st
-                    .query_row([path_bytes(&f.path)], |r| {
-                        Ok(Existing {
-                            id: r.get(0)?,
-                            size: r.get::<_, i64>(1)? as u64,
-                            mtime_ns: r.get(2)?,
-                            hash: r.get(3)?,
-                            failed: r.get(4)?,
-                            version: r.get(5)?,
-                        })
-                    })
-                    .optional()?;
-                match ex {
-                    Some(e)
-                        if e.size == f.size
-                            && e.mtime_ns == f.mtime_ns
-                            && e.version == ANALYSIS_VERSION =>
-                    {
-                        if e.failed {
-                            report.still_failing += 1;
-                        } else {
-                            report.unchanged += 1;
-                        }
-                    }
-                    ex => candidates.push((f, ex)),
-                }
-            }
-        }
-
+        let walked = walk_roots(roots, opts.shard, &mut report);
+        let candidates = self.compare(walked.found.iter(), &mut report)?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(opts.jobs)
             .build()
@@ -669,12 +668,76 @@ impl Library {
                 LibraryError::Invalid(format!("cannot start {} threads: {e}", opts.jobs))
             })?;
 
-        // (3) Hash what may have changed; recognise moves, copies and touched files.
-        let pb = bar(
-            candidates.len(),
-            "hashing",
-            opts.progress && candidates.len() > 50,
-        );
+        let todo = self.changed_files(candidates, &pool, progress, &walked.present, &mut report)?;
+        self.remove_vanished(&walked, &mut report)?;
+        self.analyse_files(&todo, &pool, model, opts, progress, &mut report)?;
+
+        // (6) Predictions of another model (or none): from the stored features.
+        if let Some(m) = model {
+            self.reclassify(m, progress, &mut report)?;
+        }
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// (2) The files of this shard whose row may be out of date (none, other size or mtime,
+    /// an older analysis), each with its row; the others are counted.
+    fn compare<'f>(
+        &self,
+        found: impl Iterator<Item = &'f (Found, bool)>,
+        report: &mut ScanReport,
+    ) -> Result<Vec<(Found, Option<Existing>)>, LibraryError> {
+        let mut candidates: Vec<(Found, Option<Existing>)> = Vec::new();
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, size, mtime_ns, hash, error IS NOT NULL, analysis_version
+             FROM songs WHERE path = ?",
+        )?;
+        for (f, mine) in found {
+            if !mine {
+                continue;
+            }
+            report.files += 1;
+            let ex = st
+                .query_row([path_bytes(&f.path)], |r| {
+                    Ok(Existing {
+                        id: r.get(0)?,
+                        size: r.get::<_, i64>(1)? as u64,
+                        mtime_ns: r.get(2)?,
+                        hash: r.get(3)?,
+                        failed: r.get(4)?,
+                        version: r.get(5)?,
+                    })
+                })
+                .optional()?;
+            match ex {
+                Some(e)
+                    if e.size == f.size
+                        && e.mtime_ns == f.mtime_ns
+                        && e.version == ANALYSIS_VERSION =>
+                {
+                    if e.failed {
+                        report.still_failing += 1;
+                    } else {
+                        report.unchanged += 1;
+                    }
+                }
+                ex => candidates.push((f.clone(), ex)),
+            }
+        }
+        Ok(candidates)
+    }
+
+    /// (3) Hashes what may have changed and recognises moves, copies and touched files; the
+    /// files left to analyse, each with its hash and whether it had a row.
+    fn changed_files(
+        &mut self,
+        candidates: Vec<(Found, Option<Existing>)>,
+        pool: &rayon::ThreadPool,
+        progress: Option<&dyn Progress>,
+        present: &HashSet<PathBuf>,
+        report: &mut ScanReport,
+    ) -> Result<Vec<(Found, String, bool)>, LibraryError> {
+        let pb = Stage::begin(progress, "hashing", candidates.len(), candidates.len() > 50);
         let hashes: Vec<Result<String, String>> = pool.install(|| {
             candidates
                 .par_iter()
@@ -699,7 +762,7 @@ impl Library {
                         changed: ex.is_some(),
                         result: Err(reason),
                     };
-                    self.finish(&o, None, &mut report);
+                    self.finish(&o, None, report);
                     continue;
                 }
             };
@@ -715,23 +778,32 @@ impl Library {
                     true
                 }
                 Some(_) => false,
-                None => self.recognise(&f, &hash, &present, &mut claimed, &mut report)?,
+                None => self.recognise(&f, &hash, present, &mut claimed, report)?,
             };
             if !done {
                 todo.push((f, hash, ex.is_some()));
             }
         }
 
-        // (4) Remove rows of vanished files (under the scanned roots, outside unreadable folders).
+        Ok(todo)
+    }
+
+    /// (4) Removes the rows of vanished files (under the scanned roots, outside unreadable
+    /// folders).
+    fn remove_vanished(
+        &mut self,
+        walked: &Walked,
+        report: &mut ScanReport,
+    ) -> Result<(), LibraryError> {
         let mut gone: Vec<i64> = Vec::new();
         {
             let mut st = self.conn.prepare("SELECT id, path FROM songs")?;
             let mut rows = st.query([])?;
             while let Some(r) = rows.next()? {
                 let p = bytes_path(r.get(1)?);
-                if roots_abs.iter().any(|root| p.starts_with(root))
-                    && !bad.iter().any(|b| p.starts_with(b))
-                    && !present.contains(&p)
+                if walked.roots.iter().any(|root| p.starts_with(root))
+                    && !walked.bad.iter().any(|b| p.starts_with(b))
+                    && !walked.present.contains(&p)
                 {
                     gone.push(r.get(0)?);
                 }
@@ -747,11 +819,24 @@ impl Library {
             report.removed = gone.len();
         }
 
-        // (5) Analyse on the pool; this thread is the one writer.
+        Ok(())
+    }
+
+    /// (5) Analyses `todo` on the pool; this thread is the one writer (one transaction per
+    /// song).
+    fn analyse_files(
+        &mut self,
+        todo: &[(Found, String, bool)],
+        pool: &rayon::ThreadPool,
+        model: Option<&Model>,
+        opts: &ScanOptions,
+        progress: Option<&dyn Progress>,
+        report: &mut ScanReport,
+    ) -> Result<(), LibraryError> {
         if let Some(m) = model {
             register_model(&self.conn, m)?;
         }
-        let pb = bar(todo.len(), "analysing", opts.progress);
+        let pb = Stage::begin(progress, "analysing", todo.len(), true);
         let (tx, rx) = std::sync::mpsc::sync_channel::<Outcome>(pool.current_num_threads() * 2);
         let cancelled = || {
             opts.cancel
@@ -786,7 +871,7 @@ impl Library {
                     }
                     _ => None,
                 };
-                self.finish(&o, model.zip(outputs.as_ref()), &mut report);
+                self.finish(&o, model.zip(outputs.as_ref()), report);
                 pb.inc(1);
             }
         });
@@ -795,19 +880,14 @@ impl Library {
             return Err(LibraryError::Cancelled);
         }
 
-        // (6) Predictions of another model (or none): from the stored features.
-        if let Some(m) = model {
-            self.reclassify(m, opts.progress, &mut report)?;
-        }
-        report.seconds = started.elapsed().as_secs_f64();
-        Ok(report)
+        Ok(())
     }
 
     /// One scan of a database at a time: a lock on `<db>.scan-lock` (released when the
     /// returned file is dropped, or when the process dies), waited for when another process
     /// holds it. The scan that waited then finds the songs the other one stored unchanged, so
     /// every song is analysed once. Readers (`status`, `serve`, …) never take it.
-    fn scan_lock(&self, say: bool) -> Result<std::fs::File, LibraryError> {
+    fn scan_lock(&self, progress: Option<&dyn Progress>) -> Result<std::fs::File, LibraryError> {
         let mut name = self.path.clone().into_os_string();
         name.push(".scan-lock");
         let path = PathBuf::from(name);
@@ -824,11 +904,11 @@ impl Library {
         match f.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                if say {
-                    eprintln!(
+                if let Some(p) = progress {
+                    p.note(&format!(
                         "{}: another scan of this library is running; waiting for it to finish",
                         self.path.display()
-                    );
+                    ));
                 }
                 f.lock().map_err(io)?;
             }
@@ -911,7 +991,7 @@ impl Library {
     fn reclassify(
         &mut self,
         m: &Model,
-        progress: bool,
+        progress: Option<&dyn Progress>,
         rep: &mut ScanReport,
     ) -> Result<(), LibraryError> {
         register_model(&self.conn, m)?;
@@ -925,7 +1005,7 @@ impl Library {
         if total == 0 {
             return Ok(());
         }
-        let pb = bar(total as usize, "classifying", progress);
+        let pb = Stage::begin(progress, "classifying", total as usize, true);
         let mut last = i64::MIN;
         loop {
             let ids: Vec<i64> = self

@@ -243,7 +243,7 @@ pub fn parse_exclude(text: &str) -> Vec<String> {
 }
 
 /// How the test set is used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Protocol {
     /// Stratified 70/30 split; 15% of the training part (stratified) drives early stopping;
     /// the test set is used once, at the end. Honest.

@@ -41,7 +41,7 @@ pub struct Evaluation {
     /// `blend` only: artist-filtered and holdout figures (test accuracy of the train-only fit
     /// and of its refit, calibration error, validation accuracy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blend: Option<super::blend::BlendFigures>,
+    pub blend: Option<BlendFigures>,
 }
 
 /// Mean and population standard deviation.
@@ -53,4 +53,84 @@ pub fn mean_std(v: &[f64]) -> (f64, f64) {
     let m = v.iter().sum::<f64>() / n;
     let var = v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n;
     (m, var.sqrt())
+}
+
+/// Figures of one evaluation run (one seed of one protocol).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibratedRun {
+    pub seed: u64,
+    /// Train-only fit: validation accuracy, test accuracy, test ECE (tempered and not).
+    pub val_accuracy: f64,
+    /// Log-loss and ECE (15 bins) of the tempered train-only fit on the validation songs.
+    #[serde(default)]
+    pub val_log_loss: f64,
+    #[serde(default)]
+    pub val_ece: f64,
+    pub test_accuracy: f64,
+    pub ece: f64,
+    pub ece_uncalibrated: f64,
+    pub temperature: f64,
+    /// The same model refit on training + validation songs (temperature kept): test accuracy
+    /// and ECE (what the saved model is).
+    pub refit_test_accuracy: f64,
+    pub refit_ece: f64,
+}
+
+/// Means over the runs of one protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProtocolFigures {
+    pub protocol: String,
+    pub seeds: Vec<u64>,
+    pub test_size: usize,
+    pub val_accuracy: f64,
+    #[serde(default)]
+    pub val_log_loss: f64,
+    #[serde(default)]
+    pub val_ece: f64,
+    pub test_accuracy: f64,
+    pub test_accuracy_std: f64,
+    /// Expected calibration error (15 bins) on the test songs, tempered / untempered.
+    pub ece: f64,
+    pub ece_uncalibrated: f64,
+    pub temperature: f64,
+    pub refit_test_accuracy: f64,
+    pub refit_test_accuracy_std: f64,
+    pub refit_ece: f64,
+    pub runs: Vec<CalibratedRun>,
+}
+
+/// What `train --json` adds for the blend: both protocols' figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlendFigures {
+    /// The artist-filtered split (train on train, temperature on valid, test once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filtered: Option<ProtocolFigures>,
+    /// The stratified holdout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<ProtocolFigures>,
+    /// Why a protocol is missing, when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Summarises runs of the protocol named `protocol`.
+pub fn summarise_runs(protocol: &str, runs: &[CalibratedRun], test_size: usize) -> ProtocolFigures {
+    let m = |f: &dyn Fn(&CalibratedRun) -> f64| mean_std(&runs.iter().map(f).collect::<Vec<_>>());
+    ProtocolFigures {
+        protocol: protocol.into(),
+        seeds: runs.iter().map(|r| r.seed).collect(),
+        test_size,
+        val_accuracy: m(&|r| r.val_accuracy).0,
+        val_log_loss: m(&|r| r.val_log_loss).0,
+        val_ece: m(&|r| r.val_ece).0,
+        test_accuracy: m(&|r| r.test_accuracy).0,
+        test_accuracy_std: m(&|r| r.test_accuracy).1,
+        ece: m(&|r| r.ece).0,
+        ece_uncalibrated: m(&|r| r.ece_uncalibrated).0,
+        temperature: m(&|r| r.temperature).0,
+        refit_test_accuracy: m(&|r| r.refit_test_accuracy).0,
+        refit_test_accuracy_std: m(&|r| r.refit_test_accuracy).1,
+        refit_ece: m(&|r| r.refit_ece).0,
+        runs: runs.to_vec(),
+    }
 }

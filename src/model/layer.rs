@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Which activations of the network serve as a song's embedding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Layer {
     /// The flatten layer (128 channels × 26 positions = 3328 values): the paper's embedding.

@@ -52,7 +52,7 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 
 /// Which classifier: the default [`blend`], the paper's CNN, or the ensemble of [`strong`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Arch {
     /// The default: shrunk LDA and an MLP averaged on log-variance features, calibrated;
     /// chosen on artist-disjoint validation songs (issue 13).

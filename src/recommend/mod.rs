@@ -30,9 +30,9 @@ pub enum RecommendError {
     Empty,
 }
 
-/// Embeddings of a song library.
+/// The embeddings of a table's songs (an embedding file and its index), row by row.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Library {
+pub struct Embeddings {
     pub filenames: Vec<String>,
     pub labels: Vec<String>,
     /// One row per song, all of the same length.
@@ -67,7 +67,7 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
 /// model's layers, where the `combined` embedding is made).
 pub use crate::model::layer::unit_concat;
 
-impl Library {
+impl Embeddings {
     /// Number of songs.
     pub fn len(&self) -> usize {
         self.vectors.len()
@@ -130,7 +130,7 @@ impl Library {
     }
 
     /// The `k` songs most similar to `query`, best first; ties broken by filename (ascending).
-    /// Rows whose stem equals `exclude_stem` are never returned (see [`Library::nearest_except`]
+    /// Rows whose stem equals `exclude_stem` are never returned (see [`Embeddings::nearest_except`]
     /// to exclude songs by identity rather than by name).
     pub fn nearest(
         &self,
@@ -181,7 +181,7 @@ impl Library {
         Ok(hits)
     }
 
-    /// Recommendations for a song of the library (named as [`Library::find_unique`] reads it):
+    /// Recommendations for a song of the library (named as [`Embeddings::find_unique`] reads it):
     /// every other row, whatever its name.
     pub fn recommend_for(&self, name: &str, k: usize) -> Result<Vec<Hit>, RecommendError> {
         let i = self.find_unique(name)?;
@@ -210,8 +210,8 @@ impl Library {
         crate::table::write_atomic(&index_path(path), &text).map_err(|e| werr(e.to_string()))
     }
 
-    /// Reads what [`Library::save`] wrote.
-    pub fn load(path: &Path) -> Result<Library, RecommendError> {
+    /// Reads what [`Embeddings::save`] wrote.
+    pub fn load(path: &Path) -> Result<Embeddings, RecommendError> {
         let rerr = |p: &Path, reason: String| RecommendError::Read {
             path: p.to_path_buf(),
             reason,
@@ -244,7 +244,7 @@ impl Library {
         } else {
             data.chunks(shape[1]).map(<[f32]>::to_vec).collect()
         };
-        Ok(Library {
+        Ok(Embeddings {
             filenames,
             labels,
             vectors,
@@ -253,7 +253,7 @@ impl Library {
 
     /// Genre precision@k: for each query row, the share of its `k` recommendations (drawn from
     /// `self`, the query itself excluded) whose label equals the query's label; averaged.
-    pub fn precision_at_k(&self, queries: &Library, k: usize) -> Result<f64, RecommendError> {
+    pub fn precision_at_k(&self, queries: &Embeddings, k: usize) -> Result<f64, RecommendError> {
         if queries.is_empty() {
             return Err(RecommendError::Empty);
         }
@@ -346,8 +346,8 @@ mod tests {
         assert_eq!(a, b);
     }
 
-    fn lib() -> Library {
-        Library {
+    fn lib() -> Embeddings {
+        Embeddings {
             filenames: ["b.1.wav", "a.1.wav", "q.1.wav", "c.1.wav", "z.1.wav"]
                 .map(String::from)
                 .to_vec(),
@@ -391,7 +391,7 @@ mod tests {
 
     #[test]
     fn same_file_name_in_two_folders_is_two_songs() {
-        let l = Library {
+        let l = Embeddings {
             filenames: ["a/01 Intro.wav", "b/01 Intro.wav", "c.wav"]
                 .map(String::from)
                 .to_vec(),
@@ -449,7 +449,7 @@ mod tests {
         let l = lib();
         // q.1 → a, b (rock, rock) = 1.0; c.1 → neighbours of [0,0,1]: all others 0 → ties by name:
         // a.1, b.1 (rock, rock) = 0.0.
-        let queries = Library {
+        let queries = Embeddings {
             filenames: vec!["q.1.wav".into(), "c.1.wav".into()],
             labels: vec!["rock".into(), "jazz".into()],
             vectors: vec![vec![1.0, 0.0, 0.0], vec![0.0, 0.0, 1.0]],
@@ -464,9 +464,9 @@ mod tests {
         let l = lib();
         l.save(&p).unwrap();
         assert!(index_path(&p).exists());
-        assert_eq!(Library::load(&p).unwrap(), l);
+        assert_eq!(Embeddings::load(&p).unwrap(), l);
         std::fs::write(&p, b"garbage").unwrap();
-        assert!(Library::load(&p)
+        assert!(Embeddings::load(&p)
             .unwrap_err()
             .to_string()
             .contains("emb.npy"));

@@ -39,6 +39,9 @@ pub enum ReportError {
     /// Reading a feature table failed.
     #[error(transparent)]
     Table(#[from] crate::table::TableError),
+    /// Decoding a song failed.
+    #[error(transparent)]
+    Audio(#[from] crate::audio::AudioError),
 }
 
 /// What a drawing closure returns; plotters' errors are boxed.

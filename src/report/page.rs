@@ -33,6 +33,31 @@ pub struct MelInput {
     pub hop: usize,
 }
 
+impl MelInput {
+    /// Decodes `path` and computes its mel spectrogram in dB
+    /// ([`crate::features::mel::melspectrogram_db`]).
+    pub fn of_file(path: &Path) -> Result<MelInput, ReportError> {
+        let decoded = crate::audio::load(path)?;
+        if decoded.samples.is_empty() {
+            return Err(ReportError::Invalid {
+                path: path.to_path_buf(),
+                reason: "no audio samples to draw".into(),
+            });
+        }
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        Ok(MelInput {
+            stem: crate::table::stem(&file_name).to_string(),
+            file_name,
+            db: crate::features::mel::melspectrogram_db(&decoded.samples),
+            sample_rate: crate::config::SAMPLE_RATE,
+            hop: crate::config::HOP_LENGTH,
+        })
+    }
+}
+
 /// One recommended song.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recommended {
@@ -106,108 +131,19 @@ pub fn write_report(inputs: &ReportInputs) -> Result<Written, ReportError> {
     let mut doc = vec![Block::Heading(1, "tuneprint report".into())];
     doc.push(Block::Para(intro(inputs)));
 
-    // Mel spectrogram of one clip.
     if let Some(mel) = &inputs.mel {
-        let file = format!("mel_{}.png", mel.stem);
-        let path = out.join(&file);
-        draw_mel_spectrogram(
-            &path,
-            mel.db.view(),
-            mel.sample_rate,
-            mel.hop,
-            &format!("Mel spectrogram of {}", mel.file_name),
-        )?;
-        written.files.push(path);
-        doc.push(Block::Heading(2, "Mel spectrogram".into()));
-        doc.push(Block::Para(format!(
-            "{} mel bands (Slaney), {} frames of {} samples hop at {} Hz, in dB relative to the \
-             loudest cell, 80 dB range.",
-            mel.db.nrows(),
-            mel.db.ncols(),
-            mel.hop,
-            mel.sample_rate
-        )));
-        doc.push(Block::Image {
-            file,
-            alt: format!("mel spectrogram of {}", mel.file_name),
-        });
+        mel_section(mel, out, &mut doc, &mut written)?;
     }
-
-    // Correlation of the mean features.
     if let Some(table) = &inputs.features {
-        if table.records.len() < 2 {
-            notes.push(format!(
-                "{}: {} song(s): too few for correlations; correlation heatmap left out",
-                table.path.display(),
-                table.records.len()
-            ));
-        } else {
-            let (labels, data) = mean_features(&table.records);
-            let r = correlation_matrix(&data);
-            let path = out.join("correlation.png");
-            draw_correlation(
-                &path,
-                &labels,
-                &r,
-                &format!(
-                    "Correlation of the mean features ({} songs)",
-                    table.records.len()
-                ),
-            )?;
-            written.files.push(path);
-            doc.push(Block::Heading(2, "Feature correlations".into()));
-            doc.push(Block::Para(format!(
-                "Pearson correlation between {} columns (every mean feature, and tempo) of `{}` \
-                 ({} songs). The most strongly correlated pairs:",
-                labels.len(),
-                table.path.display(),
-                table.records.len()
-            )));
-            doc.push(strongest_pairs(&labels, &r, 8));
-            doc.push(Block::Image {
-                file: "correlation.png".into(),
-                alt: "correlation heatmap of the mean features".into(),
-            });
-        }
+        correlation_section(table, out, &mut doc, &mut written, &mut notes)?;
     }
-
     // The model: accuracy, baselines, confusion, per-genre scores, curves.
     if let Some(model) = &inputs.model {
         notes.extend(model.notes.iter().cloned());
         model_sections(model, out, &mut doc, &mut written, &mut notes)?;
     }
 
-    if !inputs.recommendations.is_empty() {
-        doc.push(Block::Heading(2, "Recommendations".into()));
-        doc.push(Block::Para(
-            "Top songs by cosine similarity of the CNN embeddings.".into(),
-        ));
-        for rec in &inputs.recommendations {
-            doc.push(Block::Heading(
-                3,
-                format!("More like {} ({})", rec.query, rec.genre),
-            ));
-            doc.push(Block::Table {
-                header: ["rank", "song", "genre", "similarity"]
-                    .map(String::from)
-                    .to_vec(),
-                rows: rec
-                    .similar
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        vec![
-                            (i + 1).to_string(),
-                            s.song.clone(),
-                            s.genre.clone(),
-                            format!("{:.3}", s.similarity),
-                        ]
-                    })
-                    .collect(),
-            });
-        }
-    }
-
+    recommendation_section(&inputs.recommendations, &mut doc);
     if !notes.is_empty() {
         doc.push(Block::Heading(2, "Skipped".into()));
         doc.push(Block::List(notes.clone()));
@@ -279,6 +215,119 @@ fn strongest_pairs(labels: &[String], r: &Array2<f64>, k: usize) -> Block {
     }
 }
 
+/// The mel spectrogram of one clip.
+fn mel_section(
+    mel: &MelInput,
+    out: &Path,
+    doc: &mut Vec<Block>,
+    written: &mut Written,
+) -> Result<(), ReportError> {
+    let file = format!("mel_{}.png", mel.stem);
+    let path = out.join(&file);
+    draw_mel_spectrogram(
+        &path,
+        mel.db.view(),
+        mel.sample_rate,
+        mel.hop,
+        &format!("Mel spectrogram of {}", mel.file_name),
+    )?;
+    written.files.push(path);
+    doc.push(Block::Heading(2, "Mel spectrogram".into()));
+    doc.push(Block::Para(format!(
+        "{} mel bands (Slaney), {} frames of {} samples hop at {} Hz, in dB relative to the \
+         loudest cell, 80 dB range.",
+        mel.db.nrows(),
+        mel.db.ncols(),
+        mel.hop,
+        mel.sample_rate
+    )));
+    doc.push(Block::Image {
+        file,
+        alt: format!("mel spectrogram of {}", mel.file_name),
+    });
+    Ok(())
+}
+
+/// The correlation of the mean features of a table (two songs at least).
+fn correlation_section(
+    table: &FeatureTable,
+    out: &Path,
+    doc: &mut Vec<Block>,
+    written: &mut Written,
+    notes: &mut Vec<String>,
+) -> Result<(), ReportError> {
+    if table.records.len() < 2 {
+        notes.push(format!(
+            "{}: {} song(s): too few for correlations; correlation heatmap left out",
+            table.path.display(),
+            table.records.len()
+        ));
+    } else {
+        let (labels, data) = mean_features(&table.records);
+        let r = correlation_matrix(&data);
+        let path = out.join("correlation.png");
+        draw_correlation(
+            &path,
+            &labels,
+            &r,
+            &format!(
+                "Correlation of the mean features ({} songs)",
+                table.records.len()
+            ),
+        )?;
+        written.files.push(path);
+        doc.push(Block::Heading(2, "Feature correlations".into()));
+        doc.push(Block::Para(format!(
+            "Pearson correlation between {} columns (every mean feature, and tempo) of `{}` \
+             ({} songs). The most strongly correlated pairs:",
+            labels.len(),
+            table.path.display(),
+            table.records.len()
+        )));
+        doc.push(strongest_pairs(&labels, &r, 8));
+        doc.push(Block::Image {
+            file: "correlation.png".into(),
+            alt: "correlation heatmap of the mean features".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The songs recommended for each query.
+fn recommendation_section(recommendations: &[Recommendations], doc: &mut Vec<Block>) {
+    if recommendations.is_empty() {
+        return;
+    }
+    doc.push(Block::Heading(2, "Recommendations".into()));
+    doc.push(Block::Para(
+        "Top songs by cosine similarity of the CNN embeddings.".into(),
+    ));
+    for rec in recommendations {
+        doc.push(Block::Heading(
+            3,
+            format!("More like {} ({})", rec.query, rec.genre),
+        ));
+        doc.push(Block::Table {
+            header: ["rank", "song", "genre", "similarity"]
+                .map(String::from)
+                .to_vec(),
+            rows: rec
+                .similar
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    vec![
+                        (i + 1).to_string(),
+                        s.song.clone(),
+                        s.genre.clone(),
+                        format!("{:.3}", s.similarity),
+                    ]
+                })
+                .collect(),
+        });
+    }
+}
+
 fn model_sections(
     model: &ModelDir,
     out: &Path,
@@ -287,13 +336,33 @@ fn model_sections(
     notes: &mut Vec<String>,
 ) -> Result<(), ReportError> {
     doc.push(Block::Heading(2, "Genre classification".into()));
+    accuracy_section(model, doc, notes)?;
+    baselines_section(model, out, doc, written)?;
+    confusion_section(model, out, doc, written)?;
+    per_genre_table(
+        model.evaluation.as_ref(),
+        model.confusion.as_ref(),
+        doc,
+        notes,
+        &model.path,
+    );
+
+    curves_section(model, out, doc, written)?;
+    Ok(())
+}
+
+/// The test accuracy of each seed, from the evaluation.
+fn accuracy_section(
+    model: &ModelDir,
+    doc: &mut Vec<Block>,
+    notes: &mut Vec<String>,
+) -> Result<(), ReportError> {
     let eval = model.evaluation.as_ref();
     let model_seeds: Vec<u64> = model
         .info
         .as_ref()
         .map(|i| i.seeds.clone())
         .unwrap_or_default();
-
     if let Some(ev) = eval {
         doc.push(Block::Heading(3, "Test accuracy over seeds".into()));
         doc.push(Block::Para(format!(
@@ -349,7 +418,17 @@ fn model_sections(
             model.path.display()
         ));
     }
+    Ok(())
+}
 
+/// The baselines against the network, as bars.
+fn baselines_section(
+    model: &ModelDir,
+    out: &Path,
+    doc: &mut Vec<Block>,
+    written: &mut Written,
+) -> Result<(), ReportError> {
+    let eval = model.evaluation.as_ref();
     if let Some(b) = &model.baselines {
         doc.push(Block::Heading(3, "Baselines".into()));
         let cnn_protocol = eval.and_then(|e| e.protocol.clone());
@@ -407,7 +486,16 @@ fn model_sections(
             alt: "test accuracy of the CNN and the baselines".into(),
         });
     }
+    Ok(())
+}
 
+/// The test confusion matrix.
+fn confusion_section(
+    model: &ModelDir,
+    out: &Path,
+    doc: &mut Vec<Block>,
+    written: &mut Written,
+) -> Result<(), ReportError> {
     if let Some(c) = &model.confusion {
         doc.push(Block::Heading(3, "Confusion matrix".into()));
         let acc = c.accuracy().map(pct).unwrap_or_else(|| "n/a".into());
@@ -435,9 +523,16 @@ fn model_sections(
             alt: "test confusion matrix".into(),
         });
     }
+    Ok(())
+}
 
-    per_genre_table(eval, model.confusion.as_ref(), doc, notes, &model.path);
-
+/// The training curves (accuracy and loss per epoch).
+fn curves_section(
+    model: &ModelDir,
+    out: &Path,
+    doc: &mut Vec<Block>,
+    written: &mut Written,
+) -> Result<(), ReportError> {
     if let Some(h) = &model.history {
         let runs: Vec<(u64, Vec<_>)> = model
             .runs

@@ -2,7 +2,8 @@
 //! song's image is asked for and kept in a cache folder for the life of the server.
 
 use super::error::ServeError;
-use crate::config::{HOP_LENGTH, SAMPLE_RATE};
+use crate::report::page::MelInput;
+use crate::report::ReportError;
 use axum::body::Bytes;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -56,25 +57,16 @@ impl SpectrogramCache {
 
 /// Decodes `audio` and draws its mel spectrogram (dB) into `png`.
 pub fn draw(audio: &Path, png: &Path) -> Result<(), ServeError> {
-    let decoded =
-        crate::audio::load(audio).map_err(|e| ServeError::Io(format!("cannot decode: {e}")))?;
-    if decoded.samples.is_empty() {
-        return Err(ServeError::Io(format!(
-            "{}: no audio samples to draw",
-            audio.display()
-        )));
-    }
-    let db = crate::cli::spectrogram::mel_db_of_samples(&decoded.samples);
-    let name = audio
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let mel = MelInput::of_file(audio).map_err(|e| match e {
+        ReportError::Audio(e) => ServeError::Io(format!("cannot decode: {e}")),
+        other => ServeError::Io(other.to_string()),
+    })?;
     crate::report::spectrogram::draw_mel_spectrogram(
         png,
-        db.view(),
-        SAMPLE_RATE,
-        HOP_LENGTH,
-        &format!("Mel spectrogram of {name}"),
+        mel.db.view(),
+        mel.sample_rate,
+        mel.hop,
+        &format!("Mel spectrogram of {}", mel.file_name),
     )?;
     Ok(())
 }

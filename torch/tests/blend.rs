@@ -10,7 +10,7 @@ use tuneprint::model::blend::{BlendSpec, Calibration, MlpInit};
 use tuneprint::model::dataset::{split, Dataset, Protocol};
 use tuneprint::model::{Arch, Classifier};
 use tuneprint_torch::blend_train;
-use tuneprint_torch::strong::DevData;
+use tuneprint_torch::train::DevData;
 use tuneprint_torch::train::TrainConfig;
 
 const TABLE: &str = "features/features_30_sec.csv";
@@ -274,7 +274,8 @@ fn default_train_writes_a_blend_that_classify_loads() {
 #[test]
 fn blend_native_outputs_match_libtorch() {
     use tch::{Kind, Tensor};
-    use tuneprint::model::blend::{standardised, Dense};
+    use tuneprint::model::blend::Dense;
+    use tuneprint::model::native::blend::standardised;
     let d = Dataset::load_for(&root().join(TABLE), &[], Protocol::Holdout, None).unwrap();
     let s = split(&d, Protocol::Holdout, 0);
     let dev = DevData::new(&d, &s.train, &s.val);

@@ -660,7 +660,8 @@ fn max_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
 fn native_inference_matches_libtorch() {
     use tuneprint::model::{Layer, ModelInfo};
     use tuneprint_torch::cnn::to_rows;
-    use tuneprint_torch::strong::{DevData, StrongSpec};
+    use tuneprint_torch::strong::StrongSpec;
+    use tuneprint_torch::train::DevData;
     let dir = tempfile::tempdir().unwrap();
     let d = Dataset::load(&small_table(dir.path(), 10), &[]).unwrap();
     let s = split(&d, Protocol::Holdout, 3);

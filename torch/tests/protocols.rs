@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use tch::Device;
 use tuneprint::model::dataset::{split, Dataset, FixedSplit, Protocol, Scaler, FILTERED_FILES};
 use tuneprint::model::{Arch, Classifier, ModelError};
-use tuneprint_torch::strong::{self, DevData, StrongSpec};
+use tuneprint_torch::strong::{self, StrongSpec};
+use tuneprint_torch::train::DevData;
 use tuneprint_torch::train::{TrainConfig, TrainOptions};
 
 const TABLE: &str = "features/features_30_sec.csv";

@@ -6,6 +6,7 @@
 //! [`Forward`]. Adding one: a file with the network (its `ARCH` name, a `load` from
 //! [`Weights`], a [`Forward`] impl), then one variant and its arm in each `match` of this file.
 
+pub mod blend;
 pub mod paper;
 pub mod strong;
 
@@ -38,7 +39,7 @@ pub trait Forward: Send + Sync {
 pub enum NativeNet {
     Paper(Box<paper::PaperNet>),
     Strong(strong::StrongNet),
-    Blend(crate::model::blend::BlendNet),
+    Blend(blend::BlendNet),
 }
 
 /// Architecture names [`NativeNet::load`] knows, as written in `model.json`.
@@ -52,9 +53,7 @@ impl NativeNet {
                 NativeNet::Paper(Box::new(paper::PaperNet::load(weights, info.genres.len())?))
             }
             strong::ARCH => NativeNet::Strong(strong::StrongNet::load(info, weights)?),
-            crate::model::blend::ARCH => {
-                NativeNet::Blend(crate::model::blend::BlendNet::load(info, weights)?)
-            }
+            crate::model::blend::ARCH => NativeNet::Blend(blend::BlendNet::load(info, weights)?),
             other => {
                 return Err(weights.incompatible(format!("no native network `{other}`")));
             }

@@ -16,7 +16,8 @@
 //! train and valid songs, the queries are the test list (the measurement) and the valid list
 //! (what the default embedding is chosen by); raw standardized features as the baseline.
 
-use crate::strong::{self, DevData, StrongSpec};
+use crate::train::strong::{self, StrongSpec};
+use crate::train::DevData;
 use crate::train::{fit, mean_std, TrainConfig};
 use serde_json::json;
 use std::process::ExitCode;
@@ -25,11 +26,11 @@ use tuneprint::cli::recommend::Args;
 use tuneprint::cli::CliError;
 use tuneprint::model::dataset::{split, Dataset, Protocol};
 use tuneprint::model::Layer;
-use tuneprint::recommend::Library;
+use tuneprint::recommend::Embeddings;
 use tuneprint::table::{self, Record};
 
-fn subset(lib: &Library, idx: &[usize]) -> Library {
-    Library {
+fn subset(lib: &Embeddings, idx: &[usize]) -> Embeddings {
+    Embeddings {
         filenames: idx.iter().map(|&i| lib.filenames[i].clone()).collect(),
         labels: idx.iter().map(|&i| lib.labels[i].clone()).collect(),
         vectors: idx.iter().map(|&i| lib.vectors[i].clone()).collect(),
@@ -58,58 +59,10 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     // an embedding is chosen by) and of the test queries (never seen).
     let mut val_scores: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut scores: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
-    let pb = tuneprint::extract::progress_bar(args.seeds as usize, "training");
+    let pb = tuneprint::cli::progress_bar(args.seeds as usize, "training");
     for seed in 0..args.seeds {
         let sp = split(&data, Protocol::Holdout, seed);
-        let fitted = fit(
-            &data,
-            &sp.train,
-            &sp.val,
-            seed,
-            &TrainConfig::default(),
-            &mut |_| {},
-        )?;
-        let clf = fitted.into_classifier(Protocol::Holdout, seed, sp.val.len())?;
-        let scaler = clf.scaler();
-        let raw = Library {
-            filenames: rows.iter().map(|r| r.filename.clone()).collect(),
-            labels: rows.iter().map(|r| r.label.clone()).collect(),
-            vectors: rows
-                .iter()
-                .map(|r| {
-                    scaler
-                        .transform(&r.features)
-                        .iter()
-                        .map(|&v| v as f32)
-                        .collect()
-                })
-                .collect(),
-        };
-        let dev = DevData::new(&data, &sp.train, &sp.val);
-        let strong = strong::fit(
-            &dev,
-            seed,
-            &StrongSpec::default(),
-            &TrainConfig::default(),
-            &mut |_| {},
-        )?;
-        let feats: Vec<_> = rows.iter().map(|r| r.features).collect();
-        let with = |vectors: Vec<Vec<f32>>| Library {
-            filenames: rows.iter().map(|r| r.filename.clone()).collect(),
-            labels: rows.iter().map(|r| r.label.clone()).collect(),
-            vectors,
-        };
-        let (hidden, proba) = (strong.embed_rows(&feats), strong.proba_rows(&feats));
-        let libs = [
-            raw,
-            embed_records(&clf, Layer::Flatten, &rows),
-            embed_records(&clf, Layer::Dense, &rows),
-            embed_records(&clf, Layer::Probabilities, &rows),
-            embed_records(&clf, Layer::Combined, &rows),
-            with(hidden.clone()),
-            with(proba.clone()),
-            with(combined(hidden, proba)),
-        ];
+        let libs = seed_embeddings(&data, &rows, &sp, seed)?;
         for ((v, s), lib) in val_scores.iter_mut().zip(scores.iter_mut()).zip(&libs) {
             v.push(lib.precision_at_k(&subset(lib, &sp.val), k)?);
             s.push(lib.precision_at_k(&subset(lib, &sp.test), k)?);
@@ -163,11 +116,71 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The eight embeddings of every row for one seed: the raw features standardised by the CNN's
+/// scaler, the CNN's four layers and the strong ensemble's three (both fitted on the seed's
+/// training part), in the order of the names `run` prints.
+fn seed_embeddings(
+    data: &Dataset,
+    rows: &[Record],
+    sp: &tuneprint::model::dataset::Split,
+    seed: u64,
+) -> Result<[Embeddings; 8], CliError> {
+    let fitted = fit(
+        data,
+        &sp.train,
+        &sp.val,
+        seed,
+        &TrainConfig::default(),
+        &mut |_| {},
+    )?;
+    let clf = fitted.into_classifier(Protocol::Holdout, seed, sp.val.len())?;
+    let scaler = clf.scaler();
+    let raw = Embeddings {
+        filenames: rows.iter().map(|r| r.filename.clone()).collect(),
+        labels: rows.iter().map(|r| r.label.clone()).collect(),
+        vectors: rows
+            .iter()
+            .map(|r| {
+                scaler
+                    .transform(&r.features)
+                    .iter()
+                    .map(|&v| v as f32)
+                    .collect()
+            })
+            .collect(),
+    };
+    let dev = DevData::new(data, &sp.train, &sp.val);
+    let strong = strong::fit(
+        &dev,
+        seed,
+        &StrongSpec::default(),
+        &TrainConfig::default(),
+        &mut |_| {},
+    )?;
+    let feats: Vec<_> = rows.iter().map(|r| r.features).collect();
+    let with = |vectors: Vec<Vec<f32>>| Embeddings {
+        filenames: rows.iter().map(|r| r.filename.clone()).collect(),
+        labels: rows.iter().map(|r| r.label.clone()).collect(),
+        vectors,
+    };
+    let (hidden, proba) = (strong.embed_rows(&feats), strong.proba_rows(&feats));
+    Ok([
+        raw,
+        embed_records(&clf, Layer::Flatten, rows),
+        embed_records(&clf, Layer::Dense, rows),
+        embed_records(&clf, Layer::Probabilities, rows),
+        embed_records(&clf, Layer::Combined, rows),
+        with(hidden.clone()),
+        with(proba.clone()),
+        with(combined(hidden, proba)),
+    ])
+}
+
 /// Genre precision@k on the artist-filtered split, per embedding: (name, validation-query
 /// precision per seed, test-query precision per seed). Per seed the default blend is fitted on
 /// the train list and tempered on the valid list; the library is train + valid.
 fn filtered_precision(args: &Args, rows: &[Record], k: usize) -> Result<Vec<Scored>, CliError> {
-    use crate::blend_train;
+    use crate::train::blend as blend_train;
     use tuneprint::model::blend::BlendSpec;
     let data = Dataset::from_records(rows.to_vec(), &[], &args.library)?;
     let fixed = tuneprint::model::dataset::FixedSplit::read(
@@ -176,7 +189,7 @@ fn filtered_precision(args: &Args, rows: &[Record], k: usize) -> Result<Vec<Scor
     let data = data.restrict_to(&fixed);
     let sp = split(&data, Protocol::Filtered, 0);
     let lib_idx: Vec<usize> = sp.train.iter().chain(&sp.val).copied().collect();
-    let library_of = |vectors: &[Vec<f32>]| Library {
+    let library_of = |vectors: &[Vec<f32>]| Embeddings {
         filenames: lib_idx
             .iter()
             .map(|&i| format!("{}.au", data.stems[i]))
@@ -187,7 +200,7 @@ fn filtered_precision(args: &Args, rows: &[Record], k: usize) -> Result<Vec<Scor
             .collect(),
         vectors: lib_idx.iter().map(|&i| vectors[i].clone()).collect(),
     };
-    let queries_of = |vectors: &[Vec<f32>], idx: &[usize]| Library {
+    let queries_of = |vectors: &[Vec<f32>], idx: &[usize]| Embeddings {
         filenames: idx
             .iter()
             .map(|&i| format!("{}.au", data.stems[i]))
@@ -211,7 +224,7 @@ fn filtered_precision(args: &Args, rows: &[Record], k: usize) -> Result<Vec<Scor
         .iter()
         .map(|r| scaler.transform(r).iter().map(|&v| v as f32).collect())
         .collect();
-    let pb = tuneprint::extract::progress_bar(args.seeds as usize, "filtered split");
+    let pb = tuneprint::cli::progress_bar(args.seeds as usize, "filtered split");
     for seed in 0..args.seeds {
         let dev = DevData::new(&data, &sp.train, &sp.val);
         let fitted = blend_train::fit(

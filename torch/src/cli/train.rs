@@ -41,33 +41,15 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         None => Vec::new(),
     };
     crate::set_cpu_threads(args.threads);
-    let own_labels = match &args.db {
+    let (own_labels, arch) = match &args.db {
         Some(db) => {
-            if args.protocol == tuneprint::model::dataset::Protocol::Filtered {
-                return Err(CliError::Failed(
-                    "--db: the filtered protocol's split lists name GTZAN songs; use --protocol \
-                     holdout or paper"
-                        .into(),
-                ));
+            let t = train::from_library(db, args.protocol, args.arch)?;
+            for note in &t.notes {
+                eprintln!("train --db: {note}");
             }
-            let rows =
-                tuneprint::cli::from_db::tagged_records(&tuneprint::cli::from_db::open(Some(db))?)?;
-            let tagged = rows.iter().filter(|r| !r.label.is_empty()).count();
-            eprintln!(
-                "train --db: {tagged} of {} songs have a genre tag",
-                rows.len()
-            );
-            Some(rows)
+            (Some(t.songs), t.arch)
         }
-        None => None,
-    };
-    // The blend's LDA and MLP are built for GTZAN's ten genres; a library's own label set trains
-    // the strong ensemble unless `--arch paper` asks for the CNN.
-    let arch = if args.db.is_some() && args.arch == tuneprint::model::Arch::Blend {
-        eprintln!("train --db: the blend is fixed to GTZAN's genres; training --arch strong");
-        tuneprint::model::Arch::Strong
-    } else {
-        args.arch
+        None => (None, args.arch),
     };
     let config = TrainConfig {
         max_epochs: args.max_epochs as usize,
@@ -122,6 +104,14 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             opts.features.display()
         );
     }
+    print_summary(args, &summary, &config);
+    eprintln!("train: {seconds:.1} s");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints what `train` did: the evaluation and the saved model (JSON with `--json`).
+fn print_summary(args: &Args, summary: &train::TrainSummary, config: &TrainConfig) {
+    let found = summary.excluded.len();
     let ev = &summary.evaluation;
     if args.json {
         print!("{}", evaluation_json(ev));
@@ -193,6 +183,4 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
             info.best_epoch
         );
     }
-    eprintln!("train: {seconds:.1} s");
-    Ok(ExitCode::SUCCESS)
 }

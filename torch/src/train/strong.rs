@@ -9,11 +9,10 @@
 //! hyper-parameters ([`StrongSpec::default`]) were chosen on validation accuracy only (README,
 //! "A stronger model").
 
-use crate::train::{Confusion, EpochStats, RunResult, TrainConfig};
+use super::common::{snapshot, Confusion, DevData, EpochStats, RunResult, TrainConfig};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use std::collections::BTreeMap;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 use tuneprint::features::{FeatureVector, N_FEATURES};
@@ -132,28 +131,6 @@ impl Ensemble {
     }
 }
 
-/// The songs selection may look at: copies of the training and validation rows only. The test
-/// rows of the split are not in it.
-#[derive(Debug, Clone)]
-pub struct DevData {
-    pub data: Dataset,
-    /// Indices into `data`.
-    pub train: Vec<usize>,
-    pub val: Vec<usize>,
-}
-
-impl DevData {
-    /// Copies the rows `train` and `val` of `data`.
-    pub fn new(data: &Dataset, train: &[usize], val: &[usize]) -> DevData {
-        let idx: Vec<usize> = train.iter().chain(val).copied().collect();
-        DevData {
-            data: data.subset(&idx),
-            train: (0..train.len()).collect(),
-            val: (train.len()..idx.len()).collect(),
-        }
-    }
-}
-
 /// A fitted ensemble with its scaler (fitted on the transformed training rows).
 pub struct FittedStrong {
     pub vs: nn::VarStore,
@@ -252,13 +229,13 @@ pub fn fit(
                 }
                 let yb = y_train.index_select(0, &idx);
                 let logits = mlp.forward(&xb, Some(&mut rng)).1;
-                let (loss, right) = crate::train::optimizer_step(&mut opt, &logits, &yb);
+                let (loss, right) = super::common::optimizer_step(&mut opt, &logits, &yb);
                 loss_sum += loss;
                 correct += right;
                 batches += 1;
             }
             let (val_loss, val_accuracy) = tch::no_grad(|| {
-                crate::train::loss_and_accuracy(&mlp.forward(&x_val, None).1, &y_val)
+                super::common::loss_and_accuracy(&mlp.forward(&x_val, None).1, &y_val)
             });
             let st = EpochStats {
                 epoch,
@@ -331,15 +308,6 @@ fn gaussian(n: usize, sd: f64, rng: &mut StdRng) -> Vec<f32> {
     out
 }
 
-fn snapshot(vs: &nn::VarStore) -> BTreeMap<String, Tensor> {
-    tch::no_grad(|| {
-        vs.variables()
-            .into_iter()
-            .map(|(k, v)| (k, v.detach().copy()))
-            .collect()
-    })
-}
-
 impl FittedStrong {
     /// Most probable class of raw feature rows.
     pub fn predict(&self, rows: &[FeatureVector]) -> Vec<usize> {
@@ -366,7 +334,7 @@ impl FittedStrong {
             embedding: Some(tuneprint::model::Layer::Combined),
             ..info
         };
-        tuneprint::model::Classifier::from_weights(info, crate::train::weights_of(&self.vs))
+        tuneprint::model::Classifier::from_weights(info, super::common::weights_of(&self.vs))
     }
 
     /// The members' last hidden layers side by side, of raw feature rows.

@@ -4,8 +4,7 @@
 //! selection read a test row (a [`DevData`] copy of the training and validation songs is all
 //! fitting and calibration see), and the figures `train` reports for both protocols.
 
-use crate::strong::DevData;
-use crate::train::{Confusion, EpochStats, RunResult, TrainConfig};
+use super::common::{Confusion, DevData, EpochStats, RunResult, TrainConfig};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -13,14 +12,13 @@ use rand::SeedableRng;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 use tuneprint::features::{FeatureVector, N_FEATURES};
-use tuneprint::model::blend::CalibratedRun;
-use tuneprint::model::blend::{
-    self, standardised, BlendInfo, BlendNet, BlendSpec, Calibration, Dense, MlpInit, Selection,
-};
+use tuneprint::model::blend::{self, BlendInfo, BlendSpec, Calibration, Dense, MlpInit, Selection};
 use tuneprint::model::calibration::{
     expected_calibration_error, fit_temperature, log_loss, ECE_BINS,
 };
 use tuneprint::model::dataset::{split, Dataset, Protocol, Scaler};
+use tuneprint::model::evaluation::CalibratedRun;
+use tuneprint::model::native::blend::{standardised, BlendNet};
 use tuneprint::model::ModelError;
 
 /// A fitted blend with its scaler (fitted on the transformed training rows).
@@ -208,6 +206,63 @@ pub fn fit(
     Ok(fitted)
 }
 
+/// The weights and biases of an MLP of `widths`, drawn from `rng` layer by layer (weights,
+/// then biases) as `init` says.
+fn init_layers(
+    root: &nn::Path,
+    widths: &[usize],
+    init: MlpInit,
+    rng: &mut StdRng,
+    device: Device,
+) -> Vec<(Tensor, Tensor)> {
+    widths
+        .windows(2)
+        .enumerate()
+        .map(|(k, w)| {
+            let (fan_in, fan_out) = (w[0], w[1]);
+            let bound = match init {
+                MlpInit::Glorot => (6.0 / (fan_in + fan_out) as f64).sqrt(),
+                MlpInit::Torch => 1.0 / (fan_in as f64).sqrt(),
+            };
+            let mut draw = |len: usize, shape: &[i64]| {
+                let v: Vec<f64> = (0..len).map(|_| rng.gen_range(-bound..bound)).collect();
+                Tensor::from_slice(&v).view(shape).to_device(device)
+            };
+            let wt = draw(fan_out * fan_in, &[fan_out as i64, fan_in as i64]);
+            let bt = draw(fan_out, &[fan_out as i64]);
+            (
+                root.var_copy(&format!("w{k}"), &wt),
+                root.var_copy(&format!("b{k}"), &bt),
+            )
+        })
+        .collect()
+}
+
+/// The layers as plain [`Dense`] layers (f32, on the CPU).
+fn dense_of(layers: &[(Tensor, Tensor)]) -> Vec<Dense> {
+    let to_vec = |t: &Tensor| -> Vec<f32> {
+        Vec::try_from(
+            &t.detach()
+                .to_device(Device::Cpu)
+                .to_kind(Kind::Float)
+                .flatten(0, -1),
+        )
+        .unwrap_or_default()
+    };
+    layers
+        .iter()
+        .map(|(w, b)| {
+            let size = w.size();
+            Dense {
+                out: size[0] as usize,
+                inp: size[1] as usize,
+                weight: to_vec(w),
+                bias: to_vec(b),
+            }
+        })
+        .collect()
+}
+
 /// One MLP member: `57 → hidden… → 10`, ReLU, in f64, scikit-learn's `MLPClassifier` recipe:
 /// `spec.init` of weights and biases (Glorot-uniform `U(±√(6 / (fan_in + fan_out)))` as
 /// scikit-learn, or PyTorch's `U(±1/√fan_in)`; from a seeded Rust RNG), Adam on shuffled mini-batches of cross-entropy + `α/2 · Σ w² / batch` (weights
@@ -236,28 +291,7 @@ fn fit_mlp(
     let mut widths = vec![N_FEATURES];
     widths.extend(&spec.hidden);
     widths.push(blend::N_CLASSES);
-    let root = vs.root();
-    let layers: Vec<(Tensor, Tensor)> = widths
-        .windows(2)
-        .enumerate()
-        .map(|(k, w)| {
-            let (fan_in, fan_out) = (w[0], w[1]);
-            let bound = match spec.init {
-                MlpInit::Glorot => (6.0 / (fan_in + fan_out) as f64).sqrt(),
-                MlpInit::Torch => 1.0 / (fan_in as f64).sqrt(),
-            };
-            let mut draw = |len: usize, shape: &[i64]| {
-                let v: Vec<f64> = (0..len).map(|_| rng.gen_range(-bound..bound)).collect();
-                Tensor::from_slice(&v).view(shape).to_device(device)
-            };
-            let wt = draw(fan_out * fan_in, &[fan_out as i64, fan_in as i64]);
-            let bt = draw(fan_out, &[fan_out as i64]);
-            (
-                root.var_copy(&format!("w{k}"), &wt),
-                root.var_copy(&format!("b{k}"), &bt),
-            )
-        })
-        .collect();
+    let layers = init_layers(&vs.root(), &widths, spec.init, &mut rng, device);
     let forward = |xb: &Tensor| -> Tensor {
         let mut h = xb.shallow_clone();
         for (k, (w, b)) in layers.iter().enumerate() {
@@ -325,27 +359,7 @@ fn fit_mlp(
             break;
         }
     }
-    let to_vec = |t: &Tensor| -> Vec<f32> {
-        Vec::try_from(
-            &t.detach()
-                .to_device(Device::Cpu)
-                .to_kind(Kind::Float)
-                .flatten(0, -1),
-        )
-        .unwrap_or_default()
-    };
-    let dense = layers
-        .iter()
-        .map(|(w, b)| {
-            let size = w.size();
-            Dense {
-                out: size[0] as usize,
-                inp: size[1] as usize,
-                weight: to_vec(w),
-                bias: to_vec(b),
-            }
-        })
-        .collect();
+    let dense = dense_of(&layers);
     Ok((dense, epochs))
 }
 

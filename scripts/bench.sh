@@ -73,9 +73,9 @@ echo "bench: $CLIPS clips, best of $RUNS" >&2
 base=$(best_of help "$T" --help)
 j1=$(best_of jobs1 "$T" extract --jobs 1 "$work/clips" -o "$work/j1.csv")
 j2=$(best_of jobs2 "$T" extract --jobs 2 "$work/clips" -o "$work/j2.csv")
-# The Python package (the wheel setup.sh installed into .venv): tuneprint.features(jobs=2),
-# the interpreter's start and the imports of numpy and pandas included.
-py2=$(best_of python2 .venv/bin/python -c 'import sys, tuneprint; tuneprint.features(sys.argv[1], jobs=2)' "$work/clips")
+# The Python package (the wheel setup.sh installed into .venv): tuneprint.features(jobs=2), the
+# call timed in the process (scripts/bench_python.py); its peak RSS is the whole process's.
+py2="python2 $(.venv/bin/python scripts/bench_python.py features "$RUNS" "$work/clips" | cut -d' ' -f1) -"
 if "$T" check "$work/j2.csv" --reference features/features_30_sec.csv >"$work/check.txt"; then
     chk="pass ($(tail -n 1 "$work/check.txt" | cut -d' ' -f1-3) columns)"
 else
@@ -107,31 +107,7 @@ printf '%-30s %10s %12s %10s\n' "tuneprint --help (no work)" "$(field "$base" 2)
 # same files in the same process (best of RUNS each; the cluster's start not counted); the two
 # tables must be equal bit for bit.
 cp -r "$work/clips" "$work/clips2"
-.venv/bin/python - "$work/clips" "$work/clips2" "$RUNS" <<'PY'
-import sys, time
-import numpy as np
-import distributed
-import tuneprint, tuneprint.dask
-
-paths, runs = sys.argv[1:3], int(sys.argv[3])
-def best(f):
-    times, out = [], None
-    for _ in range(runs):
-        t = time.perf_counter(); out = f(); times.append(time.perf_counter() - t)
-    return min(times), out
-with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                              dashboard_address=None) as cluster, distributed.Client(cluster):
-    t_dask, d = best(lambda: tuneprint.dask.features(paths, partition_size=8).compute())
-t_one, p = best(lambda: tuneprint.features(paths, jobs=2))
-cols = tuneprint.FEATURE_COLUMNS
-same = (d["filename"].tolist() == p["filename"].tolist() and
-        np.array_equal(d[cols].to_numpy().view(np.uint64), p[cols].to_numpy().view(np.uint64)))
-print(f"\n{'Dask (' + str(len(p)) + ' clips)':<30} {'wall s':>10} {'vs features':>12}")
-print(f"{'tuneprint.features(jobs=2)':<30} {t_one:>10.3f} {'1.00x':>12}")
-print(f"{'dask LocalCluster 2x1':<30} {t_dask:>10.3f} {t_dask / t_one:>11.2f}x  same values: {same}")
-if not same:
-    sys.exit("bench: the Dask table differs from tuneprint.features")
-PY
+.venv/bin/python scripts/bench_python.py dask "$RUNS" "$work/clips" "$work/clips2"
 # Start-up included: `tuneprint extract` of a 1 s file (the first second of a committed clip),
 # best of 20 wall times measured by bash itself (/usr/bin/time rounds to 10 ms).
 python3 - "$work/one_second.wav" "${clips[0]}" <<'PY'

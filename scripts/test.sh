@@ -43,7 +43,8 @@ else
 fi
 cargo test --release --workspace --all-targets 2>&1 | tee "$log"
 # pytest exits 5 when it collects no test: that fails this script too.
-TUNEPRINT_BIN="$PWD/target/release/tuneprint" python -m pytest -p no:cacheprovider python/tests 2>&1 | tee "$pylog"
+wheel=(target/wheels/tuneprint-*.whl)
+TUNEPRINT_BIN="$PWD/target/release/tuneprint" TUNEPRINT_WHEEL="${wheel[0]}" python -m pytest -p no:cacheprovider python/tests 2>&1 | tee "$pylog"
 cargo fmt --all --check
 cargo clippy --release --workspace --all-targets --quiet -- -D warnings
 # One closing line over every test binary: a test that skipped for a missing precondition is

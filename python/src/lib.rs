@@ -66,6 +66,16 @@ fn interruptible<T: Send>(
     })
 }
 
+/// Runs `work` on a pool of one thread made for the call: the functions without `jobs` (one
+/// file, or samples in memory) never spread over the cores of a worker process.
+fn one_thread<T: Send>(work: impl FnOnce() -> T + Send) -> PyResult<T> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot start a thread: {e}")))?;
+    Ok(pool.install(work))
+}
+
 /// The cancel flag of one call, and the [`Control`] that carries it.
 fn control(cancel: &AtomicBool) -> Control<'_> {
     Control {
@@ -128,7 +138,10 @@ fn load<'py>(
         duration,
     };
     let cancel = AtomicBool::new(false);
-    let loaded = interruptible(py, &cancel, || audio::load_with(&path, &opts))?.map_err(error)?;
+    let loaded = interruptible(py, &cancel, || {
+        one_thread(|| audio::load_with(&path, &opts))
+    })??
+    .map_err(error)?;
     let channels = loaded
         .channels
         .into_iter()
@@ -202,15 +215,17 @@ fn features_of<'py>(
         .to_vec();
     let cancel = AtomicBool::new(false);
     let record = interruptible(py, &cancel, || {
-        let name = Path::new("<samples>");
-        let y = if sr == tuneprint::config::SAMPLE_RATE {
-            y
-        } else {
-            audio::resample::resample(name, &y, sr, tuneprint::config::SAMPLE_RATE)
-                .map_err(ExtractError::from)?
-        };
-        extract::record_of("<samples>", &y)
-    })?
+        one_thread(|| {
+            let name = Path::new("<samples>");
+            let y = if sr == tuneprint::config::SAMPLE_RATE {
+                y
+            } else {
+                audio::resample::resample(name, &y, sr, tuneprint::config::SAMPLE_RATE)
+                    .map_err(ExtractError::from)?
+            };
+            extract::record_of("<samples>", &y)
+        })
+    })??
     .map_err(error)?;
     Ok((record.length, record.features.to_vec().into_pyarray(py)))
 }
@@ -225,9 +240,11 @@ fn features_from_bytes<'py>(
     let bytes = data.as_bytes().to_vec();
     let cancel = AtomicBool::new(false);
     let record = interruptible(py, &cancel, || {
-        let decoded = audio::decode::load_bytes(Path::new(&name), bytes)?;
-        extract::record_of(&name, &decoded.samples)
-    })?
+        one_thread(|| {
+            let decoded = audio::decode::load_bytes(Path::new(&name), bytes)?;
+            extract::record_of(&name, &decoded.samples)
+        })
+    })??
     .map_err(error)?;
     Ok((
         record.filename,

@@ -69,14 +69,19 @@ fn predict_db(args: &Args, db: &std::path::Path) -> Result<(Vec<Prediction>, usi
                 Query::File(_) => name.clone(),
             };
             let windows = lib.query_windows(&q)?;
+            // The library's model averages the windows' probabilities.
             let out = model.outputs(std::slice::from_ref(&windows));
             let probs = out.into_iter().next().map(|o| o.probabilities);
-            Ok(average(
-                file,
-                &genres,
-                &[probs.unwrap_or_default()],
-                windows.len(),
-            ))
+            let probs: Vec<f64> = probs
+                .unwrap_or_default()
+                .into_iter()
+                .map(f64::from)
+                .collect();
+            Ok(if probs.is_empty() {
+                average(file, &genres, &[], windows.len())
+            } else {
+                Prediction::new(file, &genres, probs, windows.len())
+            })
         });
         match r {
             Ok(p) => predictions.push(p),

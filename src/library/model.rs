@@ -121,14 +121,10 @@ impl Model {
     }
 }
 
+/// [`crate::model::predict::mean_over_windows`], stored as `f32`.
 fn mean(rows: &[Vec<f32>]) -> Vec<f32> {
-    let Some(first) = rows.first() else {
-        return Vec::new();
-    };
-    let mut m = vec![0.0f64; first.len()];
-    for r in rows {
-        m.iter_mut().zip(r).for_each(|(a, &b)| *a += b as f64);
-    }
-    let n = rows.len() as f64;
-    m.into_iter().map(|v| (v / n) as f32).collect()
+    crate::model::predict::mean_over_windows(rows)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect()
 }

@@ -21,31 +21,51 @@ pub struct Prediction {
     pub windows: usize,
 }
 
-/// Averages window probabilities into one prediction of a song of `windows` windows.
+/// The mean over a song's windows of each of their values (probabilities, or an embedding),
+/// summed in f64 in window order: where window outputs become a song's.
+pub fn mean_over_windows(rows: &[Vec<f32>]) -> Vec<f64> {
+    let Some(first) = rows.first() else {
+        return Vec::new();
+    };
+    let mut m = vec![0.0f64; first.len()];
+    for r in rows {
+        m.iter_mut().zip(r).for_each(|(a, &b)| *a += b as f64);
+    }
+    let n = rows.len() as f64;
+    m.into_iter().map(|v| v / n).collect()
+}
+
+impl Prediction {
+    /// The verdict on a song of `windows` windows whose genre probabilities (in `genres`'
+    /// order) are `probabilities`: the most probable genre, the first on ties.
+    pub fn new(file: String, genres: &[String], probabilities: Vec<f64>, windows: usize) -> Self {
+        let best =
+            probabilities
+                .iter()
+                .enumerate()
+                .fold(0, |b, (i, &v)| if v > probabilities[b] { i } else { b });
+        Prediction {
+            file,
+            genre: genres[best].clone(),
+            probabilities: genres.iter().cloned().zip(probabilities).collect(),
+            windows,
+        }
+    }
+}
+
+/// Averages window probabilities ([`mean_over_windows`]) into one prediction of a song of
+/// `windows` windows.
 pub fn average(
     file: String,
     genres: &[String],
     window_probs: &[Vec<f32>],
     windows: usize,
 ) -> Prediction {
-    let mut mean = vec![0.0f64; genres.len()];
-    for p in window_probs {
-        for (m, &v) in mean.iter_mut().zip(p) {
-            *m += v as f64;
-        }
+    let mut mean = mean_over_windows(window_probs);
+    if mean.is_empty() {
+        mean = vec![0.0; genres.len()];
     }
-    let n = window_probs.len().max(1) as f64;
-    mean.iter_mut().for_each(|m| *m /= n);
-    let best = mean
-        .iter()
-        .enumerate()
-        .fold(0, |b, (i, &v)| if v > mean[b] { i } else { b });
-    Prediction {
-        file,
-        genre: genres[best].clone(),
-        probabilities: genres.iter().cloned().zip(mean).collect(),
-        windows,
-    }
+    Prediction::new(file, genres, mean, windows)
 }
 
 /// The model folder a command uses: `explicit` when given, else

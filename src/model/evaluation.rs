@@ -4,6 +4,22 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// One epoch of a training: a line of `history.csv`, as `train` writes it and the report reads
+/// it (empty cells are NaN).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochStats {
+    /// Counted from 1.
+    pub epoch: usize,
+    /// Mean cross-entropy over the epoch's mini-batches (training mode, dropout on).
+    pub train_loss: f64,
+    /// Fraction of training songs classified right during the epoch (training mode).
+    pub train_accuracy: f64,
+    /// Cross-entropy on the validation set (eval mode).
+    pub val_loss: f64,
+    /// Accuracy on the validation set (eval mode).
+    pub val_accuracy: f64,
+}
+
 /// Precision, recall and F1 of one genre.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GenreScores {
@@ -15,11 +31,16 @@ pub struct GenreScores {
 /// The evaluation summary: `train --json`, `evaluation.json` and `metrics` of `model.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
+    /// The fields marked `default` may be missing from files written by hand or by older
+    /// versions (the report reads whatever is there).
+    #[serde(default)]
     pub protocol: String,
+    #[serde(default)]
     pub arch: String,
     /// Present under the paper protocol: why its figures are optimistic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    #[serde(default)]
     pub seeds: Vec<u64>,
     /// Test accuracy of each seed (fractions).
     pub accuracies: Vec<f64>,
@@ -27,12 +48,16 @@ pub struct Evaluation {
     /// Population standard deviation (ddof 0) of the accuracies.
     pub std_accuracy: f64,
     /// Epochs run in each seed's training.
+    #[serde(default)]
     pub epochs: Vec<usize>,
     /// Epoch whose weights were kept in each seed's training.
+    #[serde(default)]
     pub best_epochs: Vec<usize>,
     /// Test songs per seed.
+    #[serde(default)]
     pub test_size: usize,
     /// Scores over all seeds' test predictions together.
+    #[serde(default)]
     pub per_genre: BTreeMap<String, GenreScores>,
     /// Validation accuracy of each seed's selected model (`strong` only: what its settings
     /// were chosen by).

@@ -4,6 +4,7 @@ use super::colors::SERIES;
 use super::heatmap::font;
 use super::text::text_width;
 use super::{render_png, ReportError};
+use crate::model::evaluation::EpochStats;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -19,20 +20,9 @@ pub const HISTORY_COLUMNS: [&str; 5] = [
     "val_accuracy",
 ];
 
-/// One row of a training history.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Epoch {
-    /// Epoch number, counted from 1.
-    pub epoch: u32,
-    pub train_loss: f64,
-    pub train_accuracy: f64,
-    pub val_loss: f64,
-    pub val_accuracy: f64,
-}
-
 /// Reads a training history (`epoch,train_loss,train_accuracy,val_loss,val_accuracy`; columns
 /// found by name). Empty cells or NaN are read as NaN and left out of the curves.
-pub fn read_history(path: &Path) -> Result<Vec<Epoch>, ReportError> {
+pub fn read_history(path: &Path) -> Result<Vec<EpochStats>, ReportError> {
     let invalid = |reason: String| ReportError::Invalid {
         path: path.to_path_buf(),
         reason,
@@ -69,14 +59,14 @@ pub fn read_history(path: &Path) -> Result<Vec<Epoch>, ReportError> {
                 ))
             })
         };
-        let epoch: u32 = cell(0).parse().map_err(|_| {
+        let epoch: usize = cell(0).parse().map_err(|_| {
             invalid(format!(
                 "row {}, column `epoch`: `{}` is not a whole number",
                 r + 1,
                 cell(0)
             ))
         })?;
-        out.push(Epoch {
+        out.push(EpochStats {
             epoch,
             train_loss: num(1)?,
             train_accuracy: num(2)?,
@@ -111,14 +101,18 @@ pub enum Quantity {
 
 /// The lines of the accuracy or loss figure: training and validation of the saved model, bold;
 /// the validation curve of every evaluation run (seed), thin and faint behind them.
-pub fn history_series(main: &[Epoch], runs: &[(u64, Vec<Epoch>)], q: Quantity) -> Vec<Series> {
-    let pick = |e: &Epoch, train: bool| match (q, train) {
+pub fn history_series(
+    main: &[EpochStats],
+    runs: &[(u64, Vec<EpochStats>)],
+    q: Quantity,
+) -> Vec<Series> {
+    let pick = |e: &EpochStats, train: bool| match (q, train) {
         (Quantity::Accuracy, true) => e.train_accuracy,
         (Quantity::Accuracy, false) => e.val_accuracy,
         (Quantity::Loss, true) => e.train_loss,
         (Quantity::Loss, false) => e.val_loss,
     };
-    let points = |h: &[Epoch], train: bool| -> Vec<(f64, f64)> {
+    let points = |h: &[EpochStats], train: bool| -> Vec<(f64, f64)> {
         h.iter()
             .map(|e| (e.epoch as f64, pick(e, train)))
             .filter(|(_, y)| y.is_finite())

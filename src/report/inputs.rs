@@ -2,45 +2,11 @@
 //! optional; a missing one becomes a note, a present but broken one is an error.
 
 use super::confusion::Confusion;
-use super::curves::{read_history, Epoch};
+use super::curves::read_history;
 use super::ReportError;
+pub use crate::model::evaluation::{EpochStats, Evaluation, GenreScores};
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// Precision, recall and F1 of one genre.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct GenreScores {
-    pub precision: f64,
-    pub recall: f64,
-    pub f1: f64,
-}
-
-/// `evaluation.json`: what `train --json` prints.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Evaluation {
-    #[serde(default)]
-    pub protocol: Option<String>,
-    #[serde(default)]
-    pub arch: Option<String>,
-    /// Why the protocol's figures may be optimistic, when `train` says so.
-    #[serde(default)]
-    pub note: Option<String>,
-    /// Seed of each run, in the order of `accuracies`.
-    #[serde(default)]
-    pub seeds: Vec<u64>,
-    pub accuracies: Vec<f64>,
-    pub mean_accuracy: f64,
-    pub std_accuracy: f64,
-    /// Epochs trained in each run.
-    #[serde(default)]
-    pub epochs: Vec<f64>,
-    /// Epoch whose weights were kept in each run.
-    #[serde(default)]
-    pub best_epochs: Vec<f64>,
-    #[serde(default)]
-    pub per_genre: BTreeMap<String, GenreScores>,
-}
 
 /// `model.json`: the fields the report shows (others are ignored).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -88,7 +54,7 @@ pub struct Baselines {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {
     pub seed: u64,
-    pub history: Option<Vec<Epoch>>,
+    pub history: Option<Vec<EpochStats>>,
     pub confusion: Option<Confusion>,
 }
 
@@ -100,7 +66,7 @@ pub struct ModelDir {
     /// From `evaluation.json`, else the `metrics` of `model.json`.
     pub evaluation: Option<Evaluation>,
     pub baselines: Option<Baselines>,
-    pub history: Option<Vec<Epoch>>,
+    pub history: Option<Vec<EpochStats>>,
     pub confusion: Option<Confusion>,
     pub runs: Vec<Run>,
     /// What was missing and what that leaves out.

@@ -367,8 +367,8 @@ fn accuracy_section(
         doc.push(Block::Heading(3, "Test accuracy over seeds".into()));
         doc.push(Block::Para(format!(
             "CNN{}: mean test accuracy **{}** ± {} (standard deviation over {} runs).",
-            ev.protocol
-                .as_deref()
+            Some(ev.protocol.as_str())
+                .filter(|p| !p.is_empty())
                 .map(|p| format!(" under protocol `{p}`"))
                 .unwrap_or_default(),
             pct(ev.mean_accuracy),
@@ -383,7 +383,7 @@ fn accuracy_section(
         } else {
             &model_seeds
         };
-        let whole = |v: Option<&f64>| v.map(|e| format!("{e:.0}")).unwrap_or_default();
+        let whole = |v: Option<&usize>| v.map(|e| e.to_string()).unwrap_or_default();
         let rows = ev
             .accuracies
             .iter()
@@ -431,7 +431,7 @@ fn baselines_section(
     let eval = model.evaluation.as_ref();
     if let Some(b) = &model.baselines {
         doc.push(Block::Heading(3, "Baselines".into()));
-        let cnn_protocol = eval.and_then(|e| e.protocol.clone());
+        let cnn_protocol = eval.map(|e| e.protocol.clone()).filter(|p| !p.is_empty());
         if let (Some(a), Some(p)) = (&cnn_protocol, &b.protocol) {
             if a != p {
                 doc.push(Block::Para(format!(

@@ -35,20 +35,7 @@ impl Default for TrainConfig {
     }
 }
 
-/// One line of `history.csv`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EpochStats {
-    /// Counted from 1.
-    pub epoch: usize,
-    /// Mean cross-entropy over the epoch's mini-batches (training mode, dropout on).
-    pub train_loss: f64,
-    /// Fraction of training songs classified right during the epoch (training mode).
-    pub train_accuracy: f64,
-    /// Cross-entropy on the validation set (eval mode).
-    pub val_loss: f64,
-    /// Accuracy on the validation set (eval mode).
-    pub val_accuracy: f64,
-}
+pub use tuneprint::model::evaluation::EpochStats;
 
 pub(crate) fn snapshot(vs: &nn::VarStore) -> BTreeMap<String, Tensor> {
     tch::no_grad(|| {

@@ -3,13 +3,17 @@
 # in one run (unit, integration, and the criterion benches once each in test mode; the
 # library's and `tuneprint`'s, and those of `tuneprint-torch`, the only crate that links
 # libtorch), with a single-node Slurm cluster started on this machine for tests/cluster.rs and
-# stopped at the end; then the Python package's tests (pytest, against the wheel setup.sh
-# installed into .venv; a run that collects no test fails); then rustfmt and clippy over the
-# workspace.
+# stopped at the end; beside them the Python package's tests (pytest, against the wheel
+# setup.sh installed into .venv; a run that collects no test fails); then rustfmt and clippy
+# over the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+SECONDS=0
 bash scripts/setup.sh
 source scripts/env.sh
+# "test.sh: WHAT after N s" on stderr: where the suite's time goes.
+phase() { echo "test.sh: $1 after $SECONDS s" >&2; }
+phase "set-up done"
 log=$(mktemp)
 # Tests that miss a precondition (tuneprint::config::skip_test) record it here; under CI=true
 # they fail instead.
@@ -33,6 +37,7 @@ trap cleanup EXIT
 ) &
 background=$!
 cargo test --release --workspace --all-targets --no-run --quiet
+phase "the tests compiled"
 wait "$background"
 if [ -e "$slurm_out.failed" ]; then
     # tests/cluster.rs then fails under CI=true (skipped, and counted, elsewhere).
@@ -41,12 +46,25 @@ if [ -e "$slurm_out.failed" ]; then
 else
     eval "$(tail -n 1 "$slurm_out")"
 fi
-cargo test --release --workspace --all-targets 2>&1 | tee "$log"
-# pytest exits 5 when it collects no test: that fails this script too.
+# The Python package's tests (against the wheel setup.sh installed) run beside the Rust ones:
+# they need no cargo, and neither set keeps both cores busy. pytest exits 5 when it collects no
+# test: that fails this script too.
 wheel=(target/wheels/tuneprint-*.whl)
-TUNEPRINT_BIN="$PWD/target/release/tuneprint" TUNEPRINT_WHEEL="${wheel[0]}" python -m pytest -p no:cacheprovider python/tests 2>&1 | tee "$pylog"
+(
+    TUNEPRINT_BIN="$PWD/target/release/tuneprint" TUNEPRINT_WHEEL="${wheel[0]}" \
+        python -m pytest -p no:cacheprovider python/tests >"$pylog" 2>&1
+) &
+pytest_pid=$!
+cargo test --release --workspace --all-targets 2>&1 | tee "$log"
+phase "the Rust tests ran"
+py_rc=0
+wait "$pytest_pid" || py_rc=$?
+cat "$pylog"
+[ "$py_rc" = 0 ] || { echo "test.sh: pytest failed (exit $py_rc)" >&2; exit 1; }
+phase "the Python tests ran"
 cargo fmt --all --check
 cargo clippy --release --workspace --all-targets --quiet -- -D warnings
+phase "rustfmt and clippy passed"
 # One closing line over every test binary: a test that skipped for a missing precondition is
 # counted as skipped (and named), not as passed.
 missing=$(wc -l <"$TUNEPRINT_SKIP_LOG")

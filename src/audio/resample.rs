@@ -424,6 +424,16 @@ fn check_rates(path: &Path, n: usize, from: u32, to: u32) -> Result<(), AudioErr
     Ok(())
 }
 
+/// What both resamplers do first: the signal itself when the rates are equal, an error for
+/// rates or a length they cannot take, else `None` (go on).
+fn unchanged(path: &Path, x: &[f32], from: u32, to: u32) -> Result<Option<Vec<f32>>, AudioError> {
+    if from == to {
+        return Ok(Some(x.to_vec()));
+    }
+    check_rates(path, x.len(), from, to)?;
+    Ok(None)
+}
+
 /// resampy's output for `x` (`floor(n · to / from)` samples, not yet fixed to librosa's length),
 /// one output at a time: the in-tree reference of [`resample_with`].
 pub fn resample_reference(
@@ -433,10 +443,9 @@ pub fn resample_reference(
     to: u32,
     filter: Filter,
 ) -> Result<Vec<f32>, AudioError> {
-    if from == to {
-        return Ok(x.to_vec());
+    if let Some(same) = unchanged(path, x, from, to)? {
+        return Ok(same);
     }
-    check_rates(path, x.len(), from, to)?;
     let s = Setup::new(from, to, filter);
     Ok((0..resampy_len(x.len(), from, to))
         .map(|t| s.output(x, t))
@@ -458,10 +467,9 @@ pub fn resample_with(
     to: u32,
     filter: Filter,
 ) -> Result<Vec<f32>, AudioError> {
-    if from == to {
-        return Ok(x.to_vec());
+    if let Some(same) = unchanged(path, x, from, to)? {
+        return Ok(same);
     }
-    check_rates(path, x.len(), from, to)?;
     let s = Setup::shared(from, to, filter);
     let m = resampy_len(x.len(), from, to);
     let mut y = vec![0.0f32; output_len(x.len(), from, to).max(m)];

@@ -2,7 +2,6 @@
 
 use super::CliError;
 use crate::report::page::MelInput;
-use crate::report::spectrogram::draw_mel_spectrogram;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -23,13 +22,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         .output
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}_mel.png", mel.stem)));
-    draw_mel_spectrogram(
-        &out,
-        mel.db.view(),
-        mel.sample_rate,
-        mel.hop,
-        &format!("Mel spectrogram of {}", mel.file_name),
-    )?;
+    mel.draw(&out)?;
     println!("{}", out.display());
     Ok(ExitCode::SUCCESS)
 }

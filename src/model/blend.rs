@@ -18,7 +18,8 @@
 //! `lda.bias` `[10]`, `mlp.fc<k>.weight`/`.bias` per hidden layer, `mlp.out.weight`/`.bias`
 //! (one MLP); with several members `mlp<j>.fc<k>…`, `mlp<j>.out…` for member `j`.
 
-use crate::features::{FeatureVector, FEATURE_COLUMNS, N_FEATURES};
+use crate::features::{FeatureVector, N_FEATURES};
+use crate::model::dataset::variance_columns;
 use serde::{Deserialize, Serialize};
 
 /// Architecture name written in `model.json`.
@@ -153,16 +154,6 @@ pub const DEFAULT_MEMBERS: usize = 1;
 
 /// Candidates the search scored (README table).
 pub const SEARCH_CANDIDATES: usize = 190;
-
-/// Indices of the `*_var` columns.
-pub fn variance_columns() -> Vec<usize> {
-    FEATURE_COLUMNS
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.ends_with("_var"))
-        .map(|(i, _)| i)
-        .collect()
-}
 
 /// `ln(max(v, 0) + 1e-12)` on `columns`.
 pub fn log_transform(columns: &[usize], row: &FeatureVector) -> FeatureVector {

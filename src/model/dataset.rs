@@ -6,7 +6,7 @@
 
 use super::ModelError;
 use crate::config::{GENRES, TEST_FRACTION, VAL_FRACTION};
-use crate::features::{FeatureVector, N_FEATURES};
+use crate::features::{FeatureVector, FEATURE_COLUMNS, N_FEATURES};
 use crate::table::{self, Record, TableError};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -239,6 +239,16 @@ pub fn parse_exclude(text: &str) -> Vec<String> {
         .map(|l| l.split('#').next().unwrap_or("").trim())
         .filter(|l| !l.is_empty())
         .map(str::to_string)
+        .collect()
+}
+
+/// Indices of the `*_var` columns (the blend and the strong ensemble take their logarithm).
+pub fn variance_columns() -> Vec<usize> {
+    FEATURE_COLUMNS
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.ends_with("_var"))
+        .map(|(i, _)| i)
         .collect()
 }
 

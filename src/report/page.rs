@@ -56,6 +56,17 @@ impl MelInput {
             hop: crate::config::HOP_LENGTH,
         })
     }
+
+    /// Draws it into the PNG `path`, titled with the file name.
+    pub fn draw(&self, path: &Path) -> Result<(), ReportError> {
+        draw_mel_spectrogram(
+            path,
+            self.db.view(),
+            self.sample_rate,
+            self.hop,
+            &format!("Mel spectrogram of {}", self.file_name),
+        )
+    }
 }
 
 /// One recommended song.
@@ -224,13 +235,7 @@ fn mel_section(
 ) -> Result<(), ReportError> {
     let file = format!("mel_{}.png", mel.stem);
     let path = out.join(&file);
-    draw_mel_spectrogram(
-        &path,
-        mel.db.view(),
-        mel.sample_rate,
-        mel.hop,
-        &format!("Mel spectrogram of {}", mel.file_name),
-    )?;
+    mel.draw(&path)?;
     written.files.push(path);
     doc.push(Block::Heading(2, "Mel spectrogram".into()));
     doc.push(Block::Para(format!(

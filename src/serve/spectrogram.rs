@@ -61,12 +61,5 @@ pub fn draw(audio: &Path, png: &Path) -> Result<(), ServeError> {
         ReportError::Audio(e) => ServeError::Io(format!("cannot decode: {e}")),
         other => ServeError::Io(other.to_string()),
     })?;
-    crate::report::spectrogram::draw_mel_spectrogram(
-        png,
-        mel.db.view(),
-        mel.sample_rate,
-        mel.hop,
-        &format!("Mel spectrogram of {}", mel.file_name),
-    )?;
-    Ok(())
+    Ok(mel.draw(png)?)
 }

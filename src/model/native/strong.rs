@@ -4,7 +4,8 @@
 //! probabilities, and its embedding is the members' last hidden layers side by side.
 
 use super::{combine, linear, relu, softmax, Forward, Weights};
-use crate::features::{FeatureVector, FEATURE_COLUMNS, N_FEATURES};
+use crate::features::{FeatureVector, N_FEATURES};
+use crate::model::dataset::variance_columns;
 use crate::model::{Layer, ModelError, ModelInfo};
 use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
@@ -51,16 +52,6 @@ impl Default for StrongSpec {
             log_columns: variance_columns(),
         }
     }
-}
-
-/// Indices of the `*_var` columns.
-pub fn variance_columns() -> Vec<usize> {
-    FEATURE_COLUMNS
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.ends_with("_var"))
-        .map(|(i, _)| i)
-        .collect()
 }
 
 /// The feature transform applied before standardisation.

@@ -19,9 +19,7 @@ use tuneprint::features::{FeatureVector, N_FEATURES};
 use tuneprint::model::dataset::{split, Dataset, Protocol, Scaler};
 use tuneprint::model::ModelError;
 
-pub use tuneprint::model::native::strong::{
-    transform, transform_rows, variance_columns, StrongSpec, ARCH,
-};
+pub use tuneprint::model::native::strong::{transform, transform_rows, StrongSpec, ARCH};
 
 /// Number of classes.
 const N_CLASSES: i64 = tuneprint::model::native::strong::N_CLASSES as i64;

@@ -186,13 +186,11 @@ fn extract_files<'py>(
         window_seconds: window,
     };
     let cancel = AtomicBool::new(false);
+    // A cancelled batch never gets here: `interruptible` returns the signal's error instead.
     let done = interruptible(py, &cancel, || {
         extract::extract_named(&files, &names, &opts, jobs, control(&cancel))
-    })?;
-    let done = match done {
-        Err(ExtractError::Cancelled) => return Err(PyRuntimeError::new_err("cancelled")),
-        other => other.map_err(error)?,
-    };
+    })?
+    .map_err(error)?;
     let failed = done
         .failed
         .into_iter()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from . import FEATURE_COLUMNS, Paths, TuneprintError, _errors, _failures, _jobs
+from . import FEATURE_COLUMNS, Paths, TuneprintError, _errors, _failures, _finish, _jobs
 from . import _paths, _table, _tuneprint, _window
 
 if TYPE_CHECKING:
@@ -45,10 +45,7 @@ def _partition(
     position among all the files, as in :func:`tuneprint.features`."""
     start, files, names = part
     columns, failed = _tuneprint.extract_files(files, names, jobs, window)
-    if failed and errors == "raise":
-        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-        raise TuneprintError(_failures(failed)[0]["error"] + more)
-    df = _table(columns)
+    df = _finish(_table(columns), _failures(failed), errors)
     if window is None and not failed:
         df.index = pd.RangeIndex(start, start + len(df))
     return df

@@ -669,14 +669,26 @@ pub fn load_with(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Load
         None => frames,
     };
     let to = opts.sr.unwrap_or(raw.rate);
-    let channels = (0..c)
-        .map(|ch| {
-            let x: Vec<f32> = raw.samples[start * c..end * c]
-                .iter()
-                .skip(ch)
-                .step_by(c)
-                .copied()
-                .collect();
+    let frames_of = |ch: usize| -> Vec<f32> {
+        raw.samples[start * c..end * c]
+            .iter()
+            .skip(ch)
+            .step_by(c)
+            .copied()
+            .collect()
+    };
+    let cut: Vec<Vec<f32>> = if c == 1 {
+        // Mono: the decoded samples themselves, cut in place.
+        let mut x = raw.samples;
+        x.truncate(end);
+        x.drain(..start);
+        vec![x]
+    } else {
+        (0..c).map(frames_of).collect()
+    };
+    let channels = cut
+        .into_iter()
+        .map(|x| {
             if to == raw.rate || x.is_empty() {
                 Ok(x)
             } else {

@@ -90,7 +90,7 @@ pub enum CliError {
     Io(#[from] std::io::Error),
 }
 
-pub use crate::model::predict::model_dir;
+pub use crate::model::predict::{load_model, model_dir};
 
 /// The folder `train` and `baselines` write: `-o DIR` when given, else
 /// [`crate::config::default_model_dir`].
@@ -98,13 +98,6 @@ pub fn output_dir(explicit: Option<&std::path::Path>) -> std::path::PathBuf {
     explicit
         .map(std::path::Path::to_path_buf)
         .unwrap_or_else(crate::config::default_model_dir)
-}
-
-/// Loads the model of [`model_dir`] (see [`crate::model::predict::load_model`]).
-pub fn load_model(
-    explicit: Option<&std::path::Path>,
-) -> Result<crate::model::Classifier, CliError> {
-    Ok(crate::model::predict::load_model(explicit)?)
 }
 
 /// The one-line message of an error: its own text, then each cause in turn that the line does

@@ -1,5 +1,13 @@
 //! Every default of the analysis in one place (librosa 0.8.1 defaults).
 
+/// Files whose audio lasts at least this long (seconds, as their headers tell) are decoded and
+/// analysed as a stream in bounded memory (`features::stream`), their long arrays kept in
+/// scratch files in the temporary folder (`TMPDIR`); shorter ones are decoded whole, which is
+/// faster and peaks at a few hundred MB at this length.
+pub const STREAM_MIN_SECONDS: f64 = 600.0;
+/// Environment variable that overrides [`STREAM_MIN_SECONDS`] (tests stream short files).
+pub const STREAM_MIN_SECONDS_ENV: &str = "TUNEPRINT_STREAM_MIN_SECONDS";
+
 /// Sample rate every song is decoded to (Hz), as `librosa.load` does.
 pub const SAMPLE_RATE: u32 = 22_050;
 /// STFT frame length in samples.

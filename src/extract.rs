@@ -2,10 +2,13 @@
 //!
 //! One bad file never stops a batch: every file yields its own `Result`, in input order.
 
-use crate::config::{AUDIO_EXTENSIONS, GENRES, SAMPLE_RATE};
-use crate::features;
+use crate::config::{
+    AUDIO_EXTENSIONS, GENRES, SAMPLE_RATE, STREAM_MIN_SECONDS, STREAM_MIN_SECONDS_ENV,
+};
+use crate::features::{self, Tape, STREAM_PART_FRAMES};
 use crate::table::Record;
 use rayon::prelude::*;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +25,8 @@ pub enum ExtractError {
     },
     #[error("{path}: cannot read: {reason}")]
     Walk { path: PathBuf, reason: String },
+    #[error("{path}: {reason}")]
+    Scratch { path: PathBuf, reason: String },
     #[error("cannot start {jobs} worker threads: {reason}")]
     Threads { jobs: usize, reason: String },
     /// The batch was stopped from outside ([`Control::cancel`]).
@@ -132,6 +137,14 @@ pub struct Options {
 /// Rows of one file: one per song, or one per window (`<stem>.<k>.<ext>`), the windows computed
 /// in parallel on the current rayon pool. The file is decoded once.
 pub fn extract_file(path: &Path, opts: &Options) -> Result<Vec<Record>, ExtractError> {
+    if streams(path) {
+        let s = analyse_streamed(path, opts.window_seconds.is_none(), opts.window_seconds)?;
+        return Ok(s
+            .song
+            .into_iter()
+            .chain(s.windows.into_iter().map(|(_, r)| r))
+            .collect());
+    }
     let decoded = crate::audio::load(path)?;
     let y = decoded.samples;
     let filename = file_name(path);
@@ -184,14 +197,7 @@ fn window_records(
     sec: f64,
     whole: Option<&Record>,
 ) -> Result<Vec<(usize, Record)>, ExtractError> {
-    let sr = SAMPLE_RATE as f64;
-    let w = (sec * sr).round() as usize;
-    let min_tail = (MIN_TAIL_SECONDS.min(sec) * sr).round() as usize;
-    let (stem, ext) = match filename.rfind('.') {
-        Some(i) if i > 0 => (&filename[..i], &filename[i..]),
-        _ => (filename, ""),
-    };
-    let ranges = windows(y.len(), w, min_tail);
+    let ranges = window_ranges(y.len(), sec);
     // Windows are independent: they share the worker threads with the other files
     // (one long song cut into windows keeps every thread busy).
     ranges
@@ -202,17 +208,215 @@ fn window_records(
                 Some(s) if r.start == 0 && r.end == y.len() => s.features,
                 _ => features::compute(&y[r.clone()]).map_err(feature_error(path))?,
             };
-            Ok((
-                r.start,
-                Record {
-                    filename: format!("{stem}.{k}{ext}"),
-                    length: r.len() as u64,
-                    features,
-                    label: label.to_string(),
-                },
-            ))
+            Ok((r.start, window_record(filename, label, k, &r, features)))
         })
         .collect()
+}
+
+/// The windows of `sec` seconds of a signal of `n` samples, as `extract --window` cuts it.
+fn window_ranges(n: usize, sec: f64) -> Vec<Range<usize>> {
+    let sr = SAMPLE_RATE as f64;
+    let w = (sec * sr).round() as usize;
+    let min_tail = (MIN_TAIL_SECONDS.min(sec) * sr).round() as usize;
+    windows(n, w, min_tail)
+}
+
+/// The row of window `k` (samples `r`) of the file `filename`: named `<stem>.<k>.<ext>`.
+fn window_record(
+    filename: &str,
+    label: &str,
+    k: usize,
+    r: &Range<usize>,
+    features: features::FeatureVector,
+) -> Record {
+    let (stem, ext) = match filename.rfind('.') {
+        Some(i) if i > 0 => (&filename[..i], &filename[i..]),
+        _ => (filename, ""),
+    };
+    Record {
+        filename: format!("{stem}.{k}{ext}"),
+        length: r.len() as u64,
+        features,
+        label: label.to_string(),
+    }
+}
+
+/// Whether `path` is long enough to be decoded and analysed as a stream (see
+/// [`STREAM_MIN_SECONDS`]; [`STREAM_MIN_SECONDS_ENV`] overrides it).
+fn streams(path: &Path) -> bool {
+    let min = std::env::var(STREAM_MIN_SECONDS_ENV)
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(STREAM_MIN_SECONDS);
+    crate::audio::duration_hint(path).is_some_and(|s| s >= min)
+}
+
+/// A [`Tape`] in an unnamed scratch file of the temporary folder (gone with it).
+struct ScratchTape {
+    file: std::fs::File,
+    len: usize,
+    bytes: Vec<u8>,
+}
+
+impl ScratchTape {
+    fn new() -> Result<Self, String> {
+        let file = tempfile::tempfile().map_err(|e| {
+            format!(
+                "cannot make a scratch file in {}: {e}",
+                std::env::temp_dir().display()
+            )
+        })?;
+        Ok(ScratchTape {
+            file,
+            len: 0,
+            bytes: Vec::new(),
+        })
+    }
+
+    fn io_error(e: std::io::Error) -> String {
+        format!("scratch file in {}: {e}", std::env::temp_dir().display())
+    }
+}
+
+impl Tape for ScratchTape {
+    fn push(&mut self, x: &[f32]) -> Result<(), String> {
+        self.bytes.clear();
+        self.bytes.extend(x.iter().flat_map(|v| v.to_le_bytes()));
+        self.file
+            .seek(SeekFrom::End(0))
+            .and_then(|_| self.file.write_all(&self.bytes))
+            .map_err(Self::io_error)?;
+        self.len += x.len();
+        Ok(())
+    }
+
+    fn read(&mut self, start: usize, out: &mut [f32]) -> Result<(), String> {
+        self.bytes.resize(4 * out.len(), 0);
+        self.file
+            .seek(SeekFrom::Start(4 * start as u64))
+            .and_then(|_| self.file.read_exact(&mut self.bytes))
+            .map_err(Self::io_error)?;
+        for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(4)) {
+            *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
+/// Samples `start..start + len` of another tape, read-only: a window of a long signal analysed
+/// as a stream of its own.
+struct TapeWindow<'a> {
+    tape: &'a mut dyn Tape,
+    start: usize,
+    len: usize,
+}
+
+impl Tape for TapeWindow<'_> {
+    fn push(&mut self, _: &[f32]) -> Result<(), String> {
+        Err("a window of a tape is read-only".into())
+    }
+    fn read(&mut self, start: usize, out: &mut [f32]) -> Result<(), String> {
+        self.tape.read(self.start + start, out)
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
+/// What [`analyse_streamed`] gives.
+struct StreamedRows {
+    info: crate::audio::Streamed,
+    song: Option<Record>,
+    windows: Vec<(usize, Record)>,
+}
+
+/// A long file decoded and analysed as a stream, in bounded memory (the signal and the long
+/// arrays of its analysis in scratch files): its whole-file row when `song`, and its window
+/// rows of `window` seconds when given: the rows [`extract_file`] and [`analyse_file`] compute
+/// for shorter files, bit for bit.
+fn analyse_streamed(
+    path: &Path,
+    song: bool,
+    window: Option<f64>,
+) -> Result<StreamedRows, ExtractError> {
+    let scratch = |reason: String| ExtractError::Scratch {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut y = ScratchTape::new().map_err(scratch)?;
+    let info = crate::audio::stream(path, &mut |x| y.push(x))?;
+    let new_tape = &|| -> Result<Box<dyn Tape>, String> { Ok(Box::new(ScratchTape::new()?)) };
+    let filename = file_name(path);
+    let label = label_for(path);
+    let whole = if song {
+        let features = features::compute_stream(&mut y, new_tape, STREAM_PART_FRAMES)
+            .map_err(feature_error(path))?;
+        Some(Record {
+            filename: filename.clone(),
+            length: y.len() as u64,
+            features,
+            label: label.clone(),
+        })
+    } else {
+        None
+    };
+    let mut rows = Vec::new();
+    if let Some(sec) = window {
+        let n = y.len();
+        let ranges: Vec<(usize, Range<usize>)> =
+            window_ranges(n, sec).into_iter().enumerate().collect();
+        // Windows up to the streaming length are read and analysed a few at a time, side by
+        // side; longer ones as streams of their own.
+        let long = (STREAM_MIN_SECONDS * SAMPLE_RATE as f64) as usize;
+        let batch = 2 * rayon::current_num_threads().max(1);
+        for group in ranges.chunks(batch) {
+            let mut read = Vec::new();
+            for (k, r) in group {
+                let shortcut = match &whole {
+                    Some(s) if r.start == 0 && r.end == n => Some(s.features),
+                    _ => None,
+                };
+                if shortcut.is_some() || r.len() <= long {
+                    let mut x = Vec::new();
+                    if shortcut.is_none() {
+                        x = vec![0.0f32; r.len()];
+                        y.read(r.start, &mut x)
+                            .map_err(|e| feature_error(path)(features::FeatureError::Tape(e)))?;
+                    }
+                    read.push((*k, r.clone(), shortcut, x));
+                } else {
+                    let mut w = TapeWindow {
+                        tape: &mut y,
+                        start: r.start,
+                        len: r.len(),
+                    };
+                    let f = features::compute_stream(&mut w, new_tape, STREAM_PART_FRAMES)
+                        .map_err(feature_error(path))?;
+                    read.push((*k, r.clone(), Some(f), Vec::new()));
+                }
+            }
+            let done: Vec<(usize, Record)> = read
+                .into_par_iter()
+                .map(|(k, r, f, x)| {
+                    let f = match f {
+                        Some(f) => f,
+                        None => features::compute(&x).map_err(feature_error(path))?,
+                    };
+                    Ok((r.start, window_record(&filename, &label, k, &r, f)))
+                })
+                .collect::<Result<_, ExtractError>>()?;
+            rows.extend(done);
+        }
+    }
+    Ok(StreamedRows {
+        info,
+        song: whole,
+        windows: rows,
+    })
 }
 
 /// Everything the library keeps of one file, from one decode.
@@ -235,6 +439,16 @@ pub struct Analysis {
 /// `extract` and `extract --window window_seconds` compute them (the two in parallel on the
 /// current rayon pool).
 pub fn analyse_file(path: &Path, window_seconds: f64) -> Result<Analysis, ExtractError> {
+    if streams(path) {
+        let s = analyse_streamed(path, true, Some(window_seconds))?;
+        return Ok(Analysis {
+            format: s.info.format,
+            source_rate: s.info.source_rate,
+            channels: s.info.channels,
+            song: s.song.expect("the whole-file row was asked for"),
+            windows: s.windows,
+        });
+    }
     let decoded = crate::audio::load(path)?;
     let y = &decoded.samples;
     let filename = file_name(path);

@@ -16,13 +16,13 @@
 use super::mix::{MonoMixer, S16};
 use super::{au, resample, AudioError, Decoded, LoadOptions, Loaded};
 use crate::config::SAMPLE_RATE;
-use std::io::Cursor;
+use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use symphonia::core::codecs::{CodecParameters, Decoder, DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader, Packet};
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
@@ -102,23 +102,40 @@ impl Container {
     }
 }
 
-/// Reads the whole file, with typed errors for a missing path, a directory and an empty file.
-pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, AudioError> {
-    let open_err = |e: std::io::Error| AudioError::Open {
+/// The error of opening or reading `path`.
+fn open_error(path: &Path) -> impl Fn(std::io::Error) -> AudioError + '_ {
+    move |e| AudioError::Open {
         path: path.to_path_buf(),
         reason: match e.kind() {
             std::io::ErrorKind::NotFound => "no such file".to_string(),
             std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
             _ => e.to_string(),
         },
-    };
-    let meta = std::fs::metadata(path).map_err(open_err)?;
+    }
+}
+
+/// The length of the file at `path`, with typed errors for a missing path, a directory and an
+/// empty file.
+fn file_len(path: &Path) -> Result<u64, AudioError> {
+    let meta = std::fs::metadata(path).map_err(open_error(path))?;
     if meta.is_dir() {
         return Err(AudioError::IsDirectory {
             path: path.to_path_buf(),
         });
     }
-    let bytes = std::fs::read(path).map_err(open_err)?;
+    if meta.len() == 0 {
+        return Err(AudioError::NoAudio {
+            path: path.to_path_buf(),
+            reason: "the file is empty".into(),
+        });
+    }
+    Ok(meta.len())
+}
+
+/// Reads the whole file, with typed errors for a missing path, a directory and an empty file.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, AudioError> {
+    file_len(path)?;
+    let bytes = std::fs::read(path).map_err(open_error(path))?;
     if bytes.is_empty() {
         return Err(AudioError::NoAudio {
             path: path.to_path_buf(),
@@ -132,27 +149,46 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, AudioError> {
 /// a truncated or streamed file (sizes `0xffffffff` or too small) is read to its last whole frame,
 /// as libsndfile reads it.
 fn fix_wav_sizes(b: &mut [u8]) {
-    if b.len() < 12 || &b[8..12] != b"WAVE" {
-        return;
+    let len = b.len() as u64;
+    for (at, v) in wav_size_patches(&mut Cursor::new(&*b), len) {
+        b[at as usize..at as usize + 4].copy_from_slice(&v);
     }
-    let riff = u32::try_from(b.len() - 8).unwrap_or(u32::MAX);
-    b[4..8].copy_from_slice(&riff.to_le_bytes());
-    let mut pos = 12usize;
-    while pos + 8 <= b.len() {
-        let size = u32::from_le_bytes([b[pos + 4], b[pos + 5], b[pos + 6], b[pos + 7]]) as usize;
-        let available = b.len() - pos - 8;
-        if &b[pos..pos + 4] == b"data" {
+}
+
+/// The 4-byte fields that [`fix_wav_sizes`] rewrites in a WAV file of `len` bytes read through
+/// `r`, with their new values (none for anything but WAV).
+fn wav_size_patches<R: Read + Seek>(r: &mut R, len: u64) -> Vec<(u64, [u8; 4])> {
+    let mut head = [0u8; 12];
+    if len < 12
+        || r.seek(SeekFrom::Start(0)).is_err()
+        || r.read_exact(&mut head).is_err()
+        || &head[8..12] != b"WAVE"
+    {
+        return Vec::new();
+    }
+    let riff = u32::try_from(len - 8).unwrap_or(u32::MAX);
+    let mut patches = vec![(4, riff.to_le_bytes())];
+    let mut pos = 12u64;
+    while pos + 8 <= len {
+        let mut h = [0u8; 8];
+        if r.seek(SeekFrom::Start(pos)).is_err() || r.read_exact(&mut h).is_err() {
+            break;
+        }
+        let size = u64::from(u32::from_le_bytes([h[4], h[5], h[6], h[7]]));
+        let available = len - pos - 8;
+        if &h[..4] == b"data" {
             if size > available {
                 let fixed = u32::try_from(available).unwrap_or(u32::MAX);
-                b[pos + 4..pos + 8].copy_from_slice(&fixed.to_le_bytes());
+                patches.push((pos + 4, fixed.to_le_bytes()));
             }
-            return;
+            break;
         }
         if size > available {
-            return; // damaged; let the reader report it
+            break; // damaged; let the reader report it
         }
         pos += 8 + size + (size & 1);
     }
+    patches
 }
 
 /// Where the first MPEG frame of an MP3 image would start: after an ID3v2 tag, if any.
@@ -206,11 +242,7 @@ fn mp3_vbri_samples(b: &[u8]) -> usize {
 fn wav_pcm16(bytes: &[u8], keep: bool) -> Option<Raw> {
     let reader = hound::WavReader::new(Cursor::new(bytes)).ok()?;
     let spec = reader.spec();
-    if spec.sample_format != hound::SampleFormat::Int
-        || spec.bits_per_sample != 16
-        || spec.channels == 0
-        || spec.sample_rate == 0
-    {
+    if !is_pcm16(&spec) {
         return None;
     }
     let samples = reader.len() as usize;
@@ -228,6 +260,14 @@ fn wav_pcm16(bytes: &[u8], keep: bool) -> Option<Raw> {
         rate: spec.sample_rate,
         channels,
     })
+}
+
+/// Whether [`wav_pcm16`] (or its stream) reads a WAV of this format.
+fn is_pcm16(spec: &hound::WavSpec) -> bool {
+    spec.sample_format == hound::SampleFormat::Int
+        && spec.bits_per_sample == 16
+        && spec.channels > 0
+        && spec.sample_rate > 0
 }
 
 /// What a decoder produced before mixing and resampling.
@@ -262,11 +302,11 @@ fn symphonia_error(path: &Path, e: SymError, stage: &str) -> AudioError {
 /// track's codec parameters.
 fn open_track(
     path: &Path,
-    bytes: Vec<u8>,
+    source: Box<dyn MediaSource>,
+    gapless: bool,
     container: Container,
 ) -> Result<(Box<dyn FormatReader>, u32, CodecParameters), AudioError> {
-    let gapless = container != Container::Mp3 || mp3_has_info_header(&bytes);
-    let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
+    let mss = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
     hint.with_extension(container.name());
     // Gapless trimming (encoder delay and padding, as libsndfile/mpg123 trim them) needs the
@@ -292,6 +332,11 @@ fn open_track(
     Ok((reader, track_id, params))
 }
 
+/// Whether symphonia may trim encoder delay and padding of a file starting with `head`.
+fn gapless(container: Container, head: &[u8]) -> bool {
+    container != Container::Mp3 || mp3_has_info_header(head)
+}
+
 /// A decoder for a track with `params`.
 fn new_decoder(params: &CodecParameters) -> Result<Box<dyn Decoder>, SymError> {
     symphonia::default::get_codecs().make(params, &DecoderOptions::default())
@@ -304,7 +349,9 @@ fn decode_symphonia(
     container: Container,
     keep: bool,
 ) -> Result<Raw, AudioError> {
-    let (mut reader, track_id, params) = open_track(path, bytes, container)?;
+    let gapless = gapless(container, &bytes);
+    let (mut reader, track_id, params) =
+        open_track(path, Box::new(Cursor::new(bytes)), gapless, container)?;
     let mut decoder =
         new_decoder(&params).map_err(|e| symphonia_error(path, e, "opening the decoder"))?;
     let capacity = params.n_frames.unwrap_or(0).min(1 << 28) as usize;
@@ -553,10 +600,7 @@ fn decode_in_parts(
 
 /// Decodes an in-memory file image (`path` names it in errors) to mono at its own rate.
 fn decode_raw(path: &Path, mut bytes: Vec<u8>, keep: bool) -> Result<(Raw, Container), AudioError> {
-    let container = Container::sniff(&bytes).ok_or_else(|| AudioError::Unsupported {
-        path: path.to_path_buf(),
-        reason: "no WAV, AIFF, FLAC, Ogg, MP3 or Sun .au header at the start of the file".into(),
-    })?;
+    let container = Container::sniff(&bytes).ok_or_else(|| unrecognised(path))?;
     let raw = match container {
         Container::Au => {
             let mut mixer = MonoMixer::keeping_channels(keep, 0);
@@ -583,12 +627,7 @@ fn decode_raw(path: &Path, mut bytes: Vec<u8>, keep: bool) -> Result<(Raw, Conta
                     0
                 };
                 let mut raw = quiet_catch_unwind(|| decode_symphonia(path, bytes, container, keep))
-                    .unwrap_or_else(|_| {
-                        Err(AudioError::Corrupt {
-                            path: path.to_path_buf(),
-                            reason: "the decoder failed on malformed data".into(),
-                        })
-                    })?;
+                    .unwrap_or_else(|_| Err(decoder_panicked(path)))?;
                 if silent_lead > 0 && !raw.samples.is_empty() {
                     let lead = if keep {
                         silent_lead * raw.channels
@@ -723,6 +762,323 @@ pub fn load(path: &Path) -> Result<Decoded, AudioError> {
     load_bytes(path, bytes)
 }
 
+/// Bytes read from the start of a file to recognise its container and probe its headers.
+const HEAD_BYTES: u64 = 1 << 16;
+/// Bytes of 16-bit PCM read at a time by [`stream`].
+const STREAM_READ_BYTES: usize = 1 << 20;
+
+/// A file read through with some 4-byte fields replaced (a WAV's chunk sizes made to agree with
+/// its length, see [`wav_size_patches`]), for symphonia and hound.
+struct Patched {
+    file: std::fs::File,
+    pos: u64,
+    len: u64,
+    patches: Vec<(u64, [u8; 4])>,
+}
+
+impl Read for Patched {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        let (a, b) = (self.pos, self.pos + n as u64);
+        for &(at, v) in &self.patches {
+            for (k, &byte) in v.iter().enumerate() {
+                let q = at + k as u64;
+                if (a..b).contains(&q) {
+                    buf[(q - a) as usize] = byte;
+                }
+            }
+        }
+        self.pos = b;
+        Ok(n)
+    }
+}
+
+impl Seek for Patched {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        self.pos = self.file.seek(to)?;
+        Ok(self.pos)
+    }
+}
+
+impl MediaSource for Patched {
+    fn is_seekable(&self) -> bool {
+        true
+    }
+    fn byte_len(&self) -> Option<u64> {
+        Some(self.len)
+    }
+}
+
+/// The mono signal of a file at its own rate, piece by piece, resampled to [`SAMPLE_RATE`] on
+/// the way to the caller's sink (with the silent lead of a VBRI MP3 in front).
+struct Outlet<'s> {
+    path: &'s Path,
+    sink: &'s mut dyn FnMut(&[f32]) -> Result<(), String>,
+    resampler: Option<resample::Stream>,
+    lead: usize,
+    samples: usize,
+}
+
+impl Outlet<'_> {
+    fn keep_error(&self) -> impl Fn(String) -> AudioError + '_ {
+        |reason| AudioError::Keep {
+            path: self.path.to_path_buf(),
+            reason,
+        }
+    }
+
+    /// Mono samples `x` at `rate` Hz.
+    fn push(&mut self, rate: u32, x: &[f32]) -> Result<(), AudioError> {
+        if x.is_empty() {
+            return Ok(());
+        }
+        if self.resampler.is_none() {
+            self.resampler = Some(resample::Stream::new(self.path, rate, SAMPLE_RATE)?);
+            if self.lead > 0 {
+                let lead = vec![0.0f32; self.lead];
+                self.send(&lead)?;
+            }
+        }
+        self.send(x)
+    }
+
+    fn send(&mut self, x: &[f32]) -> Result<(), AudioError> {
+        self.samples += x.len();
+        let mut r = self.resampler.take().expect("started");
+        let sink = &mut *self.sink;
+        let res = r.push(x, &mut |y: &[f32]| sink(y));
+        self.resampler = Some(r);
+        res.map_err(self.keep_error())
+    }
+
+    /// The end of the signal: the resampler's last samples; the number of samples in all.
+    fn finish(mut self) -> Result<usize, AudioError> {
+        let Some(r) = self.resampler.take() else {
+            return Err(AudioError::NoAudio {
+                path: self.path.to_path_buf(),
+                reason: "the stream holds no samples".into(),
+            });
+        };
+        let path = self.path;
+        let sink = &mut *self.sink;
+        r.finish(&mut |y: &[f32]| {
+            sink(y).map_err(|reason| AudioError::Keep {
+                path: path.to_path_buf(),
+                reason,
+            })
+        })
+    }
+}
+
+/// [`load`] of a file of any length in bounded memory: the same samples, bit for bit, handed to
+/// `sink` in order, a window of the file at a time (Sun `.au` files, read whole, excepted).
+pub fn stream(
+    path: &Path,
+    sink: &mut dyn FnMut(&[f32]) -> Result<(), String>,
+) -> Result<super::Streamed, AudioError> {
+    let len = file_len(path)?;
+    let mut file = std::fs::File::open(path).map_err(open_error(path))?;
+    let mut head = Vec::new();
+    (&mut file)
+        .take(HEAD_BYTES)
+        .read_to_end(&mut head)
+        .map_err(open_error(path))?;
+    let container = Container::sniff(&head).ok_or_else(|| unrecognised(path))?;
+    if container == Container::Au {
+        let d = load(path)?;
+        sink(&d.samples).map_err(|reason| AudioError::Keep {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+        return Ok(super::Streamed {
+            format: d.format,
+            source_rate: d.source_rate,
+            channels: d.channels,
+            samples: d.samples.len(),
+        });
+    }
+    if container == Container::Mp3 {
+        // The probes read up to 2 KiB past an ID3v2 tag.
+        let need = (mp3_stream_start(&head) as u64 + 2048).min(len);
+        if need > head.len() as u64 {
+            file.seek(SeekFrom::Start(0)).map_err(open_error(path))?;
+            head.clear();
+            (&mut file)
+                .take(need)
+                .read_to_end(&mut head)
+                .map_err(open_error(path))?;
+        }
+    }
+    let patches = if container == Container::Wav {
+        wav_size_patches(&mut file, len)
+    } else {
+        Vec::new()
+    };
+    let mut source = Patched {
+        file,
+        pos: 0,
+        len,
+        patches,
+    };
+    source.seek(SeekFrom::Start(0)).map_err(open_error(path))?;
+    let mut out = Outlet {
+        path,
+        sink,
+        resampler: None,
+        lead: if container == Container::Mp3 {
+            mp3_vbri_samples(&head)
+        } else {
+            0
+        },
+        samples: 0,
+    };
+    if container == Container::Wav {
+        if let Some((rate, channels)) = stream_pcm16(path, &mut source, &mut out)? {
+            return Ok(super::Streamed {
+                format: container.name().to_string(),
+                source_rate: rate,
+                channels,
+                samples: out.finish()?,
+            });
+        }
+        source.seek(SeekFrom::Start(0)).map_err(open_error(path))?;
+    }
+    let gapless = gapless(container, &head);
+    let raw = quiet_catch_unwind(|| stream_symphonia(path, source, gapless, container, &mut out))
+        .unwrap_or_else(|_| Err(decoder_panicked(path)))?;
+    Ok(super::Streamed {
+        format: container.name().to_string(),
+        source_rate: raw.rate,
+        channels: raw.channels,
+        samples: out.finish()?,
+    })
+}
+
+/// The length of a file's audio in seconds as its headers tell (symphonia's frame count, an
+/// estimate from the first frame for an MP3 without a Xing header), without decoding it; `None`
+/// when they do not tell or the file is not one symphonia reads (Sun `.au`, damaged headers).
+pub fn duration_hint(path: &Path) -> Option<f64> {
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let mut head = Vec::new();
+    (&mut file).take(HEAD_BYTES).read_to_end(&mut head).ok()?;
+    let container = Container::sniff(&head)?;
+    if container == Container::Au {
+        return None;
+    }
+    let patches = if container == Container::Wav {
+        wav_size_patches(&mut file, len)
+    } else {
+        Vec::new()
+    };
+    file.seek(SeekFrom::Start(0)).ok()?;
+    let source = Patched {
+        file,
+        pos: 0,
+        len,
+        patches,
+    };
+    let gapless = gapless(container, &head);
+    let (_, _, params) = guarded(|| open_track(path, Box::new(source), gapless, container).ok())??;
+    Some(params.n_frames? as f64 / f64::from(params.sample_rate.filter(|&r| r > 0)?))
+}
+
+/// [`wav_pcm16`] as a stream: `Some((rate, channels))` once every sample went to `out`, `None`
+/// (nothing sent) for every WAV it does not read.
+fn stream_pcm16(
+    path: &Path,
+    source: &mut Patched,
+    out: &mut Outlet,
+) -> Result<Option<(u32, usize)>, AudioError> {
+    let io = open_error(path);
+    let Ok(reader) = hound::WavReader::new(BufReader::new(&mut *source)) else {
+        return Ok(None);
+    };
+    let spec = reader.spec();
+    if !is_pcm16(&spec) {
+        return Ok(None);
+    }
+    let samples = u64::from(reader.len());
+    let Ok(start) = reader.into_inner().stream_position() else {
+        return Ok(None);
+    };
+    let len = source.len;
+    let mut tag = [0u8; 4];
+    if start < 8 || start + 2 * samples > len {
+        return Ok(None);
+    }
+    source.seek(SeekFrom::Start(start - 8)).map_err(&io)?;
+    source.read_exact(&mut tag).map_err(&io)?;
+    if &tag != b"data" {
+        return Ok(None);
+    }
+    source.seek(SeekFrom::Start(start)).map_err(&io)?;
+    let channels = usize::from(spec.channels);
+    let frame = 2 * channels;
+    let mut left = (2 * samples) as usize;
+    let mut buf = vec![0u8; STREAM_READ_BYTES / frame * frame];
+    let mut mixer = MonoMixer::keeping_channels(false, buf.len() / frame);
+    while left > 0 {
+        let chunk = &mut buf[..left.min(STREAM_READ_BYTES / frame * frame)];
+        source.read_exact(chunk).map_err(&io)?;
+        left -= chunk.len();
+        mixer.out.clear();
+        mixer.push_interleaved::<2>(chunk, channels, |b| f32::from(i16::from_le_bytes(b)) * S16);
+        out.push(spec.sample_rate, &mixer.out)?;
+    }
+    Ok(Some((spec.sample_rate, channels)))
+}
+
+/// [`decode_symphonia`] as a stream, packet after packet (no parts): the rate and channels of
+/// the file once every sample went to `out`.
+fn stream_symphonia(
+    path: &Path,
+    source: Patched,
+    gapless: bool,
+    container: Container,
+    out: &mut Outlet,
+) -> Result<Raw, AudioError> {
+    let (mut reader, track_id, params) = open_track(path, Box::new(source), gapless, container)?;
+    let mut decoder =
+        new_decoder(&params).map_err(|e| symphonia_error(path, e, "opening the decoder"))?;
+    let mut run = Run::new(0, false);
+    loop {
+        let packet = match next_packet(reader.as_mut(), track_id) {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            Err(e) => return Err(symphonia_error(path, e, "reading packets")),
+        };
+        let go = run
+            .decode(decoder.as_mut(), &packet)
+            .map_err(|e| symphonia_error(path, e, "decoding"))?;
+        let rate = params.sample_rate.or(run.spec.map(|(r, _)| r));
+        if let Some(rate) = rate.filter(|&r| r > 0) {
+            out.push(rate, &run.mixer.out)?;
+        }
+        run.mixer.out.clear();
+        if !go {
+            break;
+        }
+    }
+    raw_of(path, &params, run)
+}
+
+/// The error of a file that made the decoder panic.
+fn decoder_panicked(path: &Path) -> AudioError {
+    AudioError::Corrupt {
+        path: path.to_path_buf(),
+        reason: "the decoder failed on malformed data".into(),
+    }
+}
+
+/// The error of a file whose first bytes are no container we read.
+fn unrecognised(path: &Path) -> AudioError {
+    AudioError::Unsupported {
+        path: path.to_path_buf(),
+        reason: "no WAV, AIFF, FLAC, Ogg, MP3 or Sun .au header at the start of the file".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -732,7 +1088,9 @@ mod tests {
     fn packets_of(path: &Path) -> (CodecParameters, Vec<Packet>) {
         let bytes = std::fs::read(path).unwrap();
         let container = Container::sniff(&bytes).unwrap();
-        let (mut reader, id, params) = open_track(path, bytes, container).unwrap();
+        let gapless = gapless(container, &bytes);
+        let (mut reader, id, params) =
+            open_track(path, Box::new(Cursor::new(bytes)), gapless, container).unwrap();
         let (packets, error) = read_packets(reader.as_mut(), id);
         assert!(error.is_none());
         (params, packets)

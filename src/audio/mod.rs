@@ -23,6 +23,19 @@ pub struct Decoded {
     pub channels: usize,
 }
 
+/// What [`stream`] decoded (its samples went to the sink).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Streamed {
+    /// Container/codec name, e.g. `"wav"`, `"mp3"`.
+    pub format: String,
+    /// Sample rate of the file (Hz).
+    pub source_rate: u32,
+    /// Channels of the file.
+    pub channels: usize,
+    /// Mono samples at [`crate::config::SAMPLE_RATE`] handed to the sink.
+    pub samples: usize,
+}
+
 /// What to load and how, as the arguments of `librosa.load` (0.8.1).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LoadOptions {
@@ -78,6 +91,9 @@ pub enum AudioError {
     /// The file is damaged (bad or truncated header, corrupt stream).
     #[error("{path}: corrupt audio: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    /// The caller could not keep the decoded samples (e.g. its scratch file).
+    #[error("{path}: cannot keep the decoded signal: {reason}")]
+    Keep { path: PathBuf, reason: String },
     /// Resampling failed.
     #[error("{path}: resampling failed: {reason}")]
     Resample { path: PathBuf, reason: String },
@@ -86,6 +102,20 @@ pub enum AudioError {
 /// Decodes a file as `librosa.load(path, sr, mono, offset, duration)` does (see [`LoadOptions`]).
 pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<Loaded, AudioError> {
     decode::load_with(path, decode::read_file(path)?, opts)
+}
+
+/// [`load`] in bounded memory: the same samples handed to `sink` piece by piece, in order.
+pub fn stream(
+    path: &Path,
+    sink: &mut dyn FnMut(&[f32]) -> Result<(), String>,
+) -> Result<Streamed, AudioError> {
+    decode::stream(path, sink)
+}
+
+/// The length of a file's audio in seconds as its headers tell, without decoding it (`None`
+/// when they do not tell).
+pub fn duration_hint(path: &Path) -> Option<f64> {
+    decode::duration_hint(path)
 }
 
 /// Decodes a file to mono `f32` at [`crate::config::SAMPLE_RATE`], like `librosa.load(path)`.

@@ -296,6 +296,41 @@ pub fn resampy_len(n: usize, from: u32, to: u32) -> usize {
     (n as f64 * f64::from(to) / f64::from(from)) as usize
 }
 
+/// The input signal as the resampler reads it: `len` samples in all, of which `data` holds
+/// those from index `offset` on (the whole signal, or the window of it that a stream keeps).
+/// Reading outside the window is a bug of the caller (it panics).
+#[derive(Clone, Copy)]
+struct Input<'a> {
+    data: &'a [f32],
+    offset: usize,
+    len: usize,
+}
+
+impl<'a> Input<'a> {
+    fn whole(x: &'a [f32]) -> Self {
+        Input {
+            data: x,
+            offset: 0,
+            len: x.len(),
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn at(&self, i: usize) -> f32 {
+        self.data[i - self.offset]
+    }
+
+    #[inline]
+    fn slice(&self, r: std::ops::Range<usize>) -> &'a [f32] {
+        &self.data[r.start - self.offset..r.end - self.offset]
+    }
+}
+
 /// Everything the inner loops need for one rate pair.
 struct Setup {
     /// The table, scaled by the rate ratio when downsampling.
@@ -385,20 +420,20 @@ impl Setup {
 
     /// Output `t`, one tap after the other (resampy's loop).
     #[inline]
-    fn output(&self, x: &[f32], t: usize) -> f32 {
+    fn output(&self, x: Input, t: usize) -> f32 {
         let (n, (off_l, eta_l), (off_r, eta_r)) = self.position(t);
         let mut y = 0.0f32;
         let left = (n + 1).min(self.taps(off_l));
         for i in 0..left {
             let j = off_l + i * self.step;
             let w = self.win[j] + eta_l * self.delta[j];
-            y = (f64::from(y) + w * f64::from(x[n - i])) as f32;
+            y = (f64::from(y) + w * f64::from(x.at(n - i))) as f32;
         }
         let right = (x.len() - n - 1).min(self.taps(off_r));
         for k in 0..right {
             let j = off_r + k * self.step;
             let w = self.win[j] + eta_r * self.delta[j];
-            y = (f64::from(y) + w * f64::from(x[n + k + 1])) as f32;
+            y = (f64::from(y) + w * f64::from(x.at(n + k + 1))) as f32;
         }
         y
     }
@@ -448,7 +483,7 @@ pub fn resample_reference(
     }
     let s = Setup::new(from, to, filter);
     Ok((0..resampy_len(x.len(), from, to))
-        .map(|t| s.output(x, t))
+        .map(|t| s.output(Input::whole(x), t))
         .collect())
 }
 
@@ -479,10 +514,10 @@ pub fn resample_with(
         y[..m]
             .par_chunks_mut(lanes::PART)
             .enumerate()
-            .for_each(|(i, part)| lanes::run(&s, x, part, i * lanes::PART));
+            .for_each(|(i, part)| lanes::run(&s, Input::whole(x), part, i * lanes::PART));
     } else {
         for (t, v) in y[..m].iter_mut().enumerate() {
-            *v = s.output(x, t);
+            *v = s.output(Input::whole(x), t);
         }
     }
     // librosa's fix_length: zeros appended up to ceil(n · to / from).
@@ -490,9 +525,147 @@ pub fn resample_with(
     Ok(y)
 }
 
+/// Inputs a [`Stream`] gathers before it computes the outputs they complete.
+const STREAM_BATCH: usize = 1 << 20;
+
+/// [`resample`] of a signal that arrives piece by piece: [`Stream::push`] hands on the outputs
+/// each piece completes, [`Stream::finish`] the rest, the same samples bit for bit as
+/// [`resample`] of the whole signal, while only a window of the input (a batch and one filter
+/// length) is kept.
+pub struct Stream {
+    path: std::path::PathBuf,
+    from: u32,
+    to: u32,
+    /// `None` when the rates are equal (the input is the output).
+    setup: Option<Arc<Setup>>,
+    /// Inputs from index `offset` on.
+    buf: Vec<f32>,
+    offset: usize,
+    /// Inputs pushed so far.
+    received: usize,
+    /// `received` when the last batch was computed.
+    computed_at: usize,
+    /// The next output to compute.
+    next: usize,
+}
+
+impl Stream {
+    /// A stream from `from` Hz to `to` Hz (`path` names the file in errors); the rates are
+    /// checked here, the length at [`Stream::finish`].
+    pub fn new(path: &Path, from: u32, to: u32) -> Result<Self, AudioError> {
+        let setup = if from == to {
+            None
+        } else {
+            check_rates(path, usize::MAX / 2, from, to)?;
+            Some(Setup::shared(from, to, Filter::KaiserBest))
+        };
+        Ok(Stream {
+            path: path.to_path_buf(),
+            from,
+            to,
+            setup,
+            buf: Vec::new(),
+            offset: 0,
+            received: 0,
+            computed_at: 0,
+            next: 0,
+        })
+    }
+
+    /// Takes the next inputs; `out` receives the outputs they complete, in order.
+    pub fn push<E>(
+        &mut self,
+        x: &[f32],
+        out: &mut dyn FnMut(&[f32]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.received += x.len();
+        if self.setup.is_none() {
+            return if x.is_empty() { Ok(()) } else { out(x) };
+        }
+        self.buf.extend_from_slice(x);
+        if self.received - self.computed_at < STREAM_BATCH {
+            return Ok(());
+        }
+        self.computed_at = self.received;
+        let s = Arc::clone(self.setup.as_ref().expect("resampling"));
+        let len = s.taps(0);
+        // Outputs whose right wing ends before the inputs received so far: they read no input
+        // that is still to come and no end of the signal.
+        let complete = |t: usize| ((t as f64 * s.time_increment) as usize) + len < self.received;
+        let mut end = ((self.received.saturating_sub(len + 1)) as f64 / s.time_increment) as usize;
+        while end > self.next && !complete(end - 1) {
+            end -= 1;
+        }
+        while complete(end) {
+            end += 1;
+        }
+        if end > self.next {
+            self.compute(&s, end, self.received, out)?;
+        }
+        Ok(())
+    }
+
+    /// Outputs `self.next..end` of a signal of `len` samples (the inputs they read are in
+    /// `buf`), handed to `out`; the inputs no later output reads are dropped.
+    fn compute<E>(
+        &mut self,
+        s: &Setup,
+        end: usize,
+        len: usize,
+        out: &mut dyn FnMut(&[f32]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let x = Input {
+            data: &self.buf,
+            offset: self.offset,
+            len,
+        };
+        let mut y = vec![0.0f32; end - self.next];
+        let start = self.next;
+        if self.buf.iter().all(|v| v.is_finite()) {
+            y.par_chunks_mut(lanes::PART)
+                .enumerate()
+                .for_each(|(i, part)| lanes::run(s, x, part, start + i * lanes::PART));
+        } else {
+            for (i, v) in y.iter_mut().enumerate() {
+                *v = s.output(x, start + i);
+            }
+        }
+        self.next = end;
+        // The next output reads from input n − (taps − 1) on.
+        let n = (end as f64 * s.time_increment) as usize;
+        let keep_from = n.saturating_sub(s.taps(0) + 1).max(self.offset);
+        self.buf.drain(..keep_from - self.offset);
+        self.offset = keep_from;
+        out(&y)
+    }
+
+    /// The end of the input: `out` receives the last outputs (and librosa's zeros up to
+    /// [`output_len`]); returns the number of outputs in all.
+    pub fn finish<E: From<AudioError>>(
+        mut self,
+        out: &mut dyn FnMut(&[f32]) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let n = self.received;
+        let Some(s) = self.setup.clone() else {
+            return Ok(n);
+        };
+        check_rates(&self.path, n, self.from, self.to)?;
+        // As resample_with: resampy's outputs, cut or padded with zeros to librosa's length.
+        let total = output_len(n, self.from, self.to);
+        let m = resampy_len(n, self.from, self.to).min(total);
+        if m > self.next {
+            self.compute(&s, m, n, out)?;
+        }
+        if total > m {
+            out(&vec![0.0f32; total - m])?;
+        }
+        Ok(total)
+    }
+}
+
 /// The fast evaluation of [`Setup::output`]: outputs sharing their weights, computed together.
 mod lanes {
-    use super::Setup;
+    use super::{Input, Setup};
     use std::collections::HashMap;
     use std::hash::{BuildHasherDefault, Hasher};
 
@@ -879,7 +1052,7 @@ mod lanes {
     pub const PART: usize = CHUNK;
 
     /// Fills `y` with outputs `start..start + y.len()` (within resampy's length).
-    pub fn run(s: &Setup, x: &[f32], y: &mut [f32], start: usize) {
+    pub fn run(s: &Setup, x: Input, y: &mut [f32], start: usize) {
         let (many, few) = best_kernels();
         #[cfg(target_arch = "x86_64")]
         let decimate = std::arch::is_x86_feature_detected!("avx2");
@@ -891,12 +1064,20 @@ mod lanes {
     /// [`run`] with the portable kernels (tests compare the two).
     #[cfg(test)]
     pub fn run_portable(s: &Setup, x: &[f32], y: &mut [f32]) {
-        run_with(s, x, y, 0, kernel_portable, kernel_portable, false)
+        run_with(
+            s,
+            Input::whole(x),
+            y,
+            0,
+            kernel_portable,
+            kernel_portable,
+            false,
+        )
     }
 
     fn run_with(
         s: &Setup,
-        x: &[f32],
+        x: Input,
         y: &mut [f32],
         start: usize,
         many: Kernel<LANES>,
@@ -954,7 +1135,7 @@ mod lanes {
             let hi = centre[tagged[tagged.len() - 1].1 as usize];
             let base = lo + 1 - len;
             xf.clear();
-            xf.extend(x[base..=hi + len].iter().map(|&v| f64::from(v)));
+            xf.extend(x.slice(base..hi + len + 1).iter().map(|&v| f64::from(v)));
             // Group by row (a counting sort; outputs stay in order within a row).
             counts.clear();
             counts.resize(rows.left_taps.len() + 1, 0);
@@ -1001,7 +1182,7 @@ mod lanes {
     /// exactly on input `d·t`, so every output has the same weights, and the inputs of 32
     /// consecutive outputs at one tap are 32 consecutive samples of one of `d` phase arrays.
     #[cfg(target_arch = "x86_64")]
-    fn run_decimate(s: &Setup, x: &[f32], y: &mut [f32], start: usize, rows: &mut Rows) {
+    fn run_decimate(s: &Setup, x: Input, y: &mut [f32], start: usize, rows: &mut Rows) {
         let d = s.time_increment as usize;
         let len = rows.len;
         let r = rows.row(s, 0.0f64.to_bits(), 0);
@@ -1034,7 +1215,7 @@ mod lanes {
             let (a, b) = (t, t + blocks * LANES);
             let base = d * (a - first);
             let plen = (d * (b - 1) + len - base) / d + 1 + WIDE;
-            let inputs = &x[base..(base + d * plen).min(x.len())];
+            let inputs = x.slice(base..(base + d * plen).min(x.len()));
             // Phase r holds inputs r, r + d, r + 2d, … widened, then zeros up to plen.
             ph.clear();
             for r in 0..d {
@@ -1105,7 +1286,7 @@ mod lanes {
     }
 
     #[cfg(not(target_arch = "x86_64"))]
-    fn run_decimate(_: &Setup, _: &[f32], _: &mut [f32], _: usize, _: &mut Rows) {
+    fn run_decimate(_: &Setup, _: Input, _: &mut [f32], _: usize, _: &mut Rows) {
         unreachable!("only called where AVX2 runs")
     }
 }
@@ -1182,9 +1363,9 @@ mod tests {
                 let (a, b) = (m / 3 + 1, m / 3 + 1 + m / 2);
                 let (p0, rest) = parts.split_at_mut(a);
                 let (p1, p2) = rest.split_at_mut(b - a);
-                lanes::run(&s, &x, p1, a);
-                lanes::run(&s, &x, p2, b);
-                lanes::run(&s, &x, p0, 0);
+                lanes::run(&s, Input::whole(&x), p1, a);
+                lanes::run(&s, Input::whole(&x), p2, b);
+                lanes::run(&s, Input::whole(&x), p0, 0);
                 assert!(
                     parts
                         .iter()

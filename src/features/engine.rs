@@ -146,14 +146,14 @@ impl StageTimes {
 }
 
 /// Attributes elapsed time to stages (no clock reads when off).
-struct Laps<'a> {
+pub(super) struct Laps<'a> {
     times: Option<&'a mut StageTimes>,
     last: Instant,
 }
 
 impl Laps<'_> {
     /// Laps that time nothing.
-    fn off() -> Self {
+    pub(super) fn off() -> Self {
         Laps {
             times: None,
             last: Instant::now(),
@@ -255,14 +255,14 @@ fn analyse_in_parts(
         .collect();
     let mut engines: Vec<Engine> = if spans.len() == 1 {
         let (span, h, p, m) = outs.into_iter().next().expect("one part");
-        let mut e = Engine::new(y, n_frames, span, keep, h, p, m);
+        let mut e = Engine::new(Signal::whole(y), n_frames, span, keep, h, p, m);
         laps.lap(|t| &mut t.stft);
         e.pass(&mut laps);
         vec![e]
     } else {
         outs.into_par_iter()
             .map(|(span, h, p, m)| {
-                let mut e = Engine::new(y, n_frames, span, keep, h, p, m);
+                let mut e = Engine::new(Signal::whole(y), n_frames, span, keep, h, p, m);
                 e.pass(&mut Laps::off());
                 e
             })
@@ -344,22 +344,22 @@ const MIN_PART_FRAMES: usize = 2048;
 
 /// The frames and samples one engine of a (possibly cut) analysis computes and owns.
 #[derive(Debug, Clone, PartialEq)]
-struct Span {
+pub(super) struct Span {
     /// Frames whose STFT it computes: its own frames and a block either side at a cut.
-    compute: std::ops::Range<usize>,
+    pub(super) compute: std::ops::Range<usize>,
     /// Frames whose frame-wise features it records (whole blocks).
-    own: std::ops::Range<usize>,
+    pub(super) own: std::ops::Range<usize>,
     /// Frames it masks, inverts and overlap-adds: its own frames and, at a cut, the
     /// `OVERLAP - 1` before them that also reach its first samples.
     invert: std::ops::Range<usize>,
     /// Samples of the harmonic and percussive signals it writes.
-    samples: std::ops::Range<usize>,
+    pub(super) samples: std::ops::Range<usize>,
 }
 
 impl Span {
     /// `parts` spans of a signal of `len` samples (`n_frames` frames), cut at block
     /// boundaries; one span of everything when the signal is too short to cut.
-    fn split(n_frames: usize, len: usize, parts: usize) -> Vec<Span> {
+    pub(super) fn split(n_frames: usize, len: usize, parts: usize) -> Vec<Span> {
         let trim = N_FFT / 2;
         let mut cuts = vec![0];
         for j in 1..parts {
@@ -409,13 +409,13 @@ fn split_outputs<'a>(
 }
 
 /// What a part gives the analysis after its pass and its chroma.
-struct Part {
-    rms: Vec<f32>,
-    centroid: Vec<f64>,
-    bandwidth: Vec<f64>,
-    rolloff: Vec<f64>,
+pub(super) struct Part {
+    pub(super) rms: Vec<f32>,
+    pub(super) centroid: Vec<f64>,
+    pub(super) bandwidth: Vec<f64>,
+    pub(super) rolloff: Vec<f64>,
     /// `(N_CHROMA, own frames)` row-major.
-    chroma: Vec<f32>,
+    pub(super) chroma: Vec<f32>,
 }
 
 /// Constants of every analysis (FFT plans, windows, filter banks, median steps), built once.
@@ -531,9 +531,28 @@ impl Buffers {
     }
 }
 
+/// The signal an engine reads: `len` samples, of which `data` holds those from `offset` on (the
+/// whole signal, or the window around a part that a streamed analysis keeps).
+#[derive(Clone, Copy)]
+pub(super) struct Signal<'y> {
+    pub(super) data: &'y [f32],
+    pub(super) offset: usize,
+    pub(super) len: usize,
+}
+
+impl<'y> Signal<'y> {
+    fn whole(y: &'y [f32]) -> Self {
+        Signal {
+            data: y,
+            offset: 0,
+            len: y.len(),
+        }
+    }
+}
+
 /// Buffers and state of one analysis, or of one part of it.
-struct Engine<'y> {
-    y: &'y [f32],
+pub(super) struct Engine<'y> {
+    y: Signal<'y>,
     n_frames: usize,
     span: Span,
     isa: Isa,
@@ -576,13 +595,13 @@ struct Engine<'y> {
     frame_scratch: spectral::FrameScratch,
     power_row: Vec<f32>,
     tracker: PitchTracker,
-    peaks: Vec<Peak>,
+    pub(super) peaks: Vec<Peak>,
     rms: Vec<f32>,
     centroid: Vec<f64>,
     bandwidth: Vec<f64>,
     rolloff: Vec<f64>,
     /// The mel spectrogram of the frames `span.own`, frame-major.
-    mel: Vec<f32>,
+    pub(super) mel: Vec<f32>,
     /// Magnitude tiles of every own block, kept for the chroma (short signals only).
     kept_tiles: Option<Vec<f32>>,
 }
@@ -591,8 +610,8 @@ impl<'y> Engine<'y> {
     /// An engine for the frames of `span` of a signal of `n_frames` frames, writing into
     /// `harmonic` and `percussive` (the span's samples) and `mel` (its own frames, zeros); its
     /// scratch buffers come from this thread's pool.
-    fn new(
-        y: &'y [f32],
+    pub(super) fn new(
+        y: Signal<'y>,
         n_frames: usize,
         span: Span,
         keep: bool,
@@ -659,7 +678,7 @@ impl<'y> Engine<'y> {
     }
 
     /// Returns the scratch buffers to this thread's pool.
-    fn give_back(self) {
+    pub(super) fn give_back(self) {
         POOL.with(|pool| {
             let b = &mut *pool.borrow_mut();
             b.ring_spec = self.ring_spec;
@@ -678,7 +697,7 @@ impl<'y> Engine<'y> {
 
     /// The pass over the blocks of `span.compute`: frame-wise features of the own frames, and
     /// the harmonic and percussive samples of the span.
-    fn pass(&mut self, laps: &mut Laps) {
+    pub(super) fn pass(&mut self, laps: &mut Laps) {
         let mut b0 = self.span.compute.start;
         while b0 < self.span.compute.end {
             let b1 = (b0 + BLOCK).min(self.span.compute.end);
@@ -691,14 +710,22 @@ impl<'y> Engine<'y> {
 
     /// The chroma of the own frames with the tuning of the whole signal, and the frame-wise
     /// features; the scratch buffers go back to this thread's pool.
-    fn finish(mut self, tuning: f64) -> Part {
+    pub(super) fn finish(mut self, tuning: f64) -> Part {
         let chroma = self.chroma(tuning);
+        Part {
+            chroma,
+            ..self.finish_without_chroma()
+        }
+    }
+
+    /// The frame-wise features (no chroma); the scratch buffers go back to this thread's pool.
+    pub(super) fn finish_without_chroma(mut self) -> Part {
         let part = Part {
             rms: std::mem::take(&mut self.rms),
             centroid: std::mem::take(&mut self.centroid),
             bandwidth: std::mem::take(&mut self.bandwidth),
             rolloff: std::mem::take(&mut self.rolloff),
-            chroma,
+            chroma: Vec::new(),
         };
         self.give_back();
         part
@@ -708,16 +735,16 @@ impl<'y> Engine<'y> {
     /// RMS when `want_rms`.
     fn stft_frame(&mut self, t: usize, slot: usize, want_rms: bool) -> f32 {
         let y = self.y;
-        let n = y.len();
+        let n = y.len;
         let start = (t * HOP_LENGTH) as isize - (N_FFT / 2) as isize;
         if start >= 0 && start as usize + N_FFT <= n {
-            self.frame
-                .copy_from_slice(&y[start as usize..start as usize + N_FFT]);
+            let a = start as usize - y.offset;
+            self.frame.copy_from_slice(&y.data[a..a + N_FFT]);
         } else if n == 0 {
             self.frame.fill(0.0);
         } else {
             for (i, s) in self.frame.iter_mut().enumerate() {
-                *s = y[stft::reflect_index(start + i as isize, n)];
+                *s = y.data[stft::reflect_index(start + i as isize, n) - y.offset];
             }
         }
         let rms = if want_rms {
@@ -1263,26 +1290,42 @@ simd_fn! {
 
 /// [`mel::power_to_db_inplace`] on a flat buffer.
 fn power_to_db_inplace(s: &mut [f32]) {
-    let amin = 1e-10f32;
     let mut max = f32::NEG_INFINITY;
     for x in s.iter_mut() {
-        *x = 10.0 * x.max(amin).log10();
+        *x = power_db(*x);
         max = max.max(*x);
     }
-    if max.is_finite() {
-        let floor = (f64::from(max) - 80.0) as f32;
+    if let Some(floor) = db_floor(max) {
         for x in s.iter_mut() {
             *x = x.max(floor);
         }
     }
 }
 
+/// `10·log10(max(x, amin))` of one power value, as `power_to_db` (amin 1e-10, ref 1).
+#[inline]
+pub(super) fn power_db(x: f32) -> f32 {
+    10.0 * x.max(1e-10f32).log10()
+}
+
+/// The floor `power_to_db` clips to (top_db 80) given the largest dB value, if finite.
+pub(super) fn db_floor(max: f32) -> Option<f32> {
+    max.is_finite().then(|| (f64::from(max) - 80.0) as f32)
+}
+
 /// [`mfcc::mfcc`] of a frame-major dB mel spectrogram: `(N_MFCC, n_frames)` row-major. The
 /// coefficients of a frame are accumulated side by side, each in the order of `mfcc`'s sum.
 fn mfcc_frames(mel_db: &[f32], n_frames: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; N_MFCC * n_frames];
-    mfcc_kernel(mel_db, &consts().mfcc_basis_t, n_frames, &mut out);
+    mfcc_into(mel_db, n_frames, &mut out);
     out
+}
+
+/// [`mfcc_frames`] of the frames of `mel_db` into `out`, whose element `k·n_frames + t` is
+/// coefficient `k` of the chunk's frame `t` (a slice of the whole `(N_MFCC, n_frames)` array
+/// starting at the chunk's first frame).
+pub(super) fn mfcc_into(mel_db: &[f32], n_frames: usize, out: &mut [f32]) {
+    mfcc_kernel(mel_db, &consts().mfcc_basis_t, n_frames, out);
 }
 
 simd_fn! {
@@ -1314,6 +1357,9 @@ pub enum FeatureError {
     /// The signal holds NaN or infinite samples.
     #[error("signal holds non-finite samples")]
     NonFinite,
+    /// The storage of a streamed analysis failed (see [`super::stream::Tape`]).
+    #[error("scratch storage: {0}")]
+    Tape(String),
 }
 
 /// Computes the 57 features of a mono signal at [`crate::config::SAMPLE_RATE`], as the reference
@@ -1363,6 +1409,16 @@ fn check_signal(y: &[f32]) -> Result<(), FeatureError> {
 
 /// The 57 means, variances and the tempo of an analysis.
 pub fn summarise(a: &Analysis) -> FeatureVector {
+    summarise_with(a, mean_var_f32(&a.harmonic), mean_var_f32(&a.percussive))
+}
+
+/// [`summarise`] with the mean and variance of the harmonic and percussive signals given (a
+/// streamed analysis keeps those signals outside `a`).
+pub(super) fn summarise_with(
+    a: &Analysis,
+    harmony: (f64, f64),
+    perceptr: (f64, f64),
+) -> FeatureVector {
     let mut out = [0.0f64; N_FEATURES];
     let mut put = |name: &str, (mean, var): (f64, f64)| {
         let i = FEATURE_COLUMNS
@@ -1378,8 +1434,8 @@ pub fn summarise(a: &Analysis) -> FeatureVector {
     put("spectral_bandwidth", mean_var(a.bandwidth.iter().copied()));
     put("rolloff", mean_var(a.rolloff.iter().copied()));
     put("zero_crossing_rate", mean_var(a.zcr.iter().copied()));
-    put("harmony", mean_var_f32(&a.harmonic));
-    put("perceptr", mean_var_f32(&a.percussive));
+    put("harmony", harmony);
+    put("perceptr", perceptr);
     for (k, row) in a.mfcc.chunks_exact(a.n_frames).enumerate() {
         put(&format!("mfcc{}", k + 1), mean_var_f32(row));
     }

@@ -14,8 +14,10 @@ pub mod numpy;
 pub mod rfft;
 pub mod spectral;
 pub mod stft;
+pub mod stream;
 pub mod summary;
 pub mod tempo;
 
 pub use engine::{compute, FeatureError};
+pub use stream::{compute_stream, Tape, STREAM_PART_FRAMES};
 pub use summary::{FeatureVector, FEATURE_COLUMNS, N_FEATURES};

@@ -99,24 +99,52 @@ where
 /// throughout (the sums as [`numpy_sum`], the deviations `a - mean` squared in f32). `a` is
 /// the array's elements in memory (C) order. An empty slice gives (0, 0).
 pub fn mean_var_f32(a: &[f32]) -> (f64, f64) {
-    if a.is_empty() {
-        return (0.0, 0.0);
+    let whole: Result<_, std::convert::Infallible> =
+        mean_var_f32_blocks(a.len(), &mut |start, len, f| {
+            f(&a[start..start + len]);
+            Ok(())
+        });
+    match whole {
+        Ok(mv) => mv,
     }
-    let n = a.len() as f32;
+}
+
+/// Elements per block of [`mean_var_f32_blocks`] (whole chunks of numpy's buffer).
+pub const BLOCK_ELEMENTS: usize = 64 * NUMPY_BUFSIZE;
+
+/// [`mean_var_f32`] of an array of `n` elements read a block at a time: `read(start, len, f)`
+/// calls `f` with elements `start..start + len` (blocks of [`BLOCK_ELEMENTS`], in order, twice
+/// over the array).
+pub fn mean_var_f32_blocks<E>(
+    n: usize,
+    read: &mut dyn FnMut(usize, usize, &mut dyn FnMut(&[f32])) -> Result<(), E>,
+) -> Result<(f64, f64), E> {
+    if n == 0 {
+        return Ok((0.0, 0.0));
+    }
     let mut sum = 0.0f32;
-    for chunk in a.chunks(NUMPY_BUFSIZE) {
-        sum += pairwise_sum_f32(chunk);
+    for start in (0..n).step_by(BLOCK_ELEMENTS) {
+        read(start, BLOCK_ELEMENTS.min(n - start), &mut |block| {
+            for chunk in block.chunks(NUMPY_BUFSIZE) {
+                sum += pairwise_sum_f32(chunk);
+            }
+        })?;
     }
-    let mean = sum / n;
+    let count = n as f32;
+    let mean = sum / count;
     // The squared deviations chunk by chunk (numpy sums the whole array in these chunks).
-    let mut sq = vec![0.0f32; NUMPY_BUFSIZE.min(a.len())];
+    let mut sq = vec![0.0f32; NUMPY_BUFSIZE.min(n)];
     let mut ss = 0.0f32;
-    for chunk in a.chunks(NUMPY_BUFSIZE) {
-        let sq = &mut sq[..chunk.len()];
-        squared_deviations_f32(chunk, mean, sq);
-        ss += pairwise_sum_f32(sq);
+    for start in (0..n).step_by(BLOCK_ELEMENTS) {
+        read(start, BLOCK_ELEMENTS.min(n - start), &mut |block| {
+            for chunk in block.chunks(NUMPY_BUFSIZE) {
+                let sq = &mut sq[..chunk.len()];
+                squared_deviations_f32(chunk, mean, sq);
+                ss += pairwise_sum_f32(sq);
+            }
+        })?;
     }
-    (f64::from(mean), f64::from(ss / n))
+    Ok((f64::from(mean), f64::from(ss / count)))
 }
 
 super::lanes::simd_fn! {

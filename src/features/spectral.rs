@@ -51,27 +51,38 @@ pub fn rms(y: &[f32], frame_length: usize, hop_length: usize) -> Vec<f32> {
 /// The counts are kept up to date from frame to frame (the pairs that leave and enter the frame),
 /// so the cost is one pass over the signal whatever the overlap; integer counts, so exact.
 pub fn zero_crossing_rate(y: &[f32], frame_length: usize, hop_length: usize) -> Vec<f64> {
+    let pad = frame_length / 2;
+    let frames = n_frames(y.len() + 2 * pad, frame_length, hop_length);
+    zero_crossing_rate_frames(y, 0, y.len(), frame_length, hop_length, 0..frames)
+}
+
+/// [`zero_crossing_rate`] of the frames `frames` of a signal of `n` samples, of which `y` holds
+/// those from `offset` on (at least the samples those frames cover).
+pub fn zero_crossing_rate_frames(
+    y: &[f32],
+    offset: usize,
+    n: usize,
+    frame_length: usize,
+    hop_length: usize,
+    frames: std::ops::Range<usize>,
+) -> Vec<f64> {
     const THRESHOLD: f32 = 1e-10;
     let pad = frame_length / 2;
-    let n = y.len();
-    let frames = n_frames(n + 2 * pad, frame_length, hop_length);
     if frame_length < 2 {
         // No neighbouring pairs inside a frame.
-        return vec![0.0 / frame_length as f64; frames];
+        return vec![0.0 / frame_length as f64; frames.len()];
     }
     let neg = |x: f32| x.abs() > THRESHOLD && x.is_sign_negative();
     // Sign bit of sample `i` of the edge-padded signal (an empty signal pads to zeros).
-    let (first, last) = (
-        y.first().is_some_and(|&x| neg(x)),
-        y.last().is_some_and(|&x| neg(x)),
-    );
     let at = |i: usize| -> bool {
-        if i < pad {
-            first
+        if n == 0 {
+            false
+        } else if i < pad {
+            neg(y[0 - offset])
         } else if i < pad + n {
-            neg(y[i - pad])
+            neg(y[i - pad - offset])
         } else {
-            last
+            neg(y[n - 1 - offset])
         }
     };
     // Crossings between padded samples i and i + 1 for i in [a, b).
@@ -80,18 +91,19 @@ pub fn zero_crossing_rate(y: &[f32], frame_length: usize, hop_length: usize) -> 
             return 0;
         }
         if a >= pad && b < pad + n {
-            sign_changes(&y[a - pad..=b - pad], THRESHOLD)
+            sign_changes(&y[a - pad - offset..=b - pad - offset], THRESHOLD)
         } else {
             (a..b).filter(|&i| at(i) != at(i + 1)).count()
         }
     };
     let pairs = frame_length - 1;
-    let mut out = Vec::with_capacity(frames);
+    let mut out = Vec::with_capacity(frames.len());
     let mut c = 0usize;
-    for t in 0..frames {
+    let first = frames.start;
+    for t in frames {
         let start = t * hop_length;
-        if t == 0 {
-            c = count(0, pairs);
+        if t == first {
+            c = count(start, start + pairs);
         } else {
             let prev = start - hop_length;
             // Pairs [prev, prev + pairs) become [start, start + pairs).

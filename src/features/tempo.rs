@@ -44,18 +44,35 @@ pub fn onset_strength(mel_db: &Array2<f32>) -> Vec<f32> {
 pub fn onset_strength_frames(mel_db: &[f32], n_bands: usize, n_frames: usize) -> Vec<f32> {
     assert_eq!(mel_db.len(), n_bands * n_frames, "frames x bands values");
     let mut env = vec![0.0f32; n_frames];
-    let shift = 1 + N_FFT / (2 * HOP_LENGTH);
+    onset_strength_into(mel_db, None, 0, n_bands, &mut env);
+    env
+}
+
+/// [`onset_strength_frames`] of the frames `t0..` given in `chunk` (`prev`: frame `t0 - 1`, when
+/// `t0 > 0`): the envelope values they determine, written into `env` (the whole envelope).
+pub fn onset_strength_into(
+    chunk: &[f32],
+    prev: Option<&[f32]>,
+    t0: usize,
+    n_bands: usize,
+    env: &mut [f32],
+) {
     if n_bands == 0 {
-        return env;
+        return;
     }
+    let shift = 1 + N_FFT / (2 * HOP_LENGTH);
     let mut column = vec![0.0f32; n_bands];
-    for t in 1..n_frames {
+    for (i, cur) in chunk.chunks_exact(n_bands).enumerate() {
+        let t = t0 + i;
+        let prev = match (i, prev) {
+            (0, Some(p)) => p,
+            (0, None) => continue,
+            _ => &chunk[(i - 1) * n_bands..i * n_bands],
+        };
         let out = t - 1 + shift;
-        if out >= n_frames {
+        if out >= env.len() {
             break;
         }
-        let cur = &mel_db[t * n_bands..(t + 1) * n_bands];
-        let prev = &mel_db[(t - 1) * n_bands..t * n_bands];
         for ((c, &a), &b) in column.iter_mut().zip(cur).zip(prev) {
             let d = a - b;
             // np.maximum propagates NaN; keep it so that bad input stays visible.
@@ -63,7 +80,6 @@ pub fn onset_strength_frames(mel_db: &[f32], n_bands: usize, n_frames: usize) ->
         }
         env[out] = median_f32(&mut column);
     }
-    env
 }
 
 /// numpy's median of a non-empty f32 slice (reorders the slice): the middle element, or the f32

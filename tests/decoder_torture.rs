@@ -4,7 +4,9 @@
 //! from memory as a scan would; what decodes is analysed too. Seeded and reproducible: a few
 //! thousand cases by default, `TUNEPRINT_TORTURE_CASES=N` for more and
 //! `TUNEPRINT_TORTURE_SEED=S` for another sequence. Every case must end within a bound (no
-//! hang), without a panic, and every failure must be one line that names the file.
+//! hang), without a panic, and every failure must be one line that names the file. Every fourth
+//! case is also streamed from a file (`audio::stream`, how long files are read): the same
+//! samples as `audio::load`, or a failure where `load` fails.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -142,6 +144,38 @@ fn try_case(name: &Path, bytes: Vec<u8>) -> Result<(), String> {
     }
 }
 
+/// Every fourth case is also written to a file and streamed (`audio::stream`, the path of long
+/// files): it must hand on the samples `audio::load` gives, or fail as `load` fails, in one line
+/// naming the file. `None` when it does; else the problem.
+fn stream_disagrees(dir: &Path, name: &Path, bytes: &[u8]) -> Option<String> {
+    let path = dir.join(name.file_name().unwrap());
+    std::fs::write(&path, bytes).unwrap();
+    let whole = tuneprint::audio::load(&path);
+    let mut y = Vec::new();
+    let streamed = tuneprint::audio::stream(&path, &mut |x| {
+        y.extend_from_slice(x);
+        Ok(())
+    });
+    let _ = std::fs::remove_file(&path);
+    match (whole, streamed) {
+        (Ok(d), Ok(info)) => {
+            let same = d.samples.len() == y.len()
+                && d.samples
+                    .iter()
+                    .zip(&y)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+            (!same || info.samples != y.len()).then(|| "streamed other samples".to_string())
+        }
+        (Err(_), Err(e)) => {
+            let e = e.to_string();
+            let prefix = format!("{}: ", path.display());
+            (!e.starts_with(&prefix) || e.contains('\n')).then(|| format!("unclear: {e:?}"))
+        }
+        (Ok(_), Err(e)) => Some(format!("load decodes it, stream fails: {e}")),
+        (Err(e), Ok(_)) => Some(format!("stream decodes it, load fails: {e}")),
+    }
+}
+
 #[test]
 fn mutated_files_never_panic_hang_or_give_unclear_errors() {
     let cases: usize = std::env::var("TUNEPRINT_TORTURE_CASES")
@@ -153,6 +187,7 @@ fn mutated_files_never_panic_hang_or_give_unclear_errors() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_261_203);
     let originals = originals();
+    let scratch = tempfile::tempdir().unwrap();
     // The originals decode.
     for (k, (ext, b)) in originals.iter().enumerate() {
         let name = PathBuf::from(format!("original-{k}.{ext}"));
@@ -180,8 +215,14 @@ fn mutated_files_never_panic_hang_or_give_unclear_errors() {
         let what = format!("case {case} (seed {seed}, {ext}: {})", how.join(", "));
         let (tx, rx) = mpsc::channel();
         let n = name.clone();
+        let dir = scratch.path().to_path_buf();
         std::thread::spawn(move || {
-            let r = std::panic::catch_unwind(|| try_case(&n, bytes));
+            let r = std::panic::catch_unwind(|| {
+                let streamed = (case % 4 == 0)
+                    .then(|| stream_disagrees(&dir, &n, &bytes))
+                    .flatten();
+                (try_case(&n, bytes), streamed)
+            });
             let _ = tx.send(r);
         });
         match rx.recv_timeout(BOUND) {
@@ -197,8 +238,9 @@ fn mutated_files_never_panic_hang_or_give_unclear_errors() {
                     .unwrap_or_default();
                 problems.push(format!("{what}: panicked: {msg}"));
             }
-            Ok(Ok(Ok(()))) => decoded += 1,
-            Ok(Ok(Err(e))) => {
+            Ok(Ok((_, Some(problem)))) => problems.push(format!("{what}: {problem}")),
+            Ok(Ok((Ok(()), None))) => decoded += 1,
+            Ok(Ok((Err(e), None))) => {
                 refused += 1;
                 let prefix = format!("{}: ", name.display());
                 if !e.starts_with(&prefix) || e.contains('\n') || e.len() > 400 {

@@ -1454,4 +1454,67 @@ mod tests {
             vec![0.5]
         );
     }
+
+    /// `x` through a [`Stream`] in pieces of the sizes `pieces` (cycled).
+    fn streamed(x: &[f32], from: u32, to: u32, pieces: &[usize]) -> Result<Vec<f32>, AudioError> {
+        let mut s = Stream::new(Path::new("s.wav"), from, to)?;
+        let mut y = Vec::new();
+        let mut put = |p: &[f32]| -> Result<(), AudioError> {
+            y.extend_from_slice(p);
+            Ok(())
+        };
+        let (mut i, mut k) = (0, 0);
+        while i < x.len() {
+            let n = pieces[k % pieces.len()].min(x.len() - i);
+            s.push(&x[i..i + n], &mut put)?;
+            i += n;
+            k += 1;
+        }
+        s.finish(&mut put)?;
+        Ok(y)
+    }
+
+    #[test]
+    fn a_stream_gives_the_bits_of_resample() {
+        // 3.3 M inputs: three batches of the stream and a rest, many parts of the resampler.
+        let x: Vec<f32> = (0..3_300_001usize)
+            .map(|i| (i as f32 * 0.0123).sin() * 0.4 + ((i * 7919) % 1013) as f32 / 5065.0 - 0.1)
+            .collect();
+        for (from, to) in [
+            (44_100, 22_050),
+            (48_000, 22_050),
+            (22_050, 22_050),
+            (16_000, 22_050),
+        ] {
+            let want = resample(Path::new("s.wav"), &x, from, to).unwrap();
+            for pieces in [&[1 << 20][..], &[4096, 777_777, 13, 1_500_000]] {
+                let got = streamed(&x, from, to, pieces).unwrap();
+                assert_eq!(got.len(), want.len(), "{from} -> {to}, {pieces:?}");
+                let same = got
+                    .iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{from} -> {to}, pieces {pieces:?}: other samples");
+            }
+        }
+    }
+
+    #[test]
+    fn a_stream_fails_as_resample_fails() {
+        let short = streamed(&[0.5], 48_000, 22_050, &[1]).unwrap_err();
+        let whole = resample(Path::new("s.wav"), &[0.5], 48_000, 22_050).unwrap_err();
+        assert_eq!(short.to_string(), whole.to_string());
+        let rate = Stream::new(Path::new("s.wav"), 10, 22_050).err().unwrap();
+        let whole = resample(Path::new("s.wav"), &[0.0; 10], 10, 22_050).unwrap_err();
+        assert_eq!(rate.to_string(), whole.to_string());
+        // Non-finite inputs take the plain loop, as in resample.
+        let mut x: Vec<f32> = (0..1_200_000).map(|i| (i as f32 * 0.01).sin()).collect();
+        x[1_100_000] = f32::INFINITY;
+        let want = resample(Path::new("s.wav"), &x, 44_100, 22_050).unwrap();
+        let got = streamed(&x, 44_100, 22_050, &[100_000]).unwrap();
+        assert!(got
+            .iter()
+            .zip(&want)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
 }

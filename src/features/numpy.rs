@@ -112,13 +112,13 @@ pub fn mean_var_f32(a: &[f32]) -> (f64, f64) {
 /// Elements per block of [`mean_var_f32_blocks`] (whole chunks of numpy's buffer).
 pub const BLOCK_ELEMENTS: usize = 64 * NUMPY_BUFSIZE;
 
-/// [`mean_var_f32`] of an array of `n` elements read a block at a time: `read(start, len, f)`
-/// calls `f` with elements `start..start + len` (blocks of [`BLOCK_ELEMENTS`], in order, twice
-/// over the array).
-pub fn mean_var_f32_blocks<E>(
-    n: usize,
-    read: &mut dyn FnMut(usize, usize, &mut dyn FnMut(&[f32])) -> Result<(), E>,
-) -> Result<(f64, f64), E> {
+/// How [`mean_var_f32_blocks`] reads an array: `read(start, len, f)` calls `f` with elements
+/// `start..start + len`.
+pub type ReadBlock<'a, E> = dyn FnMut(usize, usize, &mut dyn FnMut(&[f32])) -> Result<(), E> + 'a;
+
+/// [`mean_var_f32`] of an array of `n` elements read a block at a time (blocks of
+/// [`BLOCK_ELEMENTS`], in order, twice over the array).
+pub fn mean_var_f32_blocks<E>(n: usize, read: &mut ReadBlock<E>) -> Result<(f64, f64), E> {
     if n == 0 {
         return Ok((0.0, 0.0));
     }

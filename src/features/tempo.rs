@@ -298,6 +298,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn onset_strength_in_chunks_is_the_whole_envelope() {
+        let (bands, frames) = (7, 500);
+        // Rising by 1 dB a frame with up to 2 dB of noise: most differences are positive.
+        let mel: Vec<f32> = (0..bands * frames)
+            .map(|i| (i / bands) as f32 + ((i * 7919) % 997) as f32 * 0.002 - 60.0)
+            .collect();
+        let whole = onset_strength_frames(&mel, bands, frames);
+        assert!(whole.iter().filter(|&&v| v > 0.0).count() > frames / 2);
+        for chunk in [1, 2, 64, 499] {
+            let mut env = vec![0.0f32; frames];
+            for t0 in (0..frames).step_by(chunk) {
+                let t1 = (t0 + chunk).min(frames);
+                let prev = (t0 > 0).then(|| &mel[(t0 - 1) * bands..t0 * bands]);
+                onset_strength_into(&mel[t0 * bands..t1 * bands], prev, t0, bands, &mut env);
+            }
+            assert_eq!(env, whole, "chunks of {chunk} frames");
+        }
+    }
+
+    #[test]
     fn median_matches_numpy_rules() {
         assert_eq!(median_f32(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median_f32(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);

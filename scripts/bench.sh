@@ -179,16 +179,9 @@ PY
 fi
 
 # song SECONDS ROTATE OUT.wav: the committed clips back to back (left), the same list rotated by
-# ROTATE+1 (right), cut to SECONDS, as 16-bit stereo 44.1 kHz.
+# ROTATE+1 (right), cut to SECONDS, as 16-bit stereo 44.1 kHz (scripts/make_long_wav.sh).
 song() {
-    local secs=$1 rot=$2 out=$3 left=() right=() n=${#clips[@]}
-    for ((i = 0; i < n; i++)); do
-        left+=("${clips[$(((i + rot) % n))]}")
-        right+=("${clips[$(((i + rot + 1) % n))]}")
-    done
-    sox "${left[@]}" "$work/left.wav"
-    sox "${right[@]}" "$work/right.wav"
-    sox -D -M "$work/left.wav" "$work/right.wav" -b 16 "$out" trim 0 "$secs" rate -v 44100
+    bash scripts/make_long_wav.sh "$1" "$3" "$2"
 }
 
 if [ "$SONG" = 1 ]; then

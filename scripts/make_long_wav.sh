@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# scripts/make_long_wav.sh SECONDS OUT.wav: a long 16-bit stereo 44.1 kHz WAV (a DJ set, a radio
-# show) from the committed clips: the eight WAV clips back to back on the left, the same list
-# rotated by one on the right, repeated and cut to SECONDS. Deterministic (sox without dither):
+# scripts/make_long_wav.sh SECONDS OUT.wav [ROTATE]: a 16-bit stereo 44.1 kHz WAV (up to a DJ set
+# or a radio show) from the committed clips: the eight WAV clips back to back on the left (the
+# list rotated by ROTATE, default 0), the list rotated by one more on the right, repeated and cut
+# to SECONDS. Deterministic (sox without dither):
 # the same bytes on every run with the same sox, so the CSV hashes of issue 29 can be checked.
 # Needs sox: installed from Debian's packages when missing.
 set -euo pipefail
@@ -14,14 +15,15 @@ if ! command -v sox >/dev/null 2>&1; then
 fi
 secs=${1:?seconds}
 out=${2:?output.wav}
+rot=${3:-0}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 clips=(audio/*.wav)
 n=${#clips[@]}
 left=() right=()
 for ((i = 0; i < n; i++)); do
-    left+=("${clips[$i]}")
-    right+=("${clips[$(((i + 1) % n))]}")
+    left+=("${clips[$(((i + rot) % n))]}")
+    right+=("${clips[$(((i + rot + 1) % n))]}")
 done
 sox "${left[@]}" "$tmp/left.wav"
 sox "${right[@]}" "$tmp/right.wav"

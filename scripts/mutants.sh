@@ -26,8 +26,8 @@ command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
 # The tests that cover each file (the library's unit tests are in --lib).
 tests_for() {
     case "$1" in
-        src/audio/resample.rs) echo "--test resample --lib" ;;
-        src/audio/decode.rs) echo "--test decode --test mp3 --test decoder_torture --lib" ;;
+        src/audio/resample.rs) echo "--test resample --test stream --lib" ;;
+        src/audio/decode.rs) echo "--test decode --test mp3 --test decoder_torture --test stream --lib" ;;
         src/library/scan.rs) echo "--test library --lib" ;;
         src/features/engine.rs) echo "--test golden_spectral --test golden_hpss_tempo --lib" ;;
         *) echo "--lib --tests" ;;

@@ -651,23 +651,12 @@ fn decode_raw(path: &Path, mut bytes: Vec<u8>, keep: bool) -> Result<(Raw, Conta
 
 /// Decodes an in-memory file image as [`load`] decodes a file; `path` only names it in errors.
 pub fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Decoded, AudioError> {
-    if bytes.is_empty() {
-        return Err(AudioError::NoAudio {
-            path: path.to_path_buf(),
-            reason: "the file is empty".into(),
-        });
-    }
-    let (raw, container) = decode_raw(path, bytes, false)?;
-    let samples = if raw.rate == SAMPLE_RATE {
-        raw.samples
-    } else {
-        resample::resample(path, &raw.samples, raw.rate, SAMPLE_RATE)?
-    };
+    let (mut loaded, channels) = load_counting(path, bytes, &LoadOptions::default())?;
     Ok(Decoded {
-        samples,
-        format: container.name().to_string(),
-        source_rate: raw.rate,
-        channels: raw.channels,
+        samples: loaded.channels.pop().unwrap_or_default(),
+        format: loaded.format,
+        source_rate: loaded.source_rate,
+        channels,
     })
 }
 
@@ -676,6 +665,15 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Decoded, AudioError> {
 /// `duration` seconds (`int(duration * rate)` frames), mixed to mono or each channel kept, then
 /// resampled to `sr`. `path` only names the file in errors.
 pub fn load_with(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loaded, AudioError> {
+    load_counting(path, bytes, opts).map(|(loaded, _)| loaded)
+}
+
+/// [`load_with`], also giving the file's channel count.
+fn load_counting(
+    path: &Path,
+    bytes: Vec<u8>,
+    opts: &LoadOptions,
+) -> Result<(Loaded, usize), AudioError> {
     if bytes.is_empty() {
         return Err(AudioError::NoAudio {
             path: path.to_path_buf(),
@@ -735,12 +733,15 @@ pub fn load_with(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Load
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Loaded {
-        channels,
-        rate: to,
-        format: container.name().to_string(),
-        source_rate: raw.rate,
-    })
+    Ok((
+        Loaded {
+            channels,
+            rate: to,
+            format: container.name().to_string(),
+            source_rate: raw.rate,
+        },
+        raw.channels,
+    ))
 }
 
 /// Decodes `path` to mono `f32` at the file's own rate (`source_rate`), as

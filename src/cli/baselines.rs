@@ -1,9 +1,9 @@
 //! `tuneprint baselines`: classic models (linfa) on the very splits `train` uses.
 
+use super::train_args::TableArgs;
 use super::CliError;
-use crate::config::FEATURES_CSV;
 use crate::model::baselines::{self, NAMES};
-use crate::model::dataset::{read_exclude, Dataset, Protocol};
+use crate::model::dataset::{read_exclude, Dataset};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,14 +11,8 @@ use std::process::ExitCode;
 /// Arguments of `tuneprint baselines`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Features table (the 57 GTZAN columns plus filename and label) [default: the built-in
-    /// reference table].
-    #[arg(long, default_value = FEATURES_CSV)]
-    pub features: PathBuf,
-    /// Split protocol (as `train`; the baselines fit on the same 70% under `holdout` and
-    /// `paper`, on train + valid under `filtered`).
-    #[arg(long, value_enum, default_value_t = Protocol::Holdout)]
-    pub protocol: Protocol,
+    #[command(flatten)]
+    pub table: TableArgs,
     /// Number of splits (seeds S, S+1, ...).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub seeds: u64,
@@ -48,9 +42,9 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         None => Vec::new(),
     };
     let data = Dataset::load_for(
-        &args.features,
+        &args.table.features,
         &exclude,
-        args.protocol,
+        args.table.protocol,
         args.splits.as_deref(),
     )?;
     let seeds: Vec<u64> = (0..args.seeds).map(|k| args.seed.wrapping_add(k)).collect();
@@ -62,7 +56,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     );
     pb.set_prefix("baselines");
     let started = std::time::Instant::now();
-    let report = baselines::run(&data, args.protocol, &seeds, &mut |seed, acc| {
+    let report = baselines::run(&data, args.table.protocol, &seeds, &mut |seed, acc| {
         let parts: Vec<String> = NAMES
             .iter()
             .zip(acc)
@@ -71,7 +65,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         pb.println(format!("seed {seed}: {}", parts.join(", ")));
         pb.inc(1);
     })
-    .map_err(|e| e.in_table(&args.features))?;
+    .map_err(|e| e.in_table(&args.table.features))?;
     pb.finish_and_clear();
     let mut text = serde_json::to_string_pretty(&report)
         .map_err(|e| CliError::Failed(format!("cannot serialise the baselines: {e}")))?;

@@ -4,18 +4,26 @@ use crate::config::{FEATURES_CSV, MAX_EPOCHS};
 use crate::model::dataset::Protocol;
 use std::path::PathBuf;
 
-/// Arguments of `tuneprint train`.
+/// The features table and the split protocol, as `train` and `baselines` take them.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct TableArgs {
     /// Features table (the 57 GTZAN columns plus filename and label) [default: the built-in
     /// reference table].
     #[arg(long, default_value = FEATURES_CSV)]
     pub features: PathBuf,
     /// Evaluation protocol: `holdout` (honest: early stopping on 15% of the training part),
     /// `paper` (the test set also drives early stopping: optimistic) or `filtered` (the fixed
-    /// artist-filtered split: train, valid for early stopping, test once).
+    /// artist-filtered split: train, valid for early stopping, test once). `baselines` fits on
+    /// the songs `train` fits on (the 70% of `holdout` and `paper`, train + valid of `filtered`).
     #[arg(long, value_enum, default_value_t = Protocol::Holdout)]
     pub protocol: Protocol,
+}
+
+/// Arguments of `tuneprint train`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub table: TableArgs,
     /// Number of evaluation runs (seeds S, S+1, ...); 0 only trains the saved model.
     #[arg(long, default_value_t = 10)]
     pub seeds: usize,

@@ -452,70 +452,51 @@ fn store(
     let path = path_bytes(&o.found.path);
     let name = file_name(&o.found.path);
     let now = now_seconds();
-    let id: i64 = match &o.result {
-        Ok((a, t)) => tx.query_row(
-            "INSERT INTO songs (path, name, size, mtime_ns, hash, error, analysis_version,
-                 format, sample_rate, channels, samples, duration, title, artist, album, genre,
-                 year, label, features, scanned_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                 ?16, ?17, ?18, ?19)
-             ON CONFLICT(path) DO UPDATE SET name = excluded.name, size = excluded.size,
-                 mtime_ns = excluded.mtime_ns, hash = excluded.hash, error = NULL,
-                 analysis_version = excluded.analysis_version, format = excluded.format,
-                 sample_rate = excluded.sample_rate, channels = excluded.channels,
-                 samples = excluded.samples, duration = excluded.duration,
-                 title = excluded.title, artist = excluded.artist, album = excluded.album,
-                 genre = excluded.genre, year = excluded.year, label = excluded.label,
-                 features = excluded.features, scanned_at = excluded.scanned_at
-             RETURNING id",
-            params![
-                path,
-                name,
-                o.found.size as i64,
-                o.found.mtime_ns,
-                o.hash,
-                ANALYSIS_VERSION,
-                a.format,
-                a.source_rate,
-                a.channels as i64,
-                a.song.length as i64,
-                a.song.length as f64 / crate::config::SAMPLE_RATE as f64,
-                t.title,
-                t.artist,
-                t.album,
-                t.genre,
-                t.year,
-                label,
-                features_blob(&a.song.features),
-                now,
-            ],
-            |r| r.get(0),
-        )?,
-        Err(reason) => tx.query_row(
-            "INSERT INTO songs (path, name, size, mtime_ns, hash, error, analysis_version,
-                 label, scanned_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT(path) DO UPDATE SET name = excluded.name, size = excluded.size,
-                 mtime_ns = excluded.mtime_ns, hash = excluded.hash, error = excluded.error,
-                 analysis_version = excluded.analysis_version, format = NULL,
-                 sample_rate = NULL, channels = NULL, samples = NULL, duration = NULL,
-                 title = NULL, artist = NULL, album = NULL, genre = NULL, year = NULL,
-                 label = excluded.label, features = NULL, scanned_at = excluded.scanned_at
-             RETURNING id",
-            params![
-                path,
-                name,
-                o.found.size as i64,
-                o.found.mtime_ns,
-                o.hash,
-                reason,
-                ANALYSIS_VERSION,
-                label,
-                now
-            ],
-            |r| r.get(0),
-        )?,
+    // One upsert for both outcomes: a failed file has its reason and NULL for everything the
+    // analysis would have given.
+    let (analysis, tags, error) = match &o.result {
+        Ok((a, t)) => (Some(a), Some(t), None),
+        Err(reason) => (None, None, Some(reason.as_str())),
     };
+    let id: i64 = tx.query_row(
+        "INSERT INTO songs (path, name, size, mtime_ns, hash, error, analysis_version,
+             format, sample_rate, channels, samples, duration, title, artist, album, genre,
+             year, label, features, scanned_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+             ?17, ?18, ?19, ?20)
+         ON CONFLICT(path) DO UPDATE SET name = excluded.name, size = excluded.size,
+             mtime_ns = excluded.mtime_ns, hash = excluded.hash, error = excluded.error,
+             analysis_version = excluded.analysis_version, format = excluded.format,
+             sample_rate = excluded.sample_rate, channels = excluded.channels,
+             samples = excluded.samples, duration = excluded.duration,
+             title = excluded.title, artist = excluded.artist, album = excluded.album,
+             genre = excluded.genre, year = excluded.year, label = excluded.label,
+             features = excluded.features, scanned_at = excluded.scanned_at
+         RETURNING id",
+        params![
+            path,
+            name,
+            o.found.size as i64,
+            o.found.mtime_ns,
+            o.hash,
+            error,
+            ANALYSIS_VERSION,
+            analysis.map(|a| a.format.as_str()),
+            analysis.map(|a| a.source_rate),
+            analysis.map(|a| a.channels as i64),
+            analysis.map(|a| a.song.length as i64),
+            analysis.map(|a| a.song.length as f64 / crate::config::SAMPLE_RATE as f64),
+            tags.and_then(|t| t.title.as_deref()),
+            tags.and_then(|t| t.artist.as_deref()),
+            tags.and_then(|t| t.album.as_deref()),
+            tags.and_then(|t| t.genre.as_deref()),
+            tags.and_then(|t| t.year),
+            label,
+            analysis.map(|a| features_blob(&a.song.features)),
+            now,
+        ],
+        |r| r.get(0),
+    )?;
     tx.execute("DELETE FROM windows WHERE song_id = ?", [id])?;
     tx.execute("DELETE FROM predictions WHERE song_id = ?", [id])?;
     if let Ok((a, _)) = &o.result {

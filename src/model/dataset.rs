@@ -32,6 +32,27 @@ pub struct Dataset {
     pub parts: Option<Vec<Part>>,
 }
 
+/// The records of a table split into those kept (with their row index) and the stems of those
+/// set aside: whose stem or file name is in `exclude`, or that `drop` rejects. Both in order.
+fn set_aside(
+    records: Vec<Record>,
+    exclude: &[String],
+    drop: impl Fn(&Record) -> bool,
+) -> (Vec<(usize, Record)>, Vec<String>) {
+    let exclude: std::collections::HashSet<&str> = exclude.iter().map(String::as_str).collect();
+    let mut kept = Vec::new();
+    let mut excluded = Vec::new();
+    for (r, rec) in records.into_iter().enumerate() {
+        let stem = rec.stem();
+        if drop(&rec) || exclude.contains(stem) || exclude.contains(rec.filename.as_str()) {
+            excluded.push(stem.to_string());
+        } else {
+            kept.push((r, rec));
+        }
+    }
+    (kept, excluded)
+}
+
 impl Dataset {
     /// Number of songs.
     pub fn len(&self) -> usize {
@@ -67,21 +88,17 @@ impl Dataset {
         exclude: &[String],
         path: &Path,
     ) -> Result<Dataset, ModelError> {
-        let exclude: std::collections::HashSet<&str> = exclude.iter().map(String::as_str).collect();
+        let (kept, excluded) = set_aside(records, exclude, |_| false);
         let mut data = Dataset {
             genres: gtzan_genres(),
             stems: Vec::new(),
             features: Vec::new(),
             labels: Vec::new(),
-            excluded: Vec::new(),
+            excluded,
             parts: None,
         };
-        for (r, rec) in records.into_iter().enumerate() {
+        for (r, rec) in kept {
             let stem = rec.stem().to_string();
-            if exclude.contains(stem.as_str()) || exclude.contains(rec.filename.as_str()) {
-                data.excluded.push(stem);
-                continue;
-            }
             let label = genre_index(&rec.label).ok_or_else(|| TableError::Cell {
                 path: path.to_path_buf(),
                 row: r + 1,
@@ -107,20 +124,8 @@ impl Dataset {
         exclude: &[String],
         path: &Path,
     ) -> Result<Dataset, ModelError> {
-        let exclude: std::collections::HashSet<&str> = exclude.iter().map(String::as_str).collect();
-        let mut kept = Vec::new();
-        let mut excluded = Vec::new();
-        for rec in records {
-            let stem = rec.stem().to_string();
-            if rec.label.trim().is_empty()
-                || exclude.contains(stem.as_str())
-                || exclude.contains(rec.filename.as_str())
-            {
-                excluded.push(stem);
-            } else {
-                kept.push(rec);
-            }
-        }
+        let (kept, excluded) = set_aside(records, exclude, |r| r.label.trim().is_empty());
+        let kept: Vec<Record> = kept.into_iter().map(|(_, r)| r).collect();
         let mut genres: Vec<String> = kept.iter().map(|r| r.label.trim().to_string()).collect();
         genres.sort();
         genres.dedup();

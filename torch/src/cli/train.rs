@@ -43,7 +43,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
     crate::set_cpu_threads(args.threads);
     let (own_labels, arch) = match &args.db {
         Some(db) => {
-            let t = train::from_library(db, args.protocol, args.arch)?;
+            let t = train::from_library(db, args.table.protocol, args.arch)?;
             for note in &t.notes {
                 eprintln!("train --db: {note}");
             }
@@ -56,9 +56,12 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         ..TrainConfig::default()
     };
     let opts = TrainOptions {
-        features: args.db.clone().unwrap_or_else(|| args.features.clone()),
+        features: args
+            .db
+            .clone()
+            .unwrap_or_else(|| args.table.features.clone()),
         own_labels,
-        protocol: args.protocol,
+        protocol: args.table.protocol,
         seeds: args.seeds,
         seed: args.seed,
         exclude: exclude.clone(),

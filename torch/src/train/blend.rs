@@ -16,7 +16,7 @@ use tuneprint::model::blend::{self, BlendInfo, BlendSpec, Calibration, Dense, Ml
 use tuneprint::model::calibration::{
     expected_calibration_error, fit_temperature, log_loss, ECE_BINS,
 };
-use tuneprint::model::dataset::{split, Dataset, Protocol, Scaler};
+use tuneprint::model::dataset::{Dataset, Protocol, Scaler};
 use tuneprint::model::evaluation::CalibratedRun;
 use tuneprint::model::native::blend::{standardised, BlendNet};
 use tuneprint::model::ModelError;
@@ -393,18 +393,7 @@ pub fn evaluate_seed(
     on_epoch: &mut dyn FnMut(&EpochStats),
     on_selected: &mut dyn FnMut(&FittedBlend),
 ) -> Result<(RunResult, CalibratedRun), ModelError> {
-    if protocol == Protocol::Paper {
-        return Err(ModelError::Data(
-            "the blend is calibrated on validation songs only: use --protocol holdout or \
-             filtered (the paper protocol early-stops on the test set)"
-                .into(),
-        ));
-    }
-    let s = split(data, protocol, seed);
-    if s.test.is_empty() {
-        return Err(ModelError::Data("too few songs for a test set".into()));
-    }
-    let dev = DevData::new(data, &s.train, &s.val);
+    let (s, dev) = DevData::of_split(data, protocol, seed, "the blend is calibrated")?;
     let mut history = MlpHistory::default();
     let fitted = fit(&dev, seed, spec, cfg, false, &mut |e| {
         history.push(e);

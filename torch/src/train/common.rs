@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use tch::nn;
 use tch::{Device, Kind, Tensor};
 use tuneprint::config::{BATCH_SIZE, LEARNING_RATE, MAX_EPOCHS, PATIENCE};
-use tuneprint::model::dataset::{Dataset, Protocol};
+use tuneprint::model::dataset::{split, Dataset, Protocol, Split};
 use tuneprint::model::evaluation::{mean_std, Evaluation, GenreScores};
 use tuneprint::model::native::{Tensor32, Weights};
+use tuneprint::model::ModelError;
 
 /// Hyper-parameters of one training.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -261,6 +262,29 @@ pub struct DevData {
 }
 
 impl DevData {
+    /// The split of `seed` under `protocol` and a copy of its training and validation songs, for
+    /// the architectures that select on validation songs only (`what`, e.g. "--arch strong is
+    /// selected", begins the error of the paper protocol, which early-stops on the test songs).
+    pub fn of_split(
+        data: &Dataset,
+        protocol: Protocol,
+        seed: u64,
+        what: &str,
+    ) -> Result<(Split, DevData), ModelError> {
+        if protocol == Protocol::Paper {
+            return Err(ModelError::Data(format!(
+                "{what} on validation songs only: use --protocol holdout or filtered (the \
+                 paper protocol early-stops on the test set)"
+            )));
+        }
+        let s = split(data, protocol, seed);
+        if s.test.is_empty() {
+            return Err(ModelError::Data("too few songs for a test set".into()));
+        }
+        let dev = DevData::new(data, &s.train, &s.val);
+        Ok((s, dev))
+    }
+
     /// Copies the rows `train` and `val` of `data`.
     pub fn new(data: &Dataset, train: &[usize], val: &[usize]) -> DevData {
         let idx: Vec<usize> = train.iter().chain(val).copied().collect();

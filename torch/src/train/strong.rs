@@ -16,7 +16,7 @@ use rand::{Rng, SeedableRng};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 use tuneprint::features::{FeatureVector, N_FEATURES};
-use tuneprint::model::dataset::{split, Dataset, Protocol, Scaler};
+use tuneprint::model::dataset::{Dataset, Protocol, Scaler};
 use tuneprint::model::ModelError;
 
 pub use tuneprint::model::native::strong::{transform, transform_rows, StrongSpec, ARCH};
@@ -360,18 +360,7 @@ pub fn evaluate_seed(
     on_epoch: &mut dyn FnMut(&EpochStats),
     on_selected: &mut dyn FnMut(&FittedStrong),
 ) -> Result<(RunResult, f64), ModelError> {
-    if protocol == Protocol::Paper {
-        return Err(ModelError::Data(
-            "--arch strong is selected on validation songs only: use --protocol holdout or \
-             filtered (the paper protocol early-stops on the test set)"
-                .into(),
-        ));
-    }
-    let s = split(data, protocol, seed);
-    if s.test.is_empty() {
-        return Err(ModelError::Data("too few songs for a test set".into()));
-    }
-    let dev = DevData::new(data, &s.train, &s.val);
+    let (s, dev) = DevData::of_split(data, protocol, seed, "--arch strong is selected")?;
     let fitted = fit(&dev, seed, spec, cfg, on_epoch)?;
     on_selected(&fitted);
     // The test rows, only now.

@@ -19,13 +19,6 @@ pub struct Args {
     /// First seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// File of filename stems to leave out of everything (one per line, `#` comments).
-    #[arg(long, value_name = "FILE")]
-    pub exclude: Option<PathBuf>,
-    /// Folder of the split lists of `--protocol filtered` (fault_filtered_{train,valid,test}.txt);
-    /// default: `splits/` beside the features table, else the crate's `features/splits/`.
-    #[arg(long, value_name = "DIR")]
-    pub splits: Option<PathBuf>,
     /// Model directory to write `baselines.json` into.
     /// [default: $TUNEPRINT_HOME/models/default, where the other commands look]
     #[arg(short = 'o', long = "output", value_name = "DIR")]
@@ -37,7 +30,7 @@ pub struct Args {
 
 /// Runs `tuneprint baselines`.
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
-    let exclude = match &args.exclude {
+    let exclude = match &args.table.exclude {
         Some(p) => read_exclude(p)?,
         None => Vec::new(),
     };
@@ -45,7 +38,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         &args.table.features,
         &exclude,
         args.table.protocol,
-        args.splits.as_deref(),
+        args.table.splits.as_deref(),
     )?;
     let seeds: Vec<u64> = (0..args.seeds).map(|k| args.seed.wrapping_add(k)).collect();
     let pb = ProgressBar::with_draw_target(Some(seeds.len() as u64), ProgressDrawTarget::stderr());

@@ -177,17 +177,8 @@ mod tests {
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(
-            lines[0].split_whitespace().collect::<Vec<_>>(),
-            [
-                "path",
-                "format",
-                "rate",
-                "channels",
-                "duration_s",
-                "samples",
-                "peak",
-                "rms"
-            ]
+            lines[0].split_whitespace().collect::<Vec<_>>().join(" "),
+            "path format rate channels duration_s samples peak rms"
         );
         assert_eq!(
             lines[1].split_whitespace().collect::<Vec<_>>(),

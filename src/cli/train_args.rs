@@ -17,6 +17,13 @@ pub struct TableArgs {
     /// the songs `train` fits on (the 70% of `holdout` and `paper`, train + valid of `filtered`).
     #[arg(long, value_enum, default_value_t = Protocol::Holdout)]
     pub protocol: Protocol,
+    /// File of filename stems to leave out of everything (one per line, `#` comments).
+    #[arg(long, value_name = "FILE")]
+    pub exclude: Option<PathBuf>,
+    /// Folder of the split lists of `--protocol filtered` (fault_filtered_{train,valid,test}.txt);
+    /// default: `splits/` beside the features table, else the crate's `features/splits/`.
+    #[arg(long, value_name = "DIR")]
+    pub splits: Option<PathBuf>,
 }
 
 /// Arguments of `tuneprint train`.
@@ -30,13 +37,6 @@ pub struct Args {
     /// First seed (also the seed of the saved model).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// File of filename stems to leave out of everything (one per line, `#` comments).
-    #[arg(long, value_name = "FILE")]
-    pub exclude: Option<PathBuf>,
-    /// Folder of the split lists of `--protocol filtered` (fault_filtered_{train,valid,test}.txt);
-    /// default: `splits/` beside the features table, else the crate's `features/splits/`.
-    #[arg(long, value_name = "DIR")]
-    pub splits: Option<PathBuf>,
     /// Classifier: `blend` (the default: shrunk LDA and an MLP averaged on log-variance
     /// features, calibrated; chosen on artist-disjoint validation songs), `paper` (the paper's
     /// CNN, unchanged) or `strong` (an ensemble of MLPs on log-variance features).

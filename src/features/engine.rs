@@ -466,9 +466,13 @@ fn consts() -> &'static Consts {
     })
 }
 
-/// The large buffers of an analysis, kept per thread between signals.
+/// The large scratch buffers of an engine. Ring of the last RING frames: complex bins,
+/// magnitudes (plus a row of +∞ after the ring), percussive medians. The block's tiles,
+/// bin-major (row k holds bin k of the BLOCK frames): magnitudes (plus a row of +∞), percussive
+/// medians (plus a discard row), power in f64. The harmonic medians of the filtered frames
+/// (plus a discard row).
 #[derive(Default)]
-struct Buffers {
+struct Scratch {
     ring_spec: Vec<Complex<f32>>,
     ring_mag: Vec<f32>,
     ring_perc: Vec<f32>,
@@ -476,6 +480,49 @@ struct Buffers {
     perc_t: Vec<f32>,
     pow_t: Vec<f64>,
     harm_rows: Vec<f32>,
+}
+
+impl Scratch {
+    /// The buffers of `pool`, resized and initialised for a new engine.
+    fn from_pool(pool: &mut Scratch) -> Scratch {
+        let mut ring_mag = refill(&mut pool.ring_mag, (RING + 1) * ROW, 0.0f32);
+        ring_mag[RING * ROW..].fill(f32::INFINITY);
+        let mut mag_t = refill(&mut pool.mag_t, (ROW + 1) * BLOCK, 0.0f32);
+        mag_t[ROW * BLOCK..].fill(f32::INFINITY);
+        Scratch {
+            ring_spec: refill(
+                &mut pool.ring_spec,
+                RING * N_BINS,
+                Complex::new(0.0f32, 0.0),
+            ),
+            ring_mag,
+            ring_perc: refill(&mut pool.ring_perc, RING * ROW, 0.0),
+            mag_t,
+            perc_t: refill(&mut pool.perc_t, (ROW + 1) * BLOCK, 0.0),
+            pow_t: refill(&mut pool.pow_t, N_BINS * BLOCK, 0.0),
+            harm_rows: refill(&mut pool.harm_rows, (BLOCK + 1) * ROW, 0.0),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        4 * [
+            &self.ring_mag,
+            &self.ring_perc,
+            &self.mag_t,
+            &self.perc_t,
+            &self.harm_rows,
+        ]
+        .iter()
+        .map(|v| v.capacity())
+        .sum::<usize>()
+            + 8 * (self.ring_spec.capacity() + self.pow_t.capacity())
+    }
+}
+
+/// The large buffers of an analysis, kept per thread between signals.
+#[derive(Default)]
+struct Buffers {
+    scratch: Scratch,
     kept_tiles: Vec<f32>,
     harmonic: Vec<f32>,
     percussive: Vec<f32>,
@@ -501,18 +548,12 @@ fn refill<T: Clone>(v: &mut Vec<T>, n: usize, x: T) -> Vec<T> {
 impl Buffers {
     fn bytes(&self) -> usize {
         let f32s = [
-            &self.ring_mag,
-            &self.ring_perc,
-            &self.mag_t,
-            &self.perc_t,
-            &self.harm_rows,
             &self.kept_tiles,
             &self.harmonic,
             &self.percussive,
             &self.mel,
         ];
-        4 * f32s.iter().map(|v| v.capacity()).sum::<usize>()
-            + 8 * (self.ring_spec.capacity() + self.pow_t.capacity())
+        self.scratch.bytes() + 4 * f32s.iter().map(|v| v.capacity()).sum::<usize>()
     }
 
     /// Empties the pool when it has grown too large.
@@ -563,21 +604,12 @@ pub(super) struct Engine<'y> {
     fft_in: Vec<f64>,
     fft_out: Vec<Complex<f64>>,
     fft_scratch: Vec<Complex<f64>>,
-    // Ring of the last RING frames: complex bins, magnitudes (plus a row of +∞ after the ring),
-    // percussive medians.
-    ring_spec: Vec<Complex<f32>>,
-    ring_mag: Vec<f32>,
-    ring_perc: Vec<f32>,
-    // The block's tiles, bin-major (row k holds bin k of the BLOCK frames): magnitudes (plus a
-    // row of +∞), percussive medians (plus a discard row), power in f64.
-    mag_t: Vec<f32>,
-    perc_t: Vec<f32>,
-    pow_t: Vec<f64>,
-    // Harmonic medians: one sorted window per lane group, the next frame to filter, the
-    // filtered frames (plus a discard row), the steps of the current run.
+    /// The ring of recent frames, the block's tiles and the filtered harmonic medians.
+    s: Scratch,
+    // Harmonic medians: one sorted window per lane group, the next frame to filter, the steps
+    // of the current run.
     harm_windows: Vec<Window>,
     harm_next: usize,
-    harm_rows: Vec<f32>,
     harm_steps: Vec<Step>,
     // Inverse STFT.
     ispec_h: Vec<Complex<f64>>,
@@ -624,10 +656,6 @@ impl<'y> Engine<'y> {
         let own = span.own.len();
         POOL.with(|pool| {
             let b = &mut *pool.borrow_mut();
-            let mut ring_mag = refill(&mut b.ring_mag, (RING + 1) * ROW, 0.0f32);
-            ring_mag[RING * ROW..].fill(f32::INFINITY);
-            let mut mag_t = refill(&mut b.mag_t, (ROW + 1) * BLOCK, 0.0f32);
-            mag_t[ROW * BLOCK..].fill(f32::INFINITY);
             Engine {
                 y,
                 n_frames,
@@ -638,15 +666,9 @@ impl<'y> Engine<'y> {
                 fft_in: vec![0.0; N_FFT],
                 fft_out: vec![zero; N_BINS],
                 fft_scratch: vec![zero; c.scratch_len],
-                ring_spec: refill(&mut b.ring_spec, RING * N_BINS, Complex::new(0.0f32, 0.0)),
-                ring_mag,
-                ring_perc: refill(&mut b.ring_perc, RING * ROW, 0.0),
-                mag_t,
-                perc_t: refill(&mut b.perc_t, (ROW + 1) * BLOCK, 0.0),
-                pow_t: refill(&mut b.pow_t, N_BINS * BLOCK, 0.0),
+                s: Scratch::from_pool(&mut b.scratch),
                 harm_windows: vec![Window::default(); GROUPS],
                 harm_next: span.invert.start,
-                harm_rows: refill(&mut b.harm_rows, (BLOCK + 1) * ROW, 0.0),
                 harm_steps: Vec::with_capacity(BLOCK + HPSS_KERNEL),
                 ispec_h: vec![zero; N_BINS],
                 ispec_p: vec![zero; N_BINS],
@@ -681,13 +703,7 @@ impl<'y> Engine<'y> {
     pub(super) fn give_back(self) {
         POOL.with(|pool| {
             let b = &mut *pool.borrow_mut();
-            b.ring_spec = self.ring_spec;
-            b.ring_mag = self.ring_mag;
-            b.ring_perc = self.ring_perc;
-            b.mag_t = self.mag_t;
-            b.perc_t = self.perc_t;
-            b.pow_t = self.pow_t;
-            b.harm_rows = self.harm_rows;
+            b.scratch = self.s;
             if let Some(t) = self.kept_tiles {
                 b.kept_tiles = t;
             }
@@ -759,8 +775,8 @@ impl<'y> Engine<'y> {
             .process(&mut self.fft_in, &mut self.fft_out, &mut self.fft_scratch);
         spectrum_and_magnitude(
             &self.fft_out,
-            &mut self.ring_spec[slot * N_BINS..(slot + 1) * N_BINS],
-            &mut self.ring_mag[slot * ROW..slot * ROW + N_BINS],
+            &mut self.s.ring_spec[slot * N_BINS..(slot + 1) * N_BINS],
+            &mut self.s.ring_mag[slot * ROW..slot * ROW + N_BINS],
         );
         rms
     }
@@ -768,11 +784,11 @@ impl<'y> Engine<'y> {
     /// Transposes the magnitudes of the block at ring slot `slot0` into `mag_t`.
     fn transpose_tile(&mut self, slot0: usize) {
         lanes::transpose(
-            &self.ring_mag[slot0 * ROW..(slot0 + BLOCK) * ROW],
+            &self.s.ring_mag[slot0 * ROW..(slot0 + BLOCK) * ROW],
             ROW,
             BLOCK,
             ROW,
-            &mut self.mag_t,
+            &mut self.s.mag_t,
             BLOCK,
         );
     }
@@ -804,7 +820,7 @@ impl<'y> Engine<'y> {
         let slot0 = b0 % RING;
         self.rms.extend_from_slice(&rms[..len]);
         for f in 0..len {
-            let row = &self.ring_mag[(slot0 + f) * ROW..(slot0 + f) * ROW + N_BINS];
+            let row = &self.s.ring_mag[(slot0 + f) * ROW..(slot0 + f) * ROW + N_BINS];
             let (c, bw) = spectral::centroid_bandwidth(row, &self.c.freqs, &mut self.frame_scratch);
             self.centroid.push(c);
             self.bandwidth.push(bw);
@@ -818,18 +834,18 @@ impl<'y> Engine<'y> {
         laps.lap(|t| &mut t.spectral);
 
         for f in 0..len {
-            let row = &self.ring_mag[(slot0 + f) * ROW..(slot0 + f) * ROW + N_BINS];
+            let row = &self.s.ring_mag[(slot0 + f) * ROW..(slot0 + f) * ROW + N_BINS];
             for (p, &m) in self.power_row.iter_mut().zip(row) {
                 *p = m * m;
             }
             self.tracker.frame(&self.power_row, &mut self.peaks);
         }
         if let Some(kept) = self.kept_tiles.as_mut() {
-            kept.extend_from_slice(&self.mag_t[..N_BINS * BLOCK]);
+            kept.extend_from_slice(&self.s.mag_t[..N_BINS * BLOCK]);
         }
         laps.lap(|t| &mut t.chroma);
 
-        power_f64(&self.mag_t[..N_BINS * BLOCK], &mut self.pow_t);
+        power_f64(&self.s.mag_t[..N_BINS * BLOCK], &mut self.s.pow_t);
         self.mel_block(b0 - self.span.own.start, len);
         laps.lap(|t| &mut t.mel);
     }
@@ -844,18 +860,18 @@ impl<'y> Engine<'y> {
             lanes::median_run(
                 self.isa,
                 &mut w,
-                &self.mag_t,
-                &mut self.perc_t,
+                &self.s.mag_t,
+                &mut self.s.perc_t,
                 &self.c.perc_steps,
                 g * LANES,
             );
         }
         lanes::transpose(
-            &self.perc_t,
+            &self.s.perc_t,
             BLOCK,
             ROW,
             BLOCK,
-            &mut self.ring_perc[slot0 * ROW..(slot0 + BLOCK) * ROW],
+            &mut self.s.ring_perc[slot0 * ROW..(slot0 + BLOCK) * ROW],
             ROW,
         );
         let ready = if b1 == self.n_frames {
@@ -871,7 +887,7 @@ impl<'y> Engine<'y> {
     fn rolloff_block(&mut self, len: usize) {
         let mut found = [0u32; BLOCK];
         rolloff_tile(
-            &self.mag_t[..N_BINS * BLOCK],
+            &self.s.mag_t[..N_BINS * BLOCK],
             ROLL_PERCENT as f32,
             &mut found,
         );
@@ -884,7 +900,12 @@ impl<'y> Engine<'y> {
     /// Mel spectrogram of the block's frames, the first at own frame `f0`.
     fn mel_block(&mut self, f0: usize, len: usize) {
         let mut rows = [[0.0f32; BLOCK]; N_MELS];
-        filter_tile(&self.c.mel_bank, &self.c.mel_spans, &self.pow_t, &mut rows);
+        filter_tile(
+            &self.c.mel_bank,
+            &self.c.mel_spans,
+            &self.s.pow_t,
+            &mut rows,
+        );
         for f in 0..len {
             let frame = &mut self.mel[(f0 + f) * N_MELS..(f0 + f + 1) * N_MELS];
             for (m, r) in frame.iter_mut().zip(&rows) {
@@ -928,8 +949,8 @@ impl<'y> Engine<'y> {
                 lanes::median_run(
                     self.isa,
                     w,
-                    &self.ring_mag,
-                    &mut self.harm_rows,
+                    &self.s.ring_mag,
+                    &mut self.s.harm_rows,
                     &self.harm_steps,
                     g * LANES,
                 );
@@ -946,9 +967,9 @@ impl<'y> Engine<'y> {
     /// by the window envelope.
     fn mask_and_invert(&mut self, t: usize, row: usize) {
         let slot = t % RING;
-        let spec = &self.ring_spec[slot * N_BINS..(slot + 1) * N_BINS];
-        let perc = &self.ring_perc[slot * ROW..slot * ROW + N_BINS];
-        let harm = &self.harm_rows[row * ROW..row * ROW + N_BINS];
+        let spec = &self.s.ring_spec[slot * N_BINS..(slot + 1) * N_BINS];
+        let perc = &self.s.ring_perc[slot * ROW..slot * ROW + N_BINS];
+        let harm = &self.s.harm_rows[row * ROW..row * ROW + N_BINS];
         masked_spectra(spec, harm, perc, &mut self.ispec_h, &mut self.ispec_p);
         let start = t * HOP_LENGTH;
         let trim = N_FFT / 2;
@@ -1058,7 +1079,7 @@ impl<'y> Engine<'y> {
                 Some(tiles) => {
                     let b = (b0 - first) / BLOCK;
                     let tile = &tiles[b * N_BINS * BLOCK..(b + 1) * N_BINS * BLOCK];
-                    power_f64(tile, &mut self.pow_t);
+                    power_f64(tile, &mut self.s.pow_t);
                 }
                 None => {
                     // The ring is free after the pass: recompute the block's magnitudes.
@@ -1066,11 +1087,11 @@ impl<'y> Engine<'y> {
                         self.stft_frame(b0 + f, f, false);
                     }
                     self.transpose_tile(0);
-                    power_f64(&self.mag_t[..N_BINS * BLOCK], &mut self.pow_t);
+                    power_f64(&self.s.mag_t[..N_BINS * BLOCK], &mut self.s.pow_t);
                 }
             }
             let mut raw = [[0.0f32; BLOCK]; N_CHROMA];
-            filter_tile(&bank, &spans, &self.pow_t, &mut raw);
+            filter_tile(&bank, &spans, &self.s.pow_t, &mut raw);
             // util.normalize(norm=inf) of each frame.
             for f in 0..len {
                 let length = raw.iter().fold(0.0f32, |m, r| m.max(r[f].abs()));

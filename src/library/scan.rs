@@ -19,6 +19,7 @@ use crate::config::{ANALYSIS_VERSION, LIBRARY_WINDOW_SECONDS, RECLASSIFY_BATCH};
 use crate::extract::{self, Analysis, Progress};
 use crate::features::FeatureVector;
 use rayon::prelude::*;
+use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -564,19 +565,25 @@ fn register_model(conn: &Connection, m: &Model) -> rusqlite::Result<()> {
 /// Moves a row to a new path (a file renamed or moved): nothing else changes.
 fn move_row(conn: &mut Connection, id: i64, f: &Found) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE songs SET path = ?, name = ?, size = ?, mtime_ns = ?, label = ?, scanned_at = ?
-         WHERE id = ?",
-        params![
-            path_bytes(&f.path),
-            file_name(&f.path),
-            f.size as i64,
-            f.mtime_ns,
-            extract::label_for(&f.path),
-            now_seconds(),
-            id
-        ],
+        "UPDATE songs SET path = ?1, name = ?2, size = ?3, mtime_ns = ?4, label = ?5,
+             scanned_at = ?6
+         WHERE id = ?7",
+        rusqlite::params_from_iter(located(f).into_iter().chain([Value::Integer(id)])),
     )?;
     Ok(())
+}
+
+/// What a row says of where its file is, as `?1`…`?6`: path, name, size, mtime, label (from the
+/// path) and the time of the scan.
+fn located(f: &Found) -> [Value; 6] {
+    [
+        Value::Blob(path_bytes(&f.path)),
+        Value::Text(file_name(&f.path)),
+        Value::Integer(f.size as i64),
+        Value::Integer(f.mtime_ns),
+        Value::Text(extract::label_for(&f.path)),
+        Value::Integer(now_seconds()),
+    ]
 }
 
 /// A new row for a copy of a song: its analysis, windows and prediction copied.
@@ -590,15 +597,7 @@ fn copy_row(conn: &mut Connection, from: i64, f: &Found) -> rusqlite::Result<()>
              samples, duration, title, artist, album, genre, year, ?5, features, ?6
          FROM songs WHERE id = ?7
          RETURNING id",
-        params![
-            path_bytes(&f.path),
-            file_name(&f.path),
-            f.size as i64,
-            f.mtime_ns,
-            extract::label_for(&f.path),
-            now_seconds(),
-            from
-        ],
+        rusqlite::params_from_iter(located(f).into_iter().chain([Value::Integer(from)])),
         |r| r.get(0),
     )?;
     tx.execute(

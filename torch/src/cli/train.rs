@@ -36,7 +36,7 @@ where
 
 /// Runs `tuneprint train`.
 pub fn run(args: &Args) -> Result<ExitCode, CliError> {
-    let exclude = match &args.exclude {
+    let exclude = match &args.table.exclude {
         Some(p) => read_exclude(p)?,
         None => Vec::new(),
     };
@@ -65,7 +65,7 @@ pub fn run(args: &Args) -> Result<ExitCode, CliError> {
         seeds: args.seeds,
         seed: args.seed,
         exclude: exclude.clone(),
-        splits: args.splits.clone(),
+        splits: args.table.splits.clone(),
         arch,
         strong: spec_override("--strong-spec", args.strong_spec.as_deref())?,
         blend: spec_override("--blend-spec", args.blend_spec.as_deref())?,

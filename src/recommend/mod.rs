@@ -1,4 +1,6 @@
-//! "More like this": cosine similarity of song embeddings, and the embedding file format.
+//! "More like this": cosine similarity of song embeddings, and the embedding file format. The
+//! songs are ranked by the library's engine ([`EmbeddingIndex`]), the one search behind every
+//! "more like this" of tuneprint; the similarities shown are the exact `f64` cosines.
 //!
 //! Embedding files: `NAME.npy` holds an `N × D` little-endian `float32` matrix (NumPy format 1.0,
 //! C order; `numpy.load` reads it), and `NAME.csv` beside it holds the `filename,label` of each
@@ -7,8 +9,12 @@
 pub mod npy;
 
 use crate::features::{FeatureVector, N_FEATURES};
+use crate::library::index::EmbeddingIndex;
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
+
+/// Candidates beyond `k` that a search ranks again by the exact similarity.
+const RERANK_EXTRA: usize = 8;
 
 /// Errors of the recommendation layer.
 #[derive(Debug, thiserror::Error)]
@@ -151,24 +157,63 @@ impl Embeddings {
         k: usize,
         exclude: &dyn Fn(usize) -> bool,
     ) -> Result<Vec<Hit>, RecommendError> {
+        self.nearest_in(&self.index()?, query, k, exclude)
+    }
+
+    /// The library's search engine over these rows ([`EmbeddingIndex`]: unit vectors, a first
+    /// pass over `i8` codes, exact `f32` scores of the candidates), with row `i`'s id its
+    /// filename's rank, so that ties go by filename.
+    fn index(&self) -> Result<EmbeddingIndex, RecommendError> {
+        let first = self.vectors.first().ok_or(RecommendError::Empty)?;
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        order.sort_by(|&a, &b| self.filenames[a].cmp(&self.filenames[b]).then(a.cmp(&b)));
+        let mut rank = vec![0i64; self.len()];
+        for (r, &i) in order.iter().enumerate() {
+            rank[i] = r as i64;
+        }
+        let mut idx = EmbeddingIndex::new(String::new(), first.len());
+        for (i, v) in self.vectors.iter().enumerate() {
+            idx.push(rank[i], v, 0, &self.filenames[i]);
+        }
+        Ok(idx)
+    }
+
+    /// [`Embeddings::nearest_except`] with the engine of these rows given: the `k` best rows by
+    /// the engine's ranking, each with its cosine similarity to `query` in `f64` ([`cosine`]).
+    fn nearest_in(
+        &self,
+        idx: &EmbeddingIndex,
+        query: &[f32],
+        k: usize,
+        exclude: &dyn Fn(usize) -> bool,
+    ) -> Result<Vec<Hit>, RecommendError> {
         if self.is_empty() {
             return Err(RecommendError::Empty);
         }
-        if self.vectors[0].len() != query.len() {
+        if idx.dim() != query.len() {
             return Err(RecommendError::Dimension {
-                library: self.vectors[0].len(),
+                library: idx.dim(),
                 query: query.len(),
             });
         }
-        let mut hits: Vec<Hit> = self
-            .vectors
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !exclude(*i))
-            .map(|(i, v)| Hit {
-                filename: self.filenames[i].clone(),
-                label: self.labels[i].clone(),
-                similarity: cosine(query, v),
+        let q = idx
+            .normalise_query(query)
+            .map_err(|_| RecommendError::Dimension {
+                library: idx.dim(),
+                query: query.len(),
+            })?;
+        // A few candidates more than asked, ranked again by the exact similarity: rows whose
+        // f32 scores differ from their f64 ones in the last bits keep the f64 order.
+        let mut hits: Vec<Hit> = idx
+            .nearest(&q, k.saturating_add(RERANK_EXTRA), |r| !exclude(r))
+            .into_iter()
+            .map(|(id, _)| {
+                let i = idx.row_of(id).expect("a row of the index");
+                Hit {
+                    filename: self.filenames[i].clone(),
+                    label: self.labels[i].clone(),
+                    similarity: cosine(query, &self.vectors[i]),
+                }
             })
             .collect();
         hits.sort_by(|a, b| {
@@ -257,11 +302,13 @@ impl Embeddings {
         if queries.is_empty() {
             return Err(RecommendError::Empty);
         }
+        let idx = self.index()?;
         let mut total = 0.0;
         for i in 0..queries.len() {
             let name = &queries.filenames[i];
-            let hits =
-                self.nearest_except(&queries.vectors[i], k, &|j| &self.filenames[j] == name)?;
+            let hits = self.nearest_in(&idx, &queries.vectors[i], k, &|j| {
+                &self.filenames[j] == name
+            })?;
             let good = hits.iter().filter(|h| h.label == queries.labels[i]).count();
             total += good as f64 / k as f64;
         }
@@ -361,6 +408,58 @@ mod tests {
                 vec![0.0, 0.0, 1.0],
                 vec![-1.0, 0.0, 0.0],
             ],
+        }
+    }
+
+    /// The ranking before the library's engine served it: every row's f64 cosine, sorted.
+    fn reference(e: &Embeddings, q: &[f32], k: usize, skip: usize) -> Vec<Hit> {
+        let mut hits: Vec<Hit> = (0..e.len())
+            .filter(|&i| i != skip)
+            .map(|i| Hit {
+                filename: e.filenames[i].clone(),
+                label: e.labels[i].clone(),
+                similarity: cosine(q, &e.vectors[i]),
+            })
+            .collect();
+        hits.sort_by(|a, b| {
+            b.similarity
+                .partial_cmp(&a.similarity)
+                .unwrap_or(Ordering::Equal)
+                .then_with(|| a.filename.cmp(&b.filename))
+        });
+        hits.truncate(k);
+        hits
+    }
+
+    #[test]
+    fn the_engine_ranks_as_the_exact_cosine() {
+        // 600 rows of 40 values (some repeated exactly, some near copies), names not in row
+        // order: every query's best 1, 5 and 50 are the f64 ranking's, ties by filename.
+        let mut x = 12345u64;
+        let mut rnd = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        };
+        let mut vectors: Vec<Vec<f32>> =
+            (0..600).map(|_| (0..40).map(|_| rnd()).collect()).collect();
+        for i in 0..40 {
+            vectors[500 + i] = vectors[i].clone();
+            vectors[540 + i] = vectors[i].iter().map(|v| v * 1.000_001).collect();
+        }
+        let e = Embeddings {
+            filenames: (0..600)
+                .map(|i| format!("s{:03}.wav", (i * 7) % 600))
+                .collect(),
+            labels: (0..600).map(|i| format!("g{}", i % 10)).collect(),
+            vectors,
+        };
+        for q in (0..600).step_by(7) {
+            for k in [1, 5, 50] {
+                let got = e.nearest_except(&e.vectors[q], k, &|j| j == q).unwrap();
+                assert_eq!(got, reference(&e, &e.vectors[q], k, q), "query {q}, k {k}");
+            }
         }
     }
 

@@ -63,9 +63,11 @@ impl Catalog for Fake {
         Ok(self.path(id).map(|p| SongDetail {
             summary: summary(id),
             path: p.display().to_string(),
-            format: Some("wav".into()),
-            sample_rate: Some(22050),
-            channels: Some(1),
+            encoding: tuneprint::library::Encoding {
+                format: Some("wav".into()),
+                sample_rate: Some(22050),
+                channels: Some(1),
+            },
             year: None,
             tag_genre: None,
             probabilities: vec![GenreProbability {

@@ -364,9 +364,9 @@ fn show(a: &ShowArgs) -> Result<ExitCode, CliError> {
     println!("year:     {}", s.year.map_or("-".into(), |y| y.to_string()));
     println!(
         "audio:    {} {} Hz, {} channel(s), {:.2} s, {} bytes",
-        opt(&d.format),
-        d.sample_rate.map_or("-".into(), |r| r.to_string()),
-        d.channels.map_or("-".into(), |c| c.to_string()),
+        opt(&d.encoding.format),
+        d.encoding.sample_rate.map_or("-".into(), |r| r.to_string()),
+        d.encoding.channels.map_or("-".into(), |c| c.to_string()),
         s.duration.unwrap_or(0.0),
         d.size
     );

@@ -230,14 +230,22 @@ pub struct Prediction {
     pub embedding_dim: usize,
 }
 
+/// How a song's file is encoded, as its decoder read it (`None` for a file that failed).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Encoding {
+    /// Container/codec name, e.g. `"wav"`, `"mp3"`.
+    pub format: Option<String>,
+    pub sample_rate: Option<u32>,
+    pub channels: Option<u32>,
+}
+
 /// Everything the library knows about one song.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SongDetail {
     #[serde(flatten)]
     pub summary: SongSummary,
-    pub format: Option<String>,
-    pub sample_rate: Option<u32>,
-    pub channels: Option<u32>,
+    #[serde(flatten)]
+    pub encoding: Encoding,
     /// Decoded samples at 22 050 Hz (the CSV's `length`).
     pub samples: Option<u64>,
     pub size: u64,
@@ -743,9 +751,11 @@ impl Library {
         let prediction = self.prediction(id)?;
         Ok(SongDetail {
             summary,
-            format: extra.0,
-            sample_rate: extra.1,
-            channels: extra.2,
+            encoding: Encoding {
+                format: extra.0,
+                sample_rate: extra.1,
+                channels: extra.2,
+            },
             samples: extra.3.map(|s| s as u64),
             size: extra.4 as u64,
             mtime_ns: extra.5,

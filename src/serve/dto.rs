@@ -42,9 +42,9 @@ pub struct SongDetail {
     pub summary: SongSummary,
     /// Full path of the file on the server's machine (shown, never taken from a URL).
     pub path: String,
-    pub format: Option<String>,
-    pub sample_rate: Option<u32>,
-    pub channels: Option<u32>,
+    /// The file's format, rate and channels (the library's own record of them).
+    #[serde(flatten)]
+    pub encoding: crate::library::Encoding,
     pub year: Option<i32>,
     /// Genre tag of the file, when it has one.
     pub tag_genre: Option<String>,

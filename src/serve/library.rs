@@ -293,9 +293,7 @@ impl Catalog for LibraryCatalog {
         Ok(Some(SongDetail {
             summary: summary(d.summary),
             path,
-            format: d.format,
-            sample_rate: d.sample_rate,
-            channels: d.channels,
+            encoding: d.encoding,
             year,
             tag_genre,
             probabilities: d

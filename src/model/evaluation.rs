@@ -80,17 +80,24 @@ pub fn mean_std(v: &[f64]) -> (f64, f64) {
     (m, var.sqrt())
 }
 
-/// Figures of one evaluation run (one seed of one protocol).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CalibratedRun {
-    pub seed: u64,
-    /// Train-only fit: validation accuracy, test accuracy, test ECE (tempered and not).
+/// The tempered train-only fit on the validation songs: accuracy, log-loss and ECE (15 bins).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ValidationFigures {
     pub val_accuracy: f64,
-    /// Log-loss and ECE (15 bins) of the tempered train-only fit on the validation songs.
     #[serde(default)]
     pub val_log_loss: f64,
     #[serde(default)]
     pub val_ece: f64,
+}
+
+/// Figures of one evaluation run (one seed of one protocol).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibratedRun {
+    pub seed: u64,
+    /// Train-only fit: the validation figures, then test accuracy and test ECE (tempered and
+    /// not).
+    #[serde(flatten)]
+    pub validation: ValidationFigures,
     pub test_accuracy: f64,
     pub ece: f64,
     pub ece_uncalibrated: f64,
@@ -107,11 +114,8 @@ pub struct ProtocolFigures {
     pub protocol: String,
     pub seeds: Vec<u64>,
     pub test_size: usize,
-    pub val_accuracy: f64,
-    #[serde(default)]
-    pub val_log_loss: f64,
-    #[serde(default)]
-    pub val_ece: f64,
+    #[serde(flatten)]
+    pub validation: ValidationFigures,
     pub test_accuracy: f64,
     pub test_accuracy_std: f64,
     /// Expected calibration error (15 bins) on the test songs, tempered / untempered.
@@ -145,9 +149,11 @@ pub fn summarise_runs(protocol: &str, runs: &[CalibratedRun], test_size: usize) 
         protocol: protocol.into(),
         seeds: runs.iter().map(|r| r.seed).collect(),
         test_size,
-        val_accuracy: m(&|r| r.val_accuracy).0,
-        val_log_loss: m(&|r| r.val_log_loss).0,
-        val_ece: m(&|r| r.val_ece).0,
+        validation: ValidationFigures {
+            val_accuracy: m(&|r| r.validation.val_accuracy).0,
+            val_log_loss: m(&|r| r.validation.val_log_loss).0,
+            val_ece: m(&|r| r.validation.val_ece).0,
+        },
         test_accuracy: m(&|r| r.test_accuracy).0,
         test_accuracy_std: m(&|r| r.test_accuracy).1,
         ece: m(&|r| r.ece).0,

@@ -120,14 +120,21 @@ fn poisoned_run_selects_the_same(d: &Dataset, poisoned: &Dataset, spec: &BlendSp
     assert_eq!(fa.scaler, fb.scaler);
     assert_eq!(fa.net.temperature, fb.net.temperature);
     assert_eq!(
-        (ca.val_accuracy, ca.temperature),
-        (cb.val_accuracy, cb.temperature)
+        (ca.validation.val_accuracy, ca.temperature),
+        (cb.validation.val_accuracy, cb.temperature)
     );
     assert!(fa.net.temperature > 0.0 && fa.net.temperature.is_finite());
     assert!(a.accuracy > 0.35, "{}", a.accuracy);
-    assert!(ca.val_accuracy > 0.3, "{}", ca.val_accuracy);
+    assert!(
+        ca.validation.val_accuracy > 0.3,
+        "{}",
+        ca.validation.val_accuracy
+    );
     assert_eq!(a.test_size, 290);
-    assert_eq!((ca.val_log_loss, ca.val_ece), (cb.val_log_loss, cb.val_ece));
+    assert_eq!(
+        (ca.validation.val_log_loss, ca.validation.val_ece),
+        (cb.validation.val_log_loss, cb.validation.val_ece)
+    );
     // The poisoned test rows were read after selection, once: the test score moved.
     assert_ne!(a.accuracy, b.accuracy);
     // Calibrated: the ECE with the temperature fitted on the validation songs is below the

@@ -147,7 +147,7 @@ fn print_summary(args: &Args, summary: &train::TrainSummary, config: &TrainConfi
                     f.protocol,
                     f.seeds.len(),
                     f.test_size,
-                    f.val_accuracy,
+                    f.validation.val_accuracy,
                     f.test_accuracy,
                     f.test_accuracy_std,
                     f.refit_test_accuracy,

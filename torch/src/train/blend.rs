@@ -17,7 +17,7 @@ use tuneprint::model::calibration::{
     expected_calibration_error, fit_temperature, log_loss, ECE_BINS,
 };
 use tuneprint::model::dataset::{Dataset, Protocol, Scaler};
-use tuneprint::model::evaluation::CalibratedRun;
+use tuneprint::model::evaluation::{CalibratedRun, ValidationFigures};
 use tuneprint::model::native::blend::{standardised, BlendNet};
 use tuneprint::model::ModelError;
 
@@ -421,9 +421,11 @@ pub fn evaluate_seed(
     let p_refit = refit.proba(&test_rows);
     let run = CalibratedRun {
         seed,
-        val_accuracy: fitted.val_accuracy,
-        val_log_loss: fitted.val_log_loss_tempered,
-        val_ece: fitted.val_ece,
+        validation: ValidationFigures {
+            val_accuracy: fitted.val_accuracy,
+            val_log_loss: fitted.val_log_loss_tempered,
+            val_ece: fitted.val_ece,
+        },
         test_accuracy: confusion.accuracy(),
         ece: expected_calibration_error(&p, &truth, ECE_BINS),
         ece_uncalibrated: expected_calibration_error(

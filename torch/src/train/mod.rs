@@ -357,7 +357,7 @@ fn run_blend(
     let (runs, cal) = protocol_runs(data, opts.protocol, progress)?;
     let mut evaluation = summarise(opts.protocol, &runs);
     evaluation.arch = tuneprint::model::blend::ARCH.into();
-    evaluation.val_accuracies = cal.iter().map(|c| c.val_accuracy).collect();
+    evaluation.val_accuracies = cal.iter().map(|c| c.validation.val_accuracy).collect();
     let test_size = runs.first().map_or(0, |r| r.test_size);
     let main = tuneprint::model::evaluation::summarise_runs(opts.protocol.name(), &cal, test_size);
     let other = match opts.protocol {

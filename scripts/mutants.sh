@@ -23,6 +23,9 @@ done
 [ ${#files[@]} -gt 0 ] || files=(src/audio/resample.rs src/audio/decode.rs src/library/scan.rs
                                  src/features/engine.rs)
 command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
+# The library tests train a model with tuneprint-torch (built once here, unmutated: the mutated
+# files run in `tuneprint` itself).
+cargo build --release --quiet -p tuneprint-torch
 # The tests that cover each file (the library's unit tests are in --lib).
 tests_for() {
     case "$1" in

@@ -216,12 +216,7 @@ impl Embeddings {
                 }
             })
             .collect();
-        hits.sort_by(|a, b| {
-            b.similarity
-                .partial_cmp(&a.similarity)
-                .unwrap_or(Ordering::Equal)
-                .then_with(|| a.filename.cmp(&b.filename))
-        });
+        hits.sort_by(best_first);
         hits.truncate(k);
         Ok(hits)
     }
@@ -314,6 +309,14 @@ impl Embeddings {
         }
         Ok(total / queries.len() as f64)
     }
+}
+
+/// The order of recommendations: most similar first, ties by filename (ascending).
+fn best_first(a: &Hit, b: &Hit) -> Ordering {
+    b.similarity
+        .partial_cmp(&a.similarity)
+        .unwrap_or(Ordering::Equal)
+        .then_with(|| a.filename.cmp(&b.filename))
 }
 
 /// Whether a table row's `filename` (a path relative to the folder it was scanned from, `/`
@@ -421,12 +424,7 @@ mod tests {
                 similarity: cosine(q, &e.vectors[i]),
             })
             .collect();
-        hits.sort_by(|a, b| {
-            b.similarity
-                .partial_cmp(&a.similarity)
-                .unwrap_or(Ordering::Equal)
-                .then_with(|| a.filename.cmp(&b.filename))
-        });
+        hits.sort_by(best_first);
         hits.truncate(k);
         hits
     }

@@ -60,7 +60,7 @@ fn streamed(path: &Path) -> Result<(tuneprint::audio::Streamed, Vec<f32>), Strin
 #[test]
 fn stream_hands_on_the_samples_of_load_for_every_fixture() {
     let files = fixtures();
-    assert!(files.len() >= 40, "{} fixtures", files.len());
+    assert_eq!(files.len(), 58, "the decoder fixtures");
     let mut containers = std::collections::BTreeSet::new();
     for f in &files {
         let whole = tuneprint::audio::load(f).unwrap_or_else(|e| panic!("{e}"));

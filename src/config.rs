@@ -5,6 +5,9 @@
 /// scratch files in the temporary folder (`TMPDIR`); shorter ones are decoded whole, which is
 /// faster and peaks at a few hundred MB at this length.
 pub const STREAM_MIN_SECONDS: f64 = 600.0;
+/// Files whose headers do not tell their length (an MP3 without a Xing/Info frame, a Sun `.au`
+/// file) are streamed from this size on (bytes; about 10 minutes of MP3 at 192 kbit/s).
+pub const STREAM_MIN_BYTES_UNKNOWN_LENGTH: u64 = 16 << 20;
 /// Environment variable that overrides [`STREAM_MIN_SECONDS`] (tests stream short files).
 pub const STREAM_MIN_SECONDS_ENV: &str = "TUNEPRINT_STREAM_MIN_SECONDS";
 

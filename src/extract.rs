@@ -3,7 +3,8 @@
 //! One bad file never stops a batch: every file yields its own `Result`, in input order.
 
 use crate::config::{
-    AUDIO_EXTENSIONS, GENRES, SAMPLE_RATE, STREAM_MIN_SECONDS, STREAM_MIN_SECONDS_ENV,
+    AUDIO_EXTENSIONS, GENRES, SAMPLE_RATE, STREAM_MIN_BYTES_UNKNOWN_LENGTH, STREAM_MIN_SECONDS,
+    STREAM_MIN_SECONDS_ENV,
 };
 use crate::features::{self, Tape, STREAM_PART_FRAMES};
 use crate::table::Record;
@@ -242,13 +243,21 @@ fn window_record(
 }
 
 /// Whether `path` is long enough to be decoded and analysed as a stream (see
-/// [`STREAM_MIN_SECONDS`]; [`STREAM_MIN_SECONDS_ENV`] overrides it).
+/// [`STREAM_MIN_SECONDS`]; [`STREAM_MIN_SECONDS_ENV`] overrides it), or, when its headers do not
+/// tell its length, large enough ([`STREAM_MIN_BYTES_UNKNOWN_LENGTH`]).
 fn streams(path: &Path) -> bool {
     let min = std::env::var(STREAM_MIN_SECONDS_ENV)
         .ok()
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or(STREAM_MIN_SECONDS);
-    crate::audio::duration_hint(path).is_some_and(|s| s >= min)
+    match crate::audio::duration_hint(path) {
+        Some(seconds) => seconds >= min,
+        None => {
+            min <= 0.0
+                || std::fs::metadata(path)
+                    .is_ok_and(|m| m.is_file() && m.len() >= STREAM_MIN_BYTES_UNKNOWN_LENGTH)
+        }
+    }
 }
 
 /// A [`Tape`] in an unnamed scratch file of the temporary folder (gone with it).

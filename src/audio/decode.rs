@@ -1102,6 +1102,21 @@ mod tests {
     }
 
     #[test]
+    fn duration_hints_come_from_the_headers() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let hint = |p: &str| duration_hint(&root.join(p));
+        assert_eq!(hint("audio/blues.00000.wav"), Some(661_794.0 / 22_050.0));
+        let mp3 = hint("tests/fixtures/long/three_minutes_44k_stereo.mp3").unwrap();
+        assert!((mp3 - 180.0).abs() < 0.1, "{mp3}");
+        let flac = hint("tests/fixtures/music/metal_pop.44k.flac").unwrap();
+        assert!(flac > 1.0, "{flac}");
+        // Sun .au (read whole, never streamed) and files that are no audio tell nothing.
+        assert_eq!(hint("audio/blues.00000.au"), None);
+        assert_eq!(hint("README.md"), None);
+        assert_eq!(hint("no/such/file.wav"), None);
+    }
+
+    #[test]
     fn mp3_and_flac_in_parts_give_the_samples_of_one_run() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
         let mut files: Vec<_> = std::fs::read_dir(root.join("mp3"))

@@ -385,28 +385,30 @@ fn analyse_streamed(
         for group in ranges.chunks(batch) {
             let mut read = Vec::new();
             for (k, r) in group {
-                let shortcut = match &whole {
+                // Features known without the window's samples in memory: the whole file's, or
+                // a long window's, streamed.
+                let known = match &whole {
                     Some(s) if r.start == 0 && r.end == n => Some(s.features),
+                    _ if r.len() > long => {
+                        let mut w = TapeWindow {
+                            tape: &mut y,
+                            start: r.start,
+                            len: r.len(),
+                        };
+                        Some(
+                            features::compute_stream(&mut w, new_tape, STREAM_PART_FRAMES)
+                                .map_err(feature_error(path))?,
+                        )
+                    }
                     _ => None,
                 };
-                if shortcut.is_some() || r.len() <= long {
-                    let mut x = Vec::new();
-                    if shortcut.is_none() {
-                        x = vec![0.0f32; r.len()];
-                        y.read(r.start, &mut x)
-                            .map_err(|e| feature_error(path)(features::FeatureError::Tape(e)))?;
-                    }
-                    read.push((*k, r.clone(), shortcut, x));
-                } else {
-                    let mut w = TapeWindow {
-                        tape: &mut y,
-                        start: r.start,
-                        len: r.len(),
-                    };
-                    let f = features::compute_stream(&mut w, new_tape, STREAM_PART_FRAMES)
-                        .map_err(feature_error(path))?;
-                    read.push((*k, r.clone(), Some(f), Vec::new()));
+                let mut x = Vec::new();
+                if known.is_none() {
+                    x = vec![0.0f32; r.len()];
+                    y.read(r.start, &mut x)
+                        .map_err(|e| feature_error(path)(features::FeatureError::Tape(e)))?;
                 }
+                read.push((*k, r.clone(), known, x));
             }
             let done: Vec<(usize, Record)> = read
                 .into_par_iter()

@@ -135,14 +135,7 @@ fn file_len(path: &Path) -> Result<u64, AudioError> {
 /// Reads the whole file, with typed errors for a missing path, a directory and an empty file.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, AudioError> {
     file_len(path)?;
-    let bytes = std::fs::read(path).map_err(open_error(path))?;
-    if bytes.is_empty() {
-        return Err(AudioError::NoAudio {
-            path: path.to_path_buf(),
-            reason: "the file is empty".into(),
-        });
-    }
-    Ok(bytes)
+    std::fs::read(path).map_err(open_error(path))
 }
 
 /// Makes the RIFF and `data` chunk sizes of a WAV image agree with the bytes present, so that
@@ -817,17 +810,17 @@ struct Outlet<'s> {
     sink: &'s mut dyn FnMut(&[f32]) -> Result<(), String>,
     resampler: Option<resample::Stream>,
     lead: usize,
-    samples: usize,
+}
+
+/// The error of a sink that could not keep the samples of `path`.
+fn keep_error(path: &Path) -> impl Fn(String) -> AudioError + '_ {
+    move |reason| AudioError::Keep {
+        path: path.to_path_buf(),
+        reason,
+    }
 }
 
 impl Outlet<'_> {
-    fn keep_error(&self) -> impl Fn(String) -> AudioError + '_ {
-        |reason| AudioError::Keep {
-            path: self.path.to_path_buf(),
-            reason,
-        }
-    }
-
     /// Mono samples `x` at `rate` Hz.
     fn push(&mut self, rate: u32, x: &[f32]) -> Result<(), AudioError> {
         if x.is_empty() {
@@ -844,12 +837,11 @@ impl Outlet<'_> {
     }
 
     fn send(&mut self, x: &[f32]) -> Result<(), AudioError> {
-        self.samples += x.len();
         let mut r = self.resampler.take().expect("started");
         let sink = &mut *self.sink;
         let res = r.push(x, &mut |y: &[f32]| sink(y));
         self.resampler = Some(r);
-        res.map_err(self.keep_error())
+        res.map_err(keep_error(self.path))
     }
 
     /// The end of the signal: the resampler's last samples; the number of samples in all.
@@ -860,14 +852,9 @@ impl Outlet<'_> {
                 reason: "the stream holds no samples".into(),
             });
         };
-        let path = self.path;
+        let keep = keep_error(self.path);
         let sink = &mut *self.sink;
-        r.finish(&mut |y: &[f32]| {
-            sink(y).map_err(|reason| AudioError::Keep {
-                path: path.to_path_buf(),
-                reason,
-            })
-        })
+        r.finish(&mut |y: &[f32]| sink(y).map_err(&keep))
     }
 }
 
@@ -877,20 +864,10 @@ pub fn stream(
     path: &Path,
     sink: &mut dyn FnMut(&[f32]) -> Result<(), String>,
 ) -> Result<super::Streamed, AudioError> {
-    let len = file_len(path)?;
-    let mut file = std::fs::File::open(path).map_err(open_error(path))?;
-    let mut head = Vec::new();
-    (&mut file)
-        .take(HEAD_BYTES)
-        .read_to_end(&mut head)
-        .map_err(open_error(path))?;
-    let container = Container::sniff(&head).ok_or_else(|| unrecognised(path))?;
+    let (mut source, head, container) = open_patched(path, file_len(path)?)?;
     if container == Container::Au {
         let d = load(path)?;
-        sink(&d.samples).map_err(|reason| AudioError::Keep {
-            path: path.to_path_buf(),
-            reason,
-        })?;
+        sink(&d.samples).map_err(keep_error(path))?;
         return Ok(super::Streamed {
             format: d.format,
             source_rate: d.source_rate,
@@ -898,30 +875,6 @@ pub fn stream(
             samples: d.samples.len(),
         });
     }
-    if container == Container::Mp3 {
-        // The probes read up to 2 KiB past an ID3v2 tag.
-        let need = (mp3_stream_start(&head) as u64 + 2048).min(len);
-        if need > head.len() as u64 {
-            file.seek(SeekFrom::Start(0)).map_err(open_error(path))?;
-            head.clear();
-            (&mut file)
-                .take(need)
-                .read_to_end(&mut head)
-                .map_err(open_error(path))?;
-        }
-    }
-    let patches = if container == Container::Wav {
-        wav_size_patches(&mut file, len)
-    } else {
-        Vec::new()
-    };
-    let mut source = Patched {
-        file,
-        pos: 0,
-        len,
-        patches,
-    };
-    source.seek(SeekFrom::Start(0)).map_err(open_error(path))?;
     let mut out = Outlet {
         path,
         sink,
@@ -931,7 +884,6 @@ pub fn stream(
         } else {
             0
         },
-        samples: 0,
     };
     if container == Container::Wav {
         if let Some((rate, channels)) = stream_pcm16(path, &mut source, &mut out)? {
@@ -959,29 +911,48 @@ pub fn stream(
 /// estimate from the first frame for an MP3 without a Xing header), without decoding it; `None`
 /// when they do not tell or the file is not one symphonia reads (Sun `.au`, damaged headers).
 pub fn duration_hint(path: &Path) -> Option<f64> {
-    let mut file = std::fs::File::open(path).ok()?;
-    let len = file.metadata().ok()?.len();
-    let mut head = Vec::new();
-    (&mut file).take(HEAD_BYTES).read_to_end(&mut head).ok()?;
-    let container = Container::sniff(&head)?;
+    let (source, head, container) = open_patched(path, file_len(path).ok()?).ok()?;
     if container == Container::Au {
         return None;
+    }
+    let gapless = gapless(container, &head);
+    let (_, _, params) = guarded(|| open_track(path, Box::new(source), gapless, container).ok())??;
+    Some(params.n_frames? as f64 / f64::from(params.sample_rate.filter(|&r| r > 0)?))
+}
+
+/// The file at `path` (of `len` bytes) opened for reading as a stream, at its start: its first
+/// bytes (for an MP3, up to 2 KiB past an ID3v2 tag, what the probes read), its container, and
+/// the reader, a WAV's size fields made to agree with its length.
+fn open_patched(path: &Path, len: u64) -> Result<(Patched, Vec<u8>, Container), AudioError> {
+    let io = open_error(path);
+    let mut file = std::fs::File::open(path).map_err(&io)?;
+    let mut head = Vec::new();
+    (&mut file)
+        .take(HEAD_BYTES)
+        .read_to_end(&mut head)
+        .map_err(&io)?;
+    let container = Container::sniff(&head).ok_or_else(|| unrecognised(path))?;
+    if container == Container::Mp3 {
+        let need = (mp3_stream_start(&head) as u64 + 2048).min(len);
+        if need > head.len() as u64 {
+            file.seek(SeekFrom::Start(0)).map_err(&io)?;
+            head.clear();
+            (&mut file).take(need).read_to_end(&mut head).map_err(&io)?;
+        }
     }
     let patches = if container == Container::Wav {
         wav_size_patches(&mut file, len)
     } else {
         Vec::new()
     };
-    file.seek(SeekFrom::Start(0)).ok()?;
+    file.seek(SeekFrom::Start(0)).map_err(&io)?;
     let source = Patched {
         file,
         pos: 0,
         len,
         patches,
     };
-    let gapless = gapless(container, &head);
-    let (_, _, params) = guarded(|| open_track(path, Box::new(source), gapless, container).ok())??;
-    Some(params.n_frames? as f64 / f64::from(params.sample_rate.filter(|&r| r > 0)?))
+    Ok((source, head, container))
 }
 
 /// [`wav_pcm16`] as a stream: `Some((rate, channels))` once every sample went to `out`, `None`

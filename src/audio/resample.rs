@@ -439,7 +439,9 @@ impl Setup {
     }
 }
 
-fn check_rates(path: &Path, n: usize, from: u32, to: u32) -> Result<(), AudioError> {
+/// An error for a rate outside what resampy takes, or for `n` samples too few to resample (the
+/// length is checked when given).
+fn check_rates(path: &Path, n: Option<usize>, from: u32, to: u32) -> Result<(), AudioError> {
     let err = |reason: String| AudioError::Resample {
         path: path.to_path_buf(),
         reason,
@@ -451,7 +453,7 @@ fn check_rates(path: &Path, n: usize, from: u32, to: u32) -> Result<(), AudioErr
             )));
         }
     }
-    if resampy_len(n, from, to) < 1 {
+    if let Some(n) = n.filter(|&n| resampy_len(n, from, to) < 1) {
         return Err(err(format!(
             "{n} sample(s) at {from} Hz are too short to resample to {to} Hz"
         )));
@@ -465,7 +467,7 @@ fn unchanged(path: &Path, x: &[f32], from: u32, to: u32) -> Result<Option<Vec<f3
     if from == to {
         return Ok(Some(x.to_vec()));
     }
-    check_rates(path, x.len(), from, to)?;
+    check_rates(path, Some(x.len()), from, to)?;
     Ok(None)
 }
 
@@ -556,7 +558,7 @@ impl Stream {
         let setup = if from == to {
             None
         } else {
-            check_rates(path, usize::MAX / 2, from, to)?;
+            check_rates(path, None, from, to)?;
             Some(Setup::shared(from, to, Filter::KaiserBest))
         };
         Ok(Stream {
@@ -649,7 +651,7 @@ impl Stream {
         let Some(s) = self.setup.clone() else {
             return Ok(n);
         };
-        check_rates(&self.path, n, self.from, self.to)?;
+        check_rates(&self.path, Some(n), self.from, self.to)?;
         // As resample_with: resampy's outputs, cut or padded with zeros to librosa's length.
         let total = output_len(n, self.from, self.to);
         let m = resampy_len(n, self.from, self.to).min(total);

@@ -125,11 +125,7 @@ pub fn compute_stream(
             .par_iter()
             .zip(&windows)
             .map(|(span, w)| {
-                let sig = Signal {
-                    data: &w.1,
-                    offset: w.0,
-                    len: n,
-                };
+                let sig = signal(w, n);
                 let e = Engine::new(
                     sig,
                     n_frames,
@@ -179,6 +175,15 @@ fn windows_of(
         .collect()
 }
 
+/// The signal of `n` samples as an engine reads it through the window `w` of [`windows_of`].
+fn signal(w: &(usize, Vec<f32>), n: usize) -> Signal<'_> {
+    Signal {
+        data: &w.1,
+        offset: w.0,
+        len: n,
+    }
+}
+
 /// What the first pass over one part gives.
 struct PassOut {
     harmonic: Vec<f32>,
@@ -194,11 +199,7 @@ struct PassOut {
 
 /// The engine's pass over one part (its window `w` of a signal of `n` samples).
 fn first_pass(span: &Span, w: &(usize, Vec<f32>), n: usize, n_frames: usize) -> PassOut {
-    let sig = Signal {
-        data: &w.1,
-        offset: w.0,
-        len: n,
-    };
+    let sig = signal(w, n);
     let mut harmonic = vec![0.0f32; span.samples.len()];
     let mut percussive = vec![0.0f32; span.samples.len()];
     let mel = vec![0.0f32; span.own.len() * N_MELS];
